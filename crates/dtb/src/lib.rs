@@ -1,2 +1,101 @@
-//! Placeholder until written.
-#![no_std]
+//! The flattened device tree (DTB) that tells a guest what machine it runs on.
+//!
+//! The tree describes the memory map of the QEMU `virt` board the VM imitates, so
+//! that kernels built for that board (Linux's `linux,dummy-virt`) boot unchanged.
+//! The blob is written with `vm-fdt`; node and property names follow the
+//! Devicetree Specification v0.4 and the Linux bindings they name.
+#![cfg_attr(not(test), no_std)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unimplemented,
+    clippy::todo,
+    clippy::indexing_slicing
+)]
+
+extern crate alloc;
+
+mod aarch64;
+
+#[cfg(test)]
+mod aarch64_tests;
+
+use core::fmt;
+
+pub use aarch64::{
+    Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode, build_aarch64,
+};
+use tessera_addr::GuestRange;
+
+/// Why a device tree could not be built.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DtbError {
+    /// The machine has no memory region.
+    NoMemory,
+    /// The machine has no CPU.
+    NoCpus,
+    /// Two CPUs have the same MPIDR affinity.
+    DuplicateCpu {
+        /// The repeated affinity value.
+        mpidr: u64,
+    },
+    /// A range is empty or wraps around the address space.
+    BadRange {
+        /// What the range describes (`"memory"`, `"uart"`, ...).
+        what: &'static str,
+        /// The refused range.
+        range: GuestRange,
+    },
+    /// Two memory regions overlap.
+    MemoryOverlap {
+        /// The first region.
+        first: GuestRange,
+        /// The region overlapping it.
+        second: GuestRange,
+    },
+    /// Timer interrupts were requested without an interrupt controller to deliver them.
+    NoInterruptController,
+    /// The FDT writer refused the tree (for example a NUL byte in the bootargs).
+    Fdt(vm_fdt::Error),
+}
+
+impl From<vm_fdt::Error> for DtbError {
+    fn from(error: vm_fdt::Error) -> Self {
+        Self::Fdt(error)
+    }
+}
+
+impl fmt::Display for DtbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoMemory => write!(f, "the machine has no memory"),
+            Self::NoCpus => write!(f, "the machine has no CPU"),
+            Self::DuplicateCpu { mpidr } => write!(f, "two CPUs have MPIDR affinity {mpidr:#x}"),
+            Self::BadRange { what, range } => write!(
+                f,
+                "{what} range {}+{:#x} is empty or wraps around",
+                range.start, range.size
+            ),
+            Self::MemoryOverlap { first, second } => write!(
+                f,
+                "memory regions {}+{:#x} and {}+{:#x} overlap",
+                first.start, first.size, second.start, second.size
+            ),
+            Self::NoInterruptController => {
+                write!(f, "timer interrupts need an interrupt controller")
+            }
+            Self::Fdt(error) => write!(f, "device tree writer: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for DtbError {}
+
+/// Checks that `range` is neither empty nor wrapping.
+fn check_range(what: &'static str, range: GuestRange) -> Result<(), DtbError> {
+    if range.size == 0 || range.end().is_none() {
+        return Err(DtbError::BadRange { what, range });
+    }
+    Ok(())
+}

@@ -1,2 +1,193 @@
-//! Placeholder until written.
-#![no_std]
+//! Emulated devices and the MMIO bus that routes a guest's trapped accesses to them.
+//!
+//! A device implements [`MmioDevice`] and sees offsets from its own base; the
+//! [`MmioBus`] owns the devices of one VM, keyed by guest-physical range. Every
+//! guest mistake (an unmapped address, a bad width, a write to a read-only
+//! register) comes back as an error value, never as a panic. Each device is one
+//! file: [`Pl011`] now; the GIC distributor, 16550 and PLIC go beside it.
+#![cfg_attr(not(test), no_std)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unimplemented,
+    clippy::todo,
+    clippy::indexing_slicing
+)]
+
+extern crate alloc;
+
+mod bus;
+mod pl011;
+
+use core::fmt;
+
+pub use bus::{BusError, MmioBus};
+pub use pl011::Pl011;
+
+/// Size of one access.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum AccessWidth {
+    /// 8 bits.
+    Byte,
+    /// 16 bits.
+    Half,
+    /// 32 bits.
+    Word,
+    /// 64 bits.
+    Double,
+}
+
+impl AccessWidth {
+    /// Number of bytes accessed.
+    pub const fn bytes(self) -> u64 {
+        match self {
+            Self::Byte => 1,
+            Self::Half => 2,
+            Self::Word => 4,
+            Self::Double => 8,
+        }
+    }
+
+    /// The width of an access of `bytes` bytes, if there is one.
+    pub const fn from_bytes(bytes: u64) -> Option<Self> {
+        match bytes {
+            1 => Some(Self::Byte),
+            2 => Some(Self::Half),
+            4 => Some(Self::Word),
+            8 => Some(Self::Double),
+            _ => None,
+        }
+    }
+
+    /// A mask of the bits an access of this width carries.
+    pub const fn mask(self) -> u64 {
+        match self {
+            Self::Double => u64::MAX,
+            _ => (1u64 << (self.bytes() * 8)) - 1,
+        }
+    }
+}
+
+impl fmt::Display for AccessWidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-bit", self.bytes() * 8)
+    }
+}
+
+/// Why a device refused an access.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DeviceError {
+    /// No register at this offset.
+    NoRegister {
+        /// Offset from the device's base.
+        offset: u64,
+    },
+    /// The register cannot be accessed with this width.
+    BadWidth {
+        /// Offset from the device's base.
+        offset: u64,
+        /// Width of the refused access.
+        width: AccessWidth,
+    },
+    /// The access does not start on a register boundary.
+    Unaligned {
+        /// Offset from the device's base.
+        offset: u64,
+        /// Width of the refused access.
+        width: AccessWidth,
+    },
+    /// A write to a register that can only be read.
+    ReadOnly {
+        /// Offset from the device's base.
+        offset: u64,
+    },
+    /// A read of a register that can only be written.
+    WriteOnly {
+        /// Offset from the device's base.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoRegister { offset } => write!(f, "no register at offset {offset:#x}"),
+            Self::BadWidth { offset, width } => {
+                write!(f, "{width} access not supported at offset {offset:#x}")
+            }
+            Self::Unaligned { offset, width } => {
+                write!(
+                    f,
+                    "{width} access at offset {offset:#x} is not register aligned"
+                )
+            }
+            Self::ReadOnly { offset } => write!(f, "register at offset {offset:#x} is read-only"),
+            Self::WriteOnly { offset } => {
+                write!(f, "register at offset {offset:#x} is write-only")
+            }
+        }
+    }
+}
+
+impl core::error::Error for DeviceError {}
+
+/// A device a guest reaches through loads and stores to guest-physical memory.
+pub trait MmioDevice: Send {
+    /// A short name for messages, such as `"pl011"`.
+    fn name(&self) -> &str;
+
+    /// A read of `width` at `offset` from the device's base.
+    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError>;
+
+    /// A write of the low `width` bits of `value` at `offset` from the device's base.
+    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError>;
+}
+
+/// Where a console device's output goes (the hypervisor's console, a buffer, ...).
+pub trait CharSink: Send {
+    /// Takes bytes the guest sent.
+    fn write_bytes(&mut self, bytes: &[u8]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths() {
+        for (bytes, width) in [
+            (1, AccessWidth::Byte),
+            (2, AccessWidth::Half),
+            (4, AccessWidth::Word),
+            (8, AccessWidth::Double),
+        ] {
+            assert_eq!(AccessWidth::from_bytes(bytes), Some(width));
+            assert_eq!(width.bytes(), bytes);
+        }
+        for bytes in [0, 3, 5, 16, u64::MAX] {
+            assert_eq!(AccessWidth::from_bytes(bytes), None);
+        }
+        assert_eq!(AccessWidth::Byte.mask(), 0xff);
+        assert_eq!(AccessWidth::Half.mask(), 0xffff);
+        assert_eq!(AccessWidth::Word.mask(), 0xffff_ffff);
+        assert_eq!(AccessWidth::Double.mask(), u64::MAX);
+        assert_eq!(AccessWidth::Half.to_string(), "16-bit");
+    }
+
+    #[test]
+    fn device_error_messages() {
+        let err = DeviceError::BadWidth {
+            offset: 0x18,
+            width: AccessWidth::Double,
+        };
+        assert_eq!(
+            err.to_string(),
+            "64-bit access not supported at offset 0x18"
+        );
+        assert_eq!(
+            DeviceError::ReadOnly { offset: 0xfe0 }.to_string(),
+            "register at offset 0xfe0 is read-only"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! Memory region permission flags (`memory_regions` column 3).
+
+use core::ops::BitOr;
+
+/// Access flags of a memory region, with AxVisor's bit values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryFlags(u64);
+
+impl MemoryFlags {
+    /// The guest may read the region.
+    pub const READ: Self = Self(1);
+    /// The guest may write the region.
+    pub const WRITE: Self = Self(2);
+    /// The guest may execute from the region.
+    pub const EXECUTE: Self = Self(4);
+    /// The region is device memory (uncached, no speculation).
+    pub const DEVICE: Self = Self(8);
+    /// The region is accessible to guest user mode.
+    pub const USER: Self = Self(0x10);
+    /// Every flag this type knows.
+    pub const ALL: Self = Self(0x1f);
+
+    /// The flags with these bits, or `None` if a bit is not one of the known flags.
+    pub const fn from_bits(bits: u64) -> Option<Self> {
+        if bits & !Self::ALL.0 == 0 {
+            Some(Self(bits))
+        } else {
+            None
+        }
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// Whether every flag of `other` is set here.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for MemoryFlags {
+    type Output = Self;
+
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}

@@ -1,0 +1,288 @@
+//! The device tree of an aarch64 VM, shaped like the one QEMU gives its `virt` board.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use tessera_addr::GuestRange;
+use vm_fdt::FdtWriter;
+
+use crate::{DtbError, check_range};
+
+/// The architected timer's PPIs on QEMU `virt`: secure physical, non-secure
+/// physical, virtual, hypervisor physical (INTIDs 29, 30, 27, 26).
+pub const QEMU_VIRT_TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
+
+/// Frequency of the fixed `apb-pclk` clock feeding the UART, as on QEMU `virt`.
+pub const UART_CLOCK_HZ: u32 = 24_000_000;
+
+/// Interrupt specifier type cell (GIC binding): a shared peripheral interrupt.
+const GIC_SPI: u32 = 0;
+/// Interrupt specifier type cell (GIC binding): a private peripheral interrupt.
+const GIC_PPI: u32 = 1;
+/// Interrupt specifier flags cell: level-sensitive, active high.
+const IRQ_LEVEL_HIGH: u32 = 4;
+/// Phandle of the fixed clock node.
+const CLOCK_PHANDLE: u32 = 0x8000;
+/// Phandle of the interrupt controller node.
+const GIC_PHANDLE: u32 = 0x8001;
+/// The affinity fields of MPIDR_EL1: Aff3 (bits 39:32) and Aff2-Aff0 (bits 23:0).
+const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
+
+/// Where a GICv3 sits in the guest's memory map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct GicV3Layout {
+    /// The distributor (GICD) registers.
+    pub distributor: GuestRange,
+    /// The redistributor (GICR) frames of all CPUs, one contiguous region.
+    pub redistributors: GuestRange,
+}
+
+/// A PL011 UART in the guest's memory map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct UartNode {
+    /// The register window.
+    pub base: GuestRange,
+    /// Its shared peripheral interrupt number (INTID minus 32).
+    pub spi: u32,
+}
+
+/// Everything the device tree of an aarch64 VM says.
+#[derive(Clone, Copy, Debug)]
+pub struct Aarch64Machine<'a> {
+    /// RAM regions, one `memory@` node each.
+    pub memory: &'a [GuestRange],
+    /// MPIDR_EL1 of each vCPU; only the affinity fields are used.
+    pub cpu_mpidrs: &'a [u64],
+    /// The interrupt controller, if the VM has one.
+    pub gic: Option<GicV3Layout>,
+    /// The console UART, if the VM has one.
+    pub uart: Option<UartNode>,
+    /// The timer's PPIs: secure physical, non-secure physical, virtual, hypervisor
+    /// (see [`QEMU_VIRT_TIMER_PPIS`]). `None` leaves the timer node out.
+    pub timer_ppis: Option<[u32; 4]>,
+    /// The kernel command line.
+    pub bootargs: Option<&'a str>,
+    /// Where the initial ramdisk was loaded.
+    pub initrd: Option<GuestRange>,
+}
+
+/// Builds the device tree blob for `m`.
+///
+/// The root has two address and size cells and is compatible with
+/// `linux,dummy-virt`. Node names follow QEMU's (`memory@`, `cpus/cpu@`, `psci`,
+/// `intc@`, `apb-pclk`, `pl011@`, `timer`, `chosen`). Without a GIC the UART node
+/// has no `interrupts` property (the guest polls it); a timer without a GIC is refused.
+pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
+    check_machine(m)?;
+    let mut fdt = FdtWriter::new()?;
+    let root = fdt.begin_node("")?;
+    fdt.property_u32("#address-cells", 2)?;
+    fdt.property_u32("#size-cells", 2)?;
+    fdt.property_string("compatible", "linux,dummy-virt")?;
+    fdt.property_string("model", "tessera,virt")?;
+    if m.gic.is_some() {
+        fdt.property_u32("interrupt-parent", GIC_PHANDLE)?;
+    }
+    write_psci(&mut fdt)?;
+    for region in m.memory {
+        write_memory(&mut fdt, *region)?;
+    }
+    write_cpus(&mut fdt, m.cpu_mpidrs)?;
+    if let Some(gic) = m.gic {
+        write_gic(&mut fdt, gic)?;
+    }
+    let uart_path = match m.uart {
+        Some(uart) => Some(write_uart(&mut fdt, uart, m.gic.is_some())?),
+        None => None,
+    };
+    if let Some(ppis) = m.timer_ppis {
+        write_timer(&mut fdt, ppis)?;
+    }
+    write_chosen(&mut fdt, m, uart_path.as_deref())?;
+    if let Some(path) = &uart_path {
+        let aliases = fdt.begin_node("aliases")?;
+        fdt.property_string("serial0", path)?;
+        fdt.end_node(aliases)?;
+    }
+    fdt.end_node(root)?;
+    Ok(fdt.finish()?)
+}
+
+/// Refuses machines the tree cannot describe.
+fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
+    if m.memory.is_empty() {
+        return Err(DtbError::NoMemory);
+    }
+    if m.cpu_mpidrs.is_empty() {
+        return Err(DtbError::NoCpus);
+    }
+    for (i, region) in m.memory.iter().enumerate() {
+        check_range("memory", *region)?;
+        if let Some(other) = m.memory.iter().skip(i + 1).find(|o| o.overlaps(region)) {
+            return Err(DtbError::MemoryOverlap {
+                first: *region,
+                second: *other,
+            });
+        }
+    }
+    for (i, mpidr) in m.cpu_mpidrs.iter().enumerate() {
+        let affinity = mpidr & MPIDR_AFFINITY_MASK;
+        let mut rest = m.cpu_mpidrs.iter().skip(i + 1);
+        if rest.any(|other| other & MPIDR_AFFINITY_MASK == affinity) {
+            return Err(DtbError::DuplicateCpu { mpidr: affinity });
+        }
+    }
+    if let Some(gic) = m.gic {
+        check_range("gic distributor", gic.distributor)?;
+        check_range("gic redistributors", gic.redistributors)?;
+    }
+    if let Some(uart) = m.uart {
+        check_range("uart", uart.base)?;
+    }
+    if let Some(initrd) = m.initrd {
+        check_range("initrd", initrd)?;
+    }
+    if m.timer_ppis.is_some() && m.gic.is_none() {
+        return Err(DtbError::NoInterruptController);
+    }
+    Ok(())
+}
+
+/// A string-list property value.
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|s| s.to_string()).collect()
+}
+
+/// `reg` cells (two address, two size cells each) for `ranges`.
+fn reg(ranges: &[GuestRange]) -> Vec<u64> {
+    ranges
+        .iter()
+        .flat_map(|r| [r.start.raw(), r.size])
+        .collect()
+}
+
+/// `/psci`: PSCI 1.0 (0.2-compatible) through HVC, so no function IDs are listed.
+fn write_psci(fdt: &mut FdtWriter) -> Result<(), DtbError> {
+    let node = fdt.begin_node("psci")?;
+    fdt.property_string_list("compatible", strings(&["arm,psci-1.0", "arm,psci-0.2"]))?;
+    fdt.property_string("method", "hvc")?;
+    fdt.end_node(node)?;
+    Ok(())
+}
+
+/// `/memory@<start>` for one RAM region.
+fn write_memory(fdt: &mut FdtWriter, region: GuestRange) -> Result<(), DtbError> {
+    let node = fdt.begin_node(&format!("memory@{:x}", region.start.raw()))?;
+    fdt.property_string("device_type", "memory")?;
+    fdt.property_array_u64("reg", &reg(&[region]))?;
+    fdt.end_node(node)?;
+    Ok(())
+}
+
+/// `/cpus` with one `cpu@<affinity>` per vCPU, started through PSCI.
+///
+/// `reg` is the MPIDR affinity; two address cells are used only if some CPU has
+/// a non-zero Aff3 (as the arm CPU binding asks).
+fn write_cpus(fdt: &mut FdtWriter, mpidrs: &[u64]) -> Result<(), DtbError> {
+    let wide = mpidrs
+        .iter()
+        .any(|m| m & MPIDR_AFFINITY_MASK > u64::from(u32::MAX));
+    let cpus = fdt.begin_node("cpus")?;
+    fdt.property_u32("#address-cells", if wide { 2 } else { 1 })?;
+    fdt.property_u32("#size-cells", 0)?;
+    for mpidr in mpidrs {
+        let affinity = mpidr & MPIDR_AFFINITY_MASK;
+        let cpu = fdt.begin_node(&format!("cpu@{affinity:x}"))?;
+        fdt.property_string("device_type", "cpu")?;
+        fdt.property_string("compatible", "arm,armv8")?;
+        if wide {
+            fdt.property_u64("reg", affinity)?;
+        } else {
+            fdt.property_u32("reg", affinity as u32)?;
+        }
+        fdt.property_string("enable-method", "psci")?;
+        fdt.end_node(cpu)?;
+    }
+    fdt.end_node(cpus)?;
+    Ok(())
+}
+
+/// `/intc@<distributor>`: the GICv3, distributor then redistributor region in `reg`.
+fn write_gic(fdt: &mut FdtWriter, gic: GicV3Layout) -> Result<(), DtbError> {
+    let node = fdt.begin_node(&format!("intc@{:x}", gic.distributor.start.raw()))?;
+    fdt.property_string("compatible", "arm,gic-v3")?;
+    fdt.property_u32("#interrupt-cells", 3)?;
+    fdt.property_null("interrupt-controller")?;
+    fdt.property_u32("#address-cells", 2)?;
+    fdt.property_u32("#size-cells", 2)?;
+    fdt.property_null("ranges")?;
+    fdt.property_array_u64("reg", &reg(&[gic.distributor, gic.redistributors]))?;
+    fdt.property_u32("#redistributor-regions", 1)?;
+    fdt.property_phandle(GIC_PHANDLE)?;
+    fdt.end_node(node)?;
+    Ok(())
+}
+
+/// `/apb-pclk` and `/pl011@<base>`; returns the UART's path.
+fn write_uart(fdt: &mut FdtWriter, uart: UartNode, has_gic: bool) -> Result<String, DtbError> {
+    let clock = fdt.begin_node("apb-pclk")?;
+    fdt.property_string("compatible", "fixed-clock")?;
+    fdt.property_u32("#clock-cells", 0)?;
+    fdt.property_u32("clock-frequency", UART_CLOCK_HZ)?;
+    fdt.property_string("clock-output-names", "clk24mhz")?;
+    fdt.property_phandle(CLOCK_PHANDLE)?;
+    fdt.end_node(clock)?;
+
+    let name = format!("pl011@{:x}", uart.base.start.raw());
+    let node = fdt.begin_node(&name)?;
+    fdt.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))?;
+    fdt.property_array_u64("reg", &reg(&[uart.base]))?;
+    if has_gic {
+        fdt.property_array_u32("interrupts", &[GIC_SPI, uart.spi, IRQ_LEVEL_HIGH])?;
+    }
+    fdt.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
+    fdt.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
+    fdt.end_node(node)?;
+    Ok(format!("/{name}"))
+}
+
+/// `/timer`: the architected timer with its four PPIs, level-high.
+fn write_timer(fdt: &mut FdtWriter, ppis: [u32; 4]) -> Result<(), DtbError> {
+    let node = fdt.begin_node("timer")?;
+    fdt.property_string_list(
+        "compatible",
+        strings(&["arm,armv8-timer", "arm,armv7-timer"]),
+    )?;
+    fdt.property_null("always-on")?;
+    let cells: Vec<u32> = ppis
+        .iter()
+        .flat_map(|ppi| [GIC_PPI, *ppi, IRQ_LEVEL_HIGH])
+        .collect();
+    fdt.property_array_u32("interrupts", &cells)?;
+    fdt.end_node(node)?;
+    Ok(())
+}
+
+/// `/chosen`: command line, console and initial ramdisk.
+fn write_chosen(
+    fdt: &mut FdtWriter,
+    m: &Aarch64Machine,
+    uart_path: Option<&str>,
+) -> Result<(), DtbError> {
+    let node = fdt.begin_node("chosen")?;
+    if let Some(bootargs) = m.bootargs {
+        fdt.property_string("bootargs", bootargs)?;
+    }
+    if let Some(path) = uart_path {
+        fdt.property_string("stdout-path", path)?;
+    }
+    if let Some(initrd) = m.initrd {
+        fdt.property_u64("linux,initrd-start", initrd.start.raw())?;
+        // Checked not to wrap in `check_machine`.
+        let end = initrd.end().map_or(u64::MAX, |end| end.raw());
+        fdt.property_u64("linux,initrd-end", end)?;
+    }
+    fdt.end_node(node)?;
+    Ok(())
+}
