@@ -1,1 +1,89 @@
-fn main() {}
+//! `cargo xtask`: Tessera's one build tool. Builds the hypervisor with its VM configs
+//! compiled in, runs it under QEMU, runs the host unit tests and the QEMU boot tests,
+//! and installs what the machine lacks.
+
+mod boot_tests;
+mod build;
+mod platform;
+mod qemu;
+mod setup;
+mod workspace;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command line of `cargo xtask`.
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, run and test the Tessera hypervisor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options naming what to build.
+#[derive(clap::Args, Clone)]
+struct BuildArgs {
+    /// Target architecture.
+    #[arg(long, default_value = "aarch64")]
+    arch: String,
+    /// Comma-separated VM config files compiled into the hypervisor.
+    #[arg(long, value_delimiter = ',')]
+    vm_configs: Vec<PathBuf>,
+    /// Hypervisor log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what the machine lacks (rustup components, QEMU from Debian).
+    Setup {
+        /// Architecture whose QEMU to install.
+        #[arg(long, default_value = "aarch64")]
+        arch: String,
+    },
+    /// Build the test guests and the hypervisor with the given VM configs.
+    Build(BuildArgs),
+    /// Build, then boot under QEMU and stream the console; exits 0 only when every VM ended cleanly.
+    Run {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Seconds before QEMU is stopped.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Run the host unit tests and the QEMU boot tests.
+    Test {
+        /// Architecture of the boot tests.
+        #[arg(long, default_value = "aarch64")]
+        arch: String,
+        /// Run only the host unit tests.
+        #[arg(long)]
+        host_only: bool,
+    },
+    /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
+    Lint,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    workspace::enter_root()?;
+    match cli.command {
+        Command::Setup { arch } => setup::ensure_all(&platform::Platform::load(&arch)?),
+        Command::Build(args) => build::build(&args).map(|_| ()),
+        Command::Run { build, timeout } => run(&build, timeout),
+        Command::Test { arch, host_only } => boot_tests::run_all(&arch, host_only),
+        Command::Lint => workspace::lint(),
+    }
+}
+
+/// `cargo xtask run`: build, boot, and turn the hypervisor's verdict into an exit status.
+fn run(args: &BuildArgs, timeout: u64) -> Result<()> {
+    let built = build::build(args)?;
+    let outcome = qemu::boot(&built, std::time::Duration::from_secs(timeout), true)?;
+    outcome.into_result()
+}

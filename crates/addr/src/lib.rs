@@ -93,7 +93,8 @@ impl GuestRange {
 
     /// Whether `addr` lies inside the range.
     pub fn contains(&self, addr: GuestPhysAddr) -> bool {
-        addr.offset_from(self.start).is_some_and(|offset| offset < self.size)
+        addr.offset_from(self.start)
+            .is_some_and(|offset| offset < self.size)
     }
 
     /// Whether `[addr, addr + len)` lies wholly inside the range.

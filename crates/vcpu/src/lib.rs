@@ -1,2 +1,149 @@
-//! Placeholder until written.
-#![no_std]
+//! The vCPU boundary: every architecture decodes its guest exits once, into
+//! [`VcpuExit`], and the generic VM layer handles them in one match.
+#![cfg_attr(not(test), no_std)]
+
+use core::fmt;
+use tessera_addr::GuestPhysAddr;
+pub use tessera_vdev::AccessWidth;
+
+/// Why a vCPU stopped running guest code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuExit {
+    /// The guest read `width` bytes at `addr`, which is not RAM; answer with
+    /// [`ArchVcpu::complete_mmio_read`] before running again.
+    MmioRead {
+        /// Guest-physical address read.
+        addr: GuestPhysAddr,
+        /// Access size.
+        width: AccessWidth,
+    },
+    /// The guest wrote `value` (`width` bytes) at `addr`, which is not RAM.
+    MmioWrite {
+        /// Guest-physical address written.
+        addr: GuestPhysAddr,
+        /// Access size.
+        width: AccessWidth,
+        /// Value written (zero-extended).
+        value: u64,
+    },
+    /// The guest waits for an interrupt (aarch64 WFI/WFE, riscv WFI, x86 HLT).
+    Idle,
+    /// A physical interrupt arrived while the guest ran.
+    HostInterrupt,
+    /// The guest asks to start its vCPU `target` (an MPIDR, hart id or APIC id) at
+    /// `entry` with `arg` in its first argument register; answer with [`ArchVcpu::answer`].
+    CpuOn {
+        /// Architecture id of the vCPU to start.
+        target: u64,
+        /// Where it starts.
+        entry: GuestPhysAddr,
+        /// Value for its first argument register.
+        arg: u64,
+    },
+    /// The guest asks whether its vCPU `target` is on; answer with [`ArchVcpu::answer`].
+    CpuStatus {
+        /// Architecture id of the vCPU asked about.
+        target: u64,
+    },
+    /// The guest stopped the calling vCPU.
+    CpuOff,
+    /// The guest powered its VM off.
+    SystemOff,
+    /// The guest asked for its VM to be reset.
+    SystemReset,
+    /// The exit was dealt with inside the vCPU; resume the guest.
+    Handled,
+}
+
+/// Answers the VM layer gives to a guest's firmware-style requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallAnswer {
+    /// The request was carried out.
+    Done,
+    /// CPU_ON: the target is already on.
+    AlreadyOn,
+    /// CPU_ON: a start of the target is already pending.
+    OnPending,
+    /// No vCPU of this VM has the id given.
+    NoSuchCpu,
+    /// The entry address is not in the VM's memory.
+    BadAddress,
+    /// CPU status: the target is on.
+    StatusOn,
+    /// CPU status: the target is off.
+    StatusOff,
+    /// CPU status: the target is starting.
+    StatusPending,
+}
+
+/// A guest action the vCPU cannot handle: the VM is stopped, with this as the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuError {
+    /// An exception class or exit code the hypervisor does not handle (raw syndrome).
+    UnknownExit {
+        /// Architecture exit syndrome (ESR_EL2, scause, EXITCODE).
+        syndrome: u64,
+        /// Guest program counter.
+        pc: u64,
+    },
+    /// An access to a non-RAM address that cannot be emulated (no decode information).
+    UndecodableAccess {
+        /// Guest-physical address accessed.
+        addr: GuestPhysAddr,
+        /// Guest program counter.
+        pc: u64,
+    },
+    /// A fault on the guest's own memory that stage-2 should never raise.
+    MemoryFault {
+        /// Guest-physical address.
+        addr: GuestPhysAddr,
+        /// Architecture syndrome.
+        syndrome: u64,
+        /// Guest program counter.
+        pc: u64,
+    },
+    /// A hardware error reported while the guest ran (SError and similar).
+    HardwareError {
+        /// Architecture syndrome.
+        syndrome: u64,
+    },
+}
+
+impl fmt::Display for VcpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownExit { syndrome, pc } => {
+                write!(f, "unhandled exit (syndrome {syndrome:#x}) at pc {pc:#x}")
+            }
+            Self::UndecodableAccess { addr, pc } => {
+                write!(
+                    f,
+                    "access to {addr:?} that cannot be emulated, at pc {pc:#x}"
+                )
+            }
+            Self::MemoryFault { addr, syndrome, pc } => {
+                write!(
+                    f,
+                    "fault on guest memory {addr:?} (syndrome {syndrome:#x}) at pc {pc:#x}"
+                )
+            }
+            Self::HardwareError { syndrome } => {
+                write!(f, "hardware error (syndrome {syndrome:#x})")
+            }
+        }
+    }
+}
+
+/// One architecture's vCPU: runs guest code until the next exit that needs the VM layer.
+pub trait ArchVcpu {
+    /// Runs the guest until an exit the VM layer must see.
+    fn run(&mut self) -> Result<VcpuExit, VcpuError>;
+    /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`].
+    fn complete_mmio_read(&mut self, value: u64);
+    /// Answers the last [`VcpuExit::CpuOn`] or [`VcpuExit::CpuStatus`].
+    fn answer(&mut self, answer: CallAnswer);
+    /// Puts the vCPU in its reset state, about to run at `entry` with `arg` in the first argument register.
+    fn reset(&mut self, entry: GuestPhysAddr, arg: u64);
+    /// The guest program counter (for log lines).
+    fn pc(&self) -> u64;
+}

@@ -1,2 +1,129 @@
-//! Placeholder until written.
-#![no_std]
+//! A VM: vCPU states, the guest-physical memory map, the emulated device bus, and
+//! [`Vm::handle_exit`], the single place where every architecture's decoded guest
+//! exits are answered. Nothing here panics on guest input: a guest error ends that VM
+//! with a logged reason, never the hypervisor or another VM.
+#![cfg_attr(not(test), no_std)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unimplemented,
+    clippy::todo,
+    clippy::indexing_slicing
+)]
+
+extern crate alloc;
+
+mod end;
+mod exit;
+mod memory;
+mod vcpus;
+
+pub use end::{EndReason, GuestError};
+pub use exit::Action;
+pub use memory::{GuestMemory, MemoryError, RamRegion};
+pub use vcpus::{VcpuState, VcpuTable};
+
+use alloc::string::String;
+use core::sync::atomic::{AtomicU8, Ordering};
+use spin::Mutex;
+use tessera_vdev::MmioBus;
+
+/// Life cycle of a VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum VmStatus {
+    /// Its vCPUs run.
+    Running = 0,
+    /// A reset was asked for; the VMM restarts it.
+    Resetting = 1,
+    /// It ended (powered off or stopped on a fault); it never runs again.
+    Ended = 2,
+}
+
+/// One virtual machine.
+pub struct Vm {
+    /// VM id from its config.
+    pub id: u64,
+    /// VM name from its config.
+    pub name: String,
+    /// Guest RAM layout.
+    pub memory: GuestMemory,
+    /// Emulated devices, shared by the VM's vCPUs.
+    pub bus: Mutex<MmioBus>,
+    /// Power state of each vCPU.
+    pub vcpus: VcpuTable,
+    status: AtomicU8,
+    end_reason: Mutex<Option<EndReason>>,
+}
+
+impl Vm {
+    /// A VM whose vCPUs have the architecture ids `vcpu_ids` (vCPU 0 starts on).
+    pub fn new(
+        id: u64,
+        name: String,
+        memory: GuestMemory,
+        bus: MmioBus,
+        vcpu_ids: alloc::vec::Vec<u64>,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            memory,
+            bus: Mutex::new(bus),
+            vcpus: VcpuTable::new(vcpu_ids),
+            status: AtomicU8::new(VmStatus::Running as u8),
+            end_reason: Mutex::new(None),
+        }
+    }
+
+    /// Current life-cycle state.
+    pub fn status(&self) -> VmStatus {
+        match self.status.load(Ordering::Acquire) {
+            0 => VmStatus::Running,
+            1 => VmStatus::Resetting,
+            _ => VmStatus::Ended,
+        }
+    }
+
+    /// Ends the VM for `reason`; the first reason given is kept. Returns whether this
+    /// call ended it.
+    pub fn end(&self, reason: EndReason) -> bool {
+        let mut slot = self.end_reason.lock();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(reason);
+        self.status.store(VmStatus::Ended as u8, Ordering::Release);
+        true
+    }
+
+    /// Why the VM ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end_reason.lock().clone()
+    }
+
+    /// Asks for a reset (unless the VM already ended).
+    pub fn request_reset(&self) {
+        let _ = self.status.compare_exchange(
+            VmStatus::Running as u8,
+            VmStatus::Resetting as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Marks a reset as carried out: the VM runs again with vCPU 0 only.
+    pub fn finish_reset(&self) {
+        self.vcpus.reset();
+        let _ = self.status.compare_exchange(
+            VmStatus::Resetting as u8,
+            VmStatus::Running as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,34 @@
+# Thin entry points over `cargo xtask` (see README.md). Examples:
+#   make run
+#   make ARCH=aarch64 LOG=debug VM_CONFIGS=configs/vms/guest-aarch64.toml run
+#   make ARCH=aarch64 VM_CONFIGS=configs/vms/two-guests-aarch64 run
+#   make test
+ARCH ?= aarch64
+LOG ?= info
+VM_CONFIGS ?=
+TIMEOUT ?= 300
+
+XTASK_BUILD_ARGS = --arch $(ARCH) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS))
+
+.PHONY: run build test lint setup toolchain
+
+run: toolchain
+	cargo xtask run $(XTASK_BUILD_ARGS) --timeout $(TIMEOUT)
+
+build: toolchain
+	cargo xtask build $(XTASK_BUILD_ARGS)
+
+test: toolchain
+	cargo xtask test --arch $(ARCH)
+
+lint: toolchain
+	cargo xtask lint
+
+setup: toolchain
+	cargo xtask setup --arch $(ARCH)
+
+# The toolchain pinned in rust-toolchain.toml, with its targets and components.
+toolchain:
+	@command -v rustup >/dev/null || { echo "tessera: rustup is required (https://rustup.rs)"; exit 1; }
+	@rustup toolchain list | grep -q '^1.95.0' || { echo "tessera: installing the Rust 1.95.0 toolchain pinned in rust-toolchain.toml"; rustup toolchain install 1.95.0 --profile minimal; }
+	@rustup show active-toolchain >/dev/null

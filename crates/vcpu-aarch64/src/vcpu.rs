@@ -1,0 +1,358 @@
+//! The aarch64 vCPU on the hardware: EL2 traps configured for an EL1 guest, the run
+//! loop that handles what it can without leaving (PSCI queries, hidden registers),
+//! and the state moved in and out when a physical CPU switches vCPUs.
+
+use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
+use crate::esr::{self, DataAbort, Exception};
+use crate::psci::{self, Call};
+use crate::sysreg::{self, SysRegAction};
+use aarch64_cpu::registers::{
+    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2,
+    ID_AA64ISAR1_EL1, ID_AA64MMFR0_EL1, MDCR_EL2, MIDR_EL1, Readable, SPSR_EL2, VBAR_EL1,
+    VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
+};
+use core::arch::asm;
+use tessera_addr::{GuestPhysAddr, HostPhysAddr};
+use tessera_os::hal::guest::{self, ExitKind, GuestRegs};
+use tessera_stage2::Aarch64Stage2;
+use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
+
+/// SPSR for EL1h with D, A, I and F masked: how a vCPU starts.
+const SPSR_EL1H_MASKED: u64 = 0x3C5;
+/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, TWI, TWE, TSC, TIDCP, TACR, TSW, RW.
+const HCR_GUEST: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 13)
+    | (1 << 14)
+    | (1 << 19)
+    | (1 << 20)
+    | (1 << 21)
+    | (1 << 22)
+    | (1 << 31);
+/// HCR_EL2.APK and API: pointer authentication keys and instructions are not trapped.
+const HCR_PAUTH: u64 = (1 << 40) | (1 << 41);
+/// MDCR_EL2: TPMCR, TPM, TDA, TDOSA, TDRA: PMU and debug registers trap.
+const MDCR_TRAPS: u64 = (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11);
+/// CPTR_EL2 (nVHE): RES1 bits, SVE (TZ) and SME (TSM) trapped, FP/SIMD not trapped.
+const CPTR_GUEST: u64 = 0x33FF;
+/// CNTHCTL_EL2: EL1PCTEN and EL1PCEN: the guest reads the physical counter and timer.
+const CNTHCTL_GUEST: u64 = 0b11;
+
+/// Sets the per-CPU EL2 controls every guest shares; called once on each physical CPU.
+pub fn init_cpu_for_guests() {
+    let pa_range = ID_AA64MMFR0_EL1.get() & 0xf;
+    VTCR_EL2.set(Aarch64Stage2::vtcr_el2(pa_range));
+    CNTHCTL_EL2.set(CNTHCTL_GUEST);
+    CNTVOFF_EL2.set(0);
+    MDCR_EL2.set((MDCR_EL2.get() & 0x1f) | MDCR_TRAPS);
+    CPTR_EL2.set(CPTR_GUEST);
+    // SAFETY: VPIDR_EL2 is what EL1 reads as MIDR_EL1; the real value hides nothing.
+    unsafe { asm!("msr vpidr_el2, {}", in(reg) MIDR_EL1.get(), options(nomem, nostack)) };
+}
+
+/// What the guest waits for from the VM layer.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    None,
+    MmioRead(DataAbort),
+    Answer,
+}
+
+/// One virtual CPU of an EL1 guest.
+pub struct Aarch64Vcpu {
+    regs: GuestRegs,
+    pc: u64,
+    pstate: u64,
+    el1: El1Context,
+    fp: FpContext,
+    /// The saved context is newer than what the CPU holds.
+    dirty: bool,
+    hcr: u64,
+    vttbr: u64,
+    vmpidr: u64,
+    pending: Pending,
+}
+
+impl Aarch64Vcpu {
+    /// A vCPU of the VM with `vmid` and stage-2 root table `stage2_root`, seen by the
+    /// guest with affinity `mpidr`. It starts in reset state at address 0; call `reset`.
+    pub fn new(vmid: u8, stage2_root: HostPhysAddr, mpidr: u64) -> Self {
+        let isar1 = ID_AA64ISAR1_EL1.get();
+        // APA [7:4], API [11:8], GPA [27:24], GPI [31:28]: any non-zero means pointer auth.
+        let pauth = isar1 & 0xff00_0ff0 != 0;
+        let hcr = HCR_GUEST | if pauth { HCR_PAUTH } else { 0 };
+        Self {
+            regs: GuestRegs::default(),
+            pc: 0,
+            pstate: SPSR_EL1H_MASKED,
+            el1: El1Context {
+                sctlr: SCTLR_EL1_RESET,
+                ..El1Context::default()
+            },
+            fp: FpContext::default(),
+            dirty: true,
+            hcr,
+            vttbr: (u64::from(vmid) << 48) | stage2_root.raw(),
+            vmpidr: (1 << 31) | mpidr,
+            pending: Pending::None,
+        }
+    }
+
+    /// Writes the saved EL1 and FP state to this CPU (the vCPU is about to run here).
+    pub fn load(&mut self) {
+        self.el1.restore();
+        self.fp.restore();
+        self.dirty = false;
+    }
+
+    /// Saves the EL1 and FP state from this CPU (another vCPU will run here).
+    pub fn put(&mut self) {
+        self.el1.save();
+        self.fp.save();
+    }
+
+    fn set_reg(&mut self, rt: u8, value: u64) {
+        if let Some(reg) = self.regs.x.get_mut(usize::from(rt)) {
+            *reg = value;
+        }
+    }
+
+    fn reg(&self, rt: u8) -> u64 {
+        self.regs.x.get(usize::from(rt)).copied().unwrap_or(0)
+    }
+
+    /// Handles a synchronous exit; `None` means resume the guest at once.
+    fn handle_sync(&mut self, esr: u64) -> Result<Option<VcpuExit>, VcpuError> {
+        match esr::decode(esr) {
+            Exception::WaitFor { .. } => {
+                self.pc += 4;
+                Ok(Some(VcpuExit::Idle))
+            }
+            // HVC's preferred return address is already the next instruction.
+            Exception::Hvc(imm) => Ok(self.firmware_call(imm)),
+            // A trapped SMC returns to the SMC itself: step over it.
+            Exception::Smc(imm) => {
+                self.pc += 4;
+                Ok(self.firmware_call(imm))
+            }
+            Exception::SysReg(access) => {
+                match sysreg::classify(access.encoding) {
+                    SysRegAction::ReadAsZeroWriteIgnored => {
+                        if access.read {
+                            self.set_reg(access.rt, 0);
+                        }
+                        self.pc += 4;
+                    }
+                    SysRegAction::SetWayMaintenance => self.pc += 4,
+                    SysRegAction::Undefined => {
+                        log::warn!(
+                            "guest access to system register {:?} at pc {:#x}: undefined",
+                            access.encoding,
+                            self.pc
+                        );
+                        self.inject_undefined();
+                    }
+                }
+                Ok(None)
+            }
+            Exception::DataAbort(abort) => self.data_abort(abort, esr).map(Some),
+            Exception::InstructionAbort(_) => Err(VcpuError::MemoryFault {
+                addr: GuestPhysAddr::new(esr::fault_ipa(HPFAR_EL2.get(), FAR_EL2.get())),
+                syndrome: esr,
+                pc: self.pc,
+            }),
+            Exception::TrappedFeature(ec) => {
+                log::warn!(
+                    "guest use of a trapped feature (EC {ec:#x}) at pc {:#x}: undefined",
+                    self.pc
+                );
+                self.inject_undefined();
+                Ok(None)
+            }
+            Exception::Other(_) => Err(VcpuError::UnknownExit {
+                syndrome: esr,
+                pc: self.pc,
+            }),
+        }
+    }
+
+    /// A PSCI / SMCCC call; only function calls with immediate 0 are defined.
+    fn firmware_call(&mut self, imm: u16) -> Option<VcpuExit> {
+        if imm != 0 {
+            self.set_reg(0, psci::code::NOT_SUPPORTED as u64);
+            return None;
+        }
+        let args = [self.reg(0), self.reg(1), self.reg(2), self.reg(3)];
+        match psci::decode(args) {
+            Call::Answer(value) => {
+                self.set_reg(0, value);
+                None
+            }
+            Call::Suspend => {
+                self.set_reg(0, psci::code::SUCCESS as u64);
+                Some(VcpuExit::Idle)
+            }
+            Call::CpuOff => Some(VcpuExit::CpuOff),
+            Call::CpuOn {
+                target,
+                entry,
+                context,
+            } => {
+                self.pending = Pending::Answer;
+                Some(VcpuExit::CpuOn {
+                    target,
+                    entry: GuestPhysAddr::new(entry),
+                    arg: context,
+                })
+            }
+            Call::AffinityInfo { target } => {
+                self.pending = Pending::Answer;
+                Some(VcpuExit::CpuStatus { target })
+            }
+            Call::SystemOff => Some(VcpuExit::SystemOff),
+            Call::SystemReset => Some(VcpuExit::SystemReset),
+        }
+    }
+
+    /// A stage-2 data abort: an access outside the guest's RAM, to be emulated.
+    fn data_abort(&mut self, abort: DataAbort, esr: u64) -> Result<VcpuExit, VcpuError> {
+        let addr = GuestPhysAddr::new(esr::fault_ipa(HPFAR_EL2.get(), FAR_EL2.get()));
+        if abort.stage1_walk {
+            return Err(VcpuError::MemoryFault {
+                addr,
+                syndrome: esr,
+                pc: self.pc,
+            });
+        }
+        let width = match AccessWidth::from_bytes(u64::from(abort.size)) {
+            Some(width) if abort.valid => width,
+            _ => return Err(VcpuError::UndecodableAccess { addr, pc: self.pc }),
+        };
+        self.pc += 4;
+        if abort.write {
+            let value = self.reg(abort.rt) & size_mask(abort.size);
+            Ok(VcpuExit::MmioWrite { addr, width, value })
+        } else {
+            self.pending = Pending::MmioRead(abort);
+            Ok(VcpuExit::MmioRead { addr, width })
+        }
+    }
+
+    /// Delivers an undefined-instruction exception for the current instruction to the
+    /// guest's EL1 vector table (the vCPU is loaded, so EL1 registers are live).
+    fn inject_undefined(&mut self) {
+        let offset = match self.pstate & 0xf {
+            0b0101 => 0x200, // from EL1 using SP_EL1
+            0b0100 => 0x000, // from EL1 using SP_EL0
+            _ => 0x400,      // from EL0 (AArch64)
+        };
+        let vbar = VBAR_EL1.get();
+        // SAFETY: ESR_EL1, ELR_EL1 and SPSR_EL1 belong to the guest running on this CPU;
+        // EC 0 (unknown reason) with IL set reports a 32-bit instruction.
+        unsafe {
+            asm!(
+                "msr esr_el1, {esr}",
+                "msr elr_el1, {elr}",
+                "msr spsr_el1, {spsr}",
+                esr = in(reg) 1u64 << 25,
+                elr = in(reg) self.pc,
+                spsr = in(reg) self.pstate,
+                options(nomem, nostack),
+            );
+        }
+        self.pc = vbar + offset;
+        self.pstate = SPSR_EL1H_MASKED;
+    }
+}
+
+/// Mask of the low `size` bytes.
+fn size_mask(size: u8) -> u64 {
+    if size >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (u32::from(size) * 8)) - 1
+    }
+}
+
+impl ArchVcpu for Aarch64Vcpu {
+    fn run(&mut self) -> Result<VcpuExit, VcpuError> {
+        if self.dirty {
+            self.load();
+        }
+        loop {
+            ELR_EL2.set(self.pc);
+            SPSR_EL2.set(self.pstate);
+            HCR_EL2.set(self.hcr);
+            VTTBR_EL2.set(self.vttbr);
+            VMPIDR_EL2.set(self.vmpidr);
+            // SAFETY: EL2 now describes this guest: its stage-2 table confines it to
+            // its own memory, HCR_EL2 routes its exceptions here, and interrupts are
+            // masked at EL2.
+            let kind = unsafe {
+                asm!("isb", options(nomem, nostack));
+                guest::run(&mut self.regs)
+            };
+            self.pc = ELR_EL2.get();
+            self.pstate = SPSR_EL2.get();
+            let esr = ESR_EL2.get();
+            match kind {
+                ExitKind::Sync => {
+                    if let Some(exit) = self.handle_sync(esr)? {
+                        return Ok(exit);
+                    }
+                }
+                ExitKind::Irq | ExitKind::Fiq => return Ok(VcpuExit::HostInterrupt),
+                ExitKind::SError => return Err(VcpuError::HardwareError { syndrome: esr }),
+                ExitKind::AArch32 => {
+                    return Err(VcpuError::UnknownExit {
+                        syndrome: esr,
+                        pc: self.pc,
+                    });
+                }
+            }
+        }
+    }
+
+    fn complete_mmio_read(&mut self, value: u64) {
+        if let Pending::MmioRead(abort) = self.pending {
+            let mut value = value & size_mask(abort.size);
+            if abort.sign_extend && abort.size < 8 {
+                let shift = 64 - u32::from(abort.size) * 8;
+                value = (((value << shift) as i64) >> shift) as u64;
+            }
+            if !abort.sixty_four {
+                value &= 0xffff_ffff;
+            }
+            self.set_reg(abort.rt, value);
+        }
+        self.pending = Pending::None;
+    }
+
+    fn answer(&mut self, answer: CallAnswer) {
+        if let Pending::Answer = self.pending {
+            self.set_reg(0, psci::encode_answer(answer));
+        }
+        self.pending = Pending::None;
+    }
+
+    fn reset(&mut self, entry: GuestPhysAddr, arg: u64) {
+        self.regs = GuestRegs::default();
+        self.regs.x[0] = arg;
+        self.pc = entry.raw();
+        self.pstate = SPSR_EL1H_MASKED;
+        self.el1 = El1Context {
+            sctlr: SCTLR_EL1_RESET,
+            ..El1Context::default()
+        };
+        self.fp = FpContext::default();
+        self.dirty = true;
+        self.pending = Pending::None;
+    }
+
+    fn pc(&self) -> u64 {
+        self.pc
+    }
+}

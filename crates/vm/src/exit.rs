@@ -1,0 +1,107 @@
+//! Guest exits, answered in one match for every architecture.
+
+use crate::Vm;
+use crate::end::{EndReason, GuestError};
+use tessera_vcpu::{ArchVcpu, VcpuError, VcpuExit};
+
+/// What the physical CPU does after an exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Run the same vCPU again.
+    Resume,
+    /// The vCPU waits for an interrupt: run something else or wait.
+    Idle,
+    /// Another vCPU of this VM may have been started: wake the other physical CPUs.
+    WakeOthers,
+    /// The vCPU turned itself off.
+    VcpuOff,
+    /// The VM asked for a reset.
+    Reset,
+    /// The VM ended (its reason is in [`Vm::end_reason`]).
+    Ended,
+}
+
+impl Vm {
+    /// Handles `exit` (or the error) of vCPU `index`, answering the vCPU where needed.
+    pub fn handle_exit<V: ArchVcpu>(
+        &self,
+        index: usize,
+        vcpu: &mut V,
+        exit: Result<VcpuExit, VcpuError>,
+    ) -> Action {
+        let exit = match exit {
+            Ok(exit) => exit,
+            Err(error) => return self.fault(index, GuestError::Vcpu(error)),
+        };
+        match exit {
+            VcpuExit::MmioRead { addr, width } => match self.bus.lock().read(addr, width) {
+                Ok(value) => {
+                    vcpu.complete_mmio_read(value);
+                    Action::Resume
+                }
+                Err(error) => self.fault(
+                    index,
+                    GuestError::Mmio {
+                        addr,
+                        write: false,
+                        error,
+                        pc: vcpu.pc(),
+                    },
+                ),
+            },
+            VcpuExit::MmioWrite { addr, width, value } => {
+                match self.bus.lock().write(addr, width, value) {
+                    Ok(()) => Action::Resume,
+                    Err(error) => self.fault(
+                        index,
+                        GuestError::Mmio {
+                            addr,
+                            write: true,
+                            error,
+                            pc: vcpu.pc(),
+                        },
+                    ),
+                }
+            }
+            VcpuExit::Idle => Action::Idle,
+            VcpuExit::HostInterrupt | VcpuExit::Handled => Action::Resume,
+            VcpuExit::CpuOn { target, entry, arg } => {
+                let answer = self
+                    .vcpus
+                    .start(target, entry, arg, self.memory.is_executable(entry));
+                log::debug!(
+                    "VM {} vCPU {index}: CPU_ON {target:#x} at {entry:?}: {answer:?}",
+                    self.id
+                );
+                vcpu.answer(answer);
+                Action::WakeOthers
+            }
+            VcpuExit::CpuStatus { target } => {
+                vcpu.answer(self.vcpus.status_of(target));
+                Action::Resume
+            }
+            VcpuExit::CpuOff => {
+                self.vcpus.set_off(index);
+                Action::VcpuOff
+            }
+            VcpuExit::SystemOff => {
+                self.end(EndReason::PoweredOff);
+                Action::Ended
+            }
+            VcpuExit::SystemReset => {
+                self.request_reset();
+                Action::Reset
+            }
+        }
+    }
+
+    fn fault(&self, vcpu: usize, error: GuestError) -> Action {
+        log::warn!(
+            "VM {} ({}) vCPU {vcpu}: {error}; stopping the VM",
+            self.id,
+            self.name
+        );
+        self.end(EndReason::Fault { vcpu, error });
+        Action::Ended
+    }
+}

@@ -1,0 +1,190 @@
+//! Host tests of exit handling with a fake vCPU and a fake device.
+
+use super::*;
+use alloc::boxed::Box;
+use alloc::vec;
+use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
+use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
+use tessera_vdev::{DeviceError, MmioDevice};
+
+#[derive(Default)]
+struct FakeVcpu {
+    read_value: Option<u64>,
+    answer: Option<CallAnswer>,
+}
+
+impl ArchVcpu for FakeVcpu {
+    fn run(&mut self) -> Result<VcpuExit, VcpuError> {
+        Ok(VcpuExit::Handled)
+    }
+    fn complete_mmio_read(&mut self, value: u64) {
+        self.read_value = Some(value);
+    }
+    fn answer(&mut self, answer: CallAnswer) {
+        self.answer = Some(answer);
+    }
+    fn reset(&mut self, _entry: GuestPhysAddr, _arg: u64) {}
+    fn pc(&self) -> u64 {
+        0x4008_0000
+    }
+}
+
+struct Register(u64);
+
+impl MmioDevice for Register {
+    fn name(&self) -> &str {
+        "register"
+    }
+    fn read(&mut self, offset: u64, _width: AccessWidth) -> Result<u64, DeviceError> {
+        if offset == 0 {
+            Ok(self.0)
+        } else {
+            Err(DeviceError::NoRegister { offset })
+        }
+    }
+    fn write(&mut self, offset: u64, _width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+        if offset == 0 {
+            self.0 = value;
+            Ok(())
+        } else {
+            Err(DeviceError::NoRegister { offset })
+        }
+    }
+}
+
+fn gpa(raw: u64) -> GuestPhysAddr {
+    GuestPhysAddr::new(raw)
+}
+
+fn test_vm(vcpus: usize) -> Vm {
+    let memory = GuestMemory::new(vec![RamRegion {
+        guest: GuestRange::new(gpa(0x4000_0000), 0x100_0000),
+        host: HostPhysAddr::new(0x8000_0000),
+        executable: true,
+    }]);
+    let mut bus = MmioBus::new();
+    bus.insert(
+        GuestRange::new(gpa(0x0900_0000), 0x1000),
+        Box::new(Register(7)),
+    )
+    .unwrap();
+    Vm::new(1, "test".into(), memory, bus, (0..vcpus as u64).collect())
+}
+
+#[test]
+fn mmio_reads_and_writes_reach_the_device() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    let write = VcpuExit::MmioWrite {
+        addr: gpa(0x0900_0000),
+        width: AccessWidth::Word,
+        value: 42,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(write)), Action::Resume);
+    let read = VcpuExit::MmioRead {
+        addr: gpa(0x0900_0000),
+        width: AccessWidth::Word,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read)), Action::Resume);
+    assert_eq!(vcpu.read_value, Some(42));
+}
+
+#[test]
+fn unmapped_access_ends_only_that_vm() {
+    let vm = test_vm(1);
+    let other = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    let read = VcpuExit::MmioRead {
+        addr: gpa(0x1234_0000),
+        width: AccessWidth::Word,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read)), Action::Ended);
+    assert_eq!(vm.status(), VmStatus::Ended);
+    assert!(matches!(
+        vm.end_reason(),
+        Some(EndReason::Fault { vcpu: 0, .. })
+    ));
+    assert_eq!(other.status(), VmStatus::Running);
+}
+
+#[test]
+fn vcpu_errors_end_the_vm_with_the_reason() {
+    let vm = test_vm(1);
+    let error = VcpuError::UnknownExit {
+        syndrome: 0xfc00_0000,
+        pc: 0x4008_0000,
+    };
+    assert_eq!(
+        vm.handle_exit(0, &mut FakeVcpu::default(), Err(error)),
+        Action::Ended
+    );
+    let reason = vm.end_reason().unwrap();
+    assert!(!reason.is_clean());
+    assert!(alloc::format!("{reason}").contains("syndrome 0xfc000000"));
+}
+
+#[test]
+fn cpu_on_checks_target_entry_and_state() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    let on = |target, entry| VcpuExit::CpuOn {
+        target,
+        entry: gpa(entry),
+        arg: 5,
+    };
+    vm.handle_exit(0, &mut vcpu, Ok(on(9, 0x4008_0000)));
+    assert_eq!(vcpu.answer, Some(CallAnswer::NoSuchCpu));
+    vm.handle_exit(0, &mut vcpu, Ok(on(1, 0x1000)));
+    assert_eq!(vcpu.answer, Some(CallAnswer::BadAddress));
+    vm.handle_exit(0, &mut vcpu, Ok(on(0, 0x4008_0000)));
+    assert_eq!(vcpu.answer, Some(CallAnswer::AlreadyOn));
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(on(1, 0x4008_0000))),
+        Action::WakeOthers
+    );
+    assert_eq!(vcpu.answer, Some(CallAnswer::Done));
+    vm.handle_exit(0, &mut vcpu, Ok(on(1, 0x4008_0000)));
+    assert_eq!(vcpu.answer, Some(CallAnswer::OnPending));
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuStatus { target: 1 }));
+    assert_eq!(vcpu.answer, Some(CallAnswer::StatusPending));
+    assert_eq!(vm.vcpus.take_start(1), Some((gpa(0x4008_0000), 5)));
+    assert_eq!(vm.vcpus.take_start(1), None);
+    assert_eq!(
+        vm.handle_exit(1, &mut vcpu, Ok(VcpuExit::CpuOff)),
+        Action::VcpuOff
+    );
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuStatus { target: 1 }));
+    assert_eq!(vcpu.answer, Some(CallAnswer::StatusOff));
+}
+
+#[test]
+fn power_off_and_reset() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::SystemReset)),
+        Action::Reset
+    );
+    assert_eq!(vm.status(), VmStatus::Resetting);
+    vm.finish_reset();
+    assert_eq!(vm.status(), VmStatus::Running);
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::SystemOff)),
+        Action::Ended
+    );
+    assert_eq!(vm.end_reason(), Some(EndReason::PoweredOff));
+    assert!(!vm.end(EndReason::PoweredOff), "the first reason is kept");
+}
+
+#[test]
+fn memory_spans_stay_inside_one_region() {
+    let vm = test_vm(1);
+    assert_eq!(
+        vm.memory.host_span(gpa(0x4000_1000), 0x10),
+        Ok(HostPhysAddr::new(0x8000_1000))
+    );
+    assert!(vm.memory.host_span(gpa(0x40ff_fff0), 0x20).is_err());
+    assert!(vm.memory.host_span(gpa(0x3fff_ffff), 1).is_err());
+    assert!(vm.memory.is_executable(gpa(0x4000_0000)));
+    assert!(!vm.memory.is_executable(gpa(0x4100_0000)));
+}

@@ -1,0 +1,91 @@
+//! aarch64: entry, the PL011 of the `virt` board, PSCI over HVC.
+
+use core::arch::{asm, global_asm};
+
+/// PL011 data register on the `virt` board.
+const UART_DR: usize = 0x0900_0000;
+/// PL011 flag register.
+const UART_FR: usize = 0x0900_0018;
+/// The level a guest kernel runs at.
+pub const EXPECTED_PRIVILEGE: u64 = 1;
+
+global_asm!(
+    r#"
+    .section .text.boot, "ax"
+    .global _start
+_start:
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+1:  cmp     x1, x2
+    b.hs    2f
+    str     xzr, [x1], #8
+    b       1b
+2:  adrp    x1, GUEST_STACK
+    add     x1, x1, :lo12:GUEST_STACK
+    add     sp, x1, #{stack}
+    b       {main}
+"#,
+    stack = const STACK_SIZE,
+    main = sym entry,
+);
+
+const STACK_SIZE: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+
+#[unsafe(no_mangle)]
+static mut GUEST_STACK: Stack = Stack([0; STACK_SIZE]);
+
+extern "C" fn entry(dtb: usize) -> ! {
+    super::super::guest_main(dtb)
+}
+
+/// Writes one byte to the UART.
+pub fn putc(byte: u8) {
+    if byte == b'\n' {
+        putc(b'\r');
+    }
+    // SAFETY: the `virt` board's PL011 registers; this program is the only user.
+    unsafe {
+        while core::ptr::read_volatile(UART_FR as *const u32) & (1 << 5) != 0 {}
+        core::ptr::write_volatile(UART_DR as *mut u32, u32::from(byte));
+    }
+}
+
+/// CurrentEL.EL.
+pub fn privilege_level() -> u64 {
+    let el: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { asm!("mrs {}, CurrentEL", out(reg) el, options(nomem, nostack)) };
+    (el >> 2) & 3
+}
+
+fn psci(function: u64, arg: u64) -> u64 {
+    let mut x0 = function;
+    // SAFETY: an SMCCC call over HVC; the hypervisor may clobber x0-x17.
+    unsafe {
+        asm!("hvc #0", inout("x0") x0, inout("x1") arg => _, out("x2") _, out("x3") _,
+             out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+             out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+             out("x15") _, out("x16") _, out("x17") _, options(nostack));
+    }
+    x0
+}
+
+/// PSCI_VERSION as (major, minor).
+pub fn firmware_version() -> (u32, u32) {
+    let version = psci(0x8400_0000, 0);
+    ((version >> 16) as u32 & 0x7fff, version as u32 & 0xffff)
+}
+
+/// PSCI SYSTEM_OFF; never returns.
+pub fn power_off() -> ! {
+    psci(0x8400_0008, 0);
+    loop {
+        // SAFETY: waits for an interrupt that never comes.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
+}

@@ -1,2 +1,0 @@
-//! Placeholder until written.
-#![no_std]

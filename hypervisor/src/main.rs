@@ -1,0 +1,51 @@
+//! Tessera, a type-1 hypervisor: the VMM application. It creates every VM compiled
+//! into the image, starts the other physical CPUs, and runs each vCPU on the CPU its
+//! config pins it to until every VM has ended.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod console;
+mod images;
+mod scheduler;
+mod vmm;
+
+use tessera_os::{hal, platform, println};
+
+tessera_os::entry!(main, secondary);
+
+/// Boot CPU: create the VMs, start the other CPUs, run.
+fn main(cpu: usize) -> ! {
+    println!(
+        "tessera: Tessera hypervisor {} (aarch64, EL2), {} CPUs, log level {}",
+        env!("CARGO_PKG_VERSION"),
+        platform::CPU_COUNT,
+        option_env!("TESSERA_LOG").unwrap_or("info")
+    );
+    tessera_vcpu_aarch64::init_cpu_for_guests();
+    let vms = vmm::create_all();
+    scheduler::install(vms);
+    for other in 1..platform::CPU_COUNT {
+        if let Err(error) = hal::start_cpu(other) {
+            println!("tessera: CPU {other} did not start: {error:?}");
+        }
+    }
+    scheduler::run(cpu)
+}
+
+/// Other CPUs: run their vCPUs.
+fn secondary(cpu: usize) -> ! {
+    tessera_vcpu_aarch64::init_cpu_for_guests();
+    log::debug!("CPU {cpu} up");
+    scheduler::run(cpu)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    println!(
+        "tessera: hypervisor panic on CPU {}: {info}",
+        hal::cpu_index()
+    );
+    hal::halt()
+}

@@ -1,0 +1,371 @@
+//! Creating VMs from their configs: guest memory and its stage-2 table, emulated
+//! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
+//! CPUs. A VM that cannot be created is reported and skipped; the others still run.
+
+use crate::console::VmConsole;
+use crate::images::{VM_IMAGES, VmImages};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Mutex;
+use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
+use tessera_config::{EmuType, MapType, MemoryFlags, VmConfig};
+use tessera_dtb::{Aarch64Machine, UartNode};
+use tessera_os::{frames, hal, platform, println};
+use tessera_stage2::{Aarch64Stage2, FrameAllocator, MappingFlags, Stage2Table};
+use tessera_vcpu::ArchVcpu;
+use tessera_vcpu_aarch64::Aarch64Vcpu;
+use tessera_vdev::{MmioBus, Pl011};
+use tessera_vm::{GuestMemory, RamRegion, Vm};
+
+/// Stage-2 tables take their frames from the OS frame allocator.
+struct OsFrames;
+
+// SAFETY: frames come from the OS allocator, are exclusively ours until freed, and RAM
+// is identity-mapped, so a frame's physical address is a valid pointer to it.
+unsafe impl FrameAllocator for OsFrames {
+    fn alloc_zeroed(&mut self, frames: usize) -> Option<HostPhysAddr> {
+        frames::alloc_zeroed(frames)
+    }
+    fn free(&mut self, base: HostPhysAddr, frames: usize) {
+        frames::free(base, frames)
+    }
+    fn frame_ptr(&self, frame: HostPhysAddr) -> *mut u64 {
+        frame.raw() as *mut u64
+    }
+}
+
+/// One vCPU and the physical CPU it is pinned to.
+pub struct VcpuTask {
+    /// Index of the physical CPU.
+    pub pcpu: usize,
+    /// The vCPU, locked by the physical CPU running it.
+    pub vcpu: Mutex<Aarch64Vcpu>,
+}
+
+/// A created VM with everything the VMM keeps for it.
+pub struct VmEntry {
+    /// The VM.
+    pub vm: Vm,
+    /// Its vCPUs by index.
+    pub vcpus: Vec<VcpuTask>,
+    /// The device tree it boots with (reloaded on reset).
+    dtb: Vec<u8>,
+    config: VmConfig,
+    images: &'static VmImages,
+    /// Kept for the VM's lifetime: the hardware walks it.
+    _stage2: Stage2Table<Aarch64Stage2>,
+    booted: AtomicBool,
+    reported: AtomicBool,
+}
+
+/// Every VM of this build.
+pub struct Vms {
+    /// The VMs that were created.
+    pub entries: Vec<VmEntry>,
+    /// How many configs could not be made into a VM.
+    pub not_created: usize,
+}
+
+/// Creates a VM for each compiled-in config, reporting each outcome.
+pub fn create_all() -> Vms {
+    let mut vms = Vms {
+        entries: Vec::new(),
+        not_created: 0,
+    };
+    for (index, images) in VM_IMAGES.iter().enumerate() {
+        match create(index, images) {
+            Ok(entry) => {
+                let pcpus: Vec<usize> = entry.vcpus.iter().map(|t| t.pcpu).collect();
+                println!(
+                    "tessera: VM {} ({}) created: {} vCPU(s) on CPU(s) {:?}, {} MiB RAM",
+                    entry.vm.id,
+                    entry.vm.name,
+                    entry.vcpus.len(),
+                    pcpus,
+                    entry
+                        .vm
+                        .memory
+                        .regions()
+                        .iter()
+                        .map(|r| r.guest.size)
+                        .sum::<u64>()
+                        >> 20
+                );
+                vms.entries.push(entry);
+            }
+            Err(reason) => {
+                println!(
+                    "tessera: VM of {} not created: {reason}",
+                    images.config_file
+                );
+                vms.not_created += 1;
+            }
+        }
+    }
+    vms
+}
+
+/// The physical CPU index of an MPIDR on this platform.
+fn pcpu_of(mpidr: u64) -> Result<usize, String> {
+    let index = ((mpidr >> 8) & 0xff) as usize * 16 + (mpidr & 0xff) as usize;
+    if mpidr & 0xff < 16 && index < platform::CPU_COUNT && hal::mpidr_of(index) == mpidr {
+        Ok(index)
+    } else {
+        Err(format!(
+            "base.phys_cpu_ids: no physical CPU {mpidr:#x} (this platform has {})",
+            platform::CPU_COUNT
+        ))
+    }
+}
+
+/// Guest RAM allocated for a VM; given back if the VM is not created.
+struct Allocation {
+    regions: Vec<(HostPhysAddr, usize)>,
+}
+
+impl Allocation {
+    fn release(self) {
+        for (base, frames) in self.regions {
+            frames::free(base, frames);
+        }
+    }
+}
+
+fn create(index: usize, images: &'static VmImages) -> Result<VmEntry, String> {
+    let config = VmConfig::from_toml(images.config_file, images.config).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let vmid = u8::try_from(index + 1).map_err(|_| "too many VMs (255 at most)".to_string())?;
+    let pcpus = config
+        .vcpu_phys_ids()
+        .into_iter()
+        .map(pcpu_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stage2 = Stage2Table::<Aarch64Stage2>::new(&mut OsFrames)
+        .map_err(|e| format!("stage-2 table: {e}"))?;
+    let mut allocation = Allocation {
+        regions: Vec::new(),
+    };
+    let built = allocate_memory(&config, &mut stage2, &mut allocation)
+        .and_then(|memory| build(vmid, config, images, pcpus, memory, stage2));
+    match built {
+        Ok(entry) => Ok(entry),
+        Err(reason) => {
+            allocation.release();
+            Err(reason)
+        }
+    }
+}
+
+/// Allocates and maps every RAM region of the config.
+fn allocate_memory(
+    config: &VmConfig,
+    stage2: &mut Stage2Table<Aarch64Stage2>,
+    allocation: &mut Allocation,
+) -> Result<GuestMemory, String> {
+    let mut regions = Vec::new();
+    for (i, region) in config.kernel.memory_regions.iter().enumerate() {
+        let field = format!("kernel.memory_regions[{i}]");
+        if region.map_type != MapType::Allocate {
+            return Err(format!(
+                "{field}: map type {:?} is not supported yet; use 0 (allocate)",
+                region.map_type
+            ));
+        }
+        if region.flags.contains(MemoryFlags::DEVICE) {
+            return Err(format!(
+                "{field}: device memory regions are not supported yet"
+            ));
+        }
+        let count = region.size.div_ceil(frames::FRAME_SIZE) as usize;
+        let host = frames::alloc_zeroed(count)
+            .ok_or_else(|| format!("{field}: out of host memory for {} MiB", region.size >> 20))?;
+        allocation.regions.push((host, count));
+        let guest = GuestRange::new(
+            GuestPhysAddr::new(region.gpa),
+            count as u64 * frames::FRAME_SIZE,
+        );
+        let flags = MappingFlags::from_bits_truncate(region.flags.bits() & 0x7);
+        stage2
+            .map(&mut OsFrames, guest.start, host, guest.size, flags)
+            .map_err(|e| format!("{field}: stage-2 mapping failed: {e}"))?;
+        regions.push(RamRegion {
+            guest,
+            host,
+            executable: region.flags.contains(MemoryFlags::EXECUTE),
+        });
+    }
+    Ok(GuestMemory::new(regions))
+}
+
+/// Devices, images and vCPUs of a VM whose memory is ready.
+fn build(
+    vmid: u8,
+    config: VmConfig,
+    images: &'static VmImages,
+    pcpus: Vec<usize>,
+    memory: GuestMemory,
+    stage2: Stage2Table<Aarch64Stage2>,
+) -> Result<VmEntry, String> {
+    let (bus, uart) = create_devices(&config)?;
+    let dtb = match images.dtb {
+        Some(dtb) => dtb.to_vec(),
+        None => {
+            let initrd =
+                images
+                    .ramdisk
+                    .zip(config.kernel.ramdisk_load_addr)
+                    .map(|(ramdisk, addr)| {
+                        GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
+                    });
+            build_device_tree(&config, &memory, uart, initrd)?
+        }
+    };
+    let vcpus: Vec<VcpuTask> = pcpus
+        .iter()
+        .enumerate()
+        .map(|(i, &pcpu)| VcpuTask {
+            pcpu,
+            vcpu: Mutex::new(Aarch64Vcpu::new(vmid, stage2.root(), i as u64)),
+        })
+        .collect();
+    let vm = Vm::new(
+        config.base.id,
+        config.base.name.clone(),
+        memory,
+        bus,
+        (0..pcpus.len() as u64).collect(),
+    );
+    let entry = VmEntry {
+        vm,
+        vcpus,
+        dtb,
+        config,
+        images,
+        _stage2: stage2,
+        booted: AtomicBool::new(false),
+        reported: AtomicBool::new(false),
+    };
+    entry.load_and_reset()?;
+    Ok(entry)
+}
+
+/// The emulated devices of the config, and the console's device tree node.
+fn create_devices(config: &VmConfig) -> Result<(MmioBus, Option<UartNode>), String> {
+    let mut bus = MmioBus::new();
+    let mut uart = None;
+    for (i, device) in config.devices.emu_devices.iter().enumerate() {
+        let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
+        match device.emu_type {
+            EmuType::Console => {
+                let pl011 = Pl011::new(Box::new(VmConsole::new(&config.base.name)));
+                bus.insert(range, Box::new(pl011))
+                    .map_err(|e| format!("devices.emu_devices[{i}]: {e}"))?;
+                let spi = u32::try_from(device.irq.saturating_sub(32)).unwrap_or(0);
+                uart = Some(UartNode { base: range, spi });
+            }
+            other => {
+                return Err(format!(
+                    "devices.emu_devices[{i}] ({}): emulated device type {:#x} is not supported on aarch64 yet",
+                    device.name,
+                    other.code()
+                ));
+            }
+        }
+    }
+    Ok((bus, uart))
+}
+
+/// The device tree Tessera gives a VM that has no `dtb_path`.
+fn build_device_tree(
+    config: &VmConfig,
+    memory: &GuestMemory,
+    uart: Option<UartNode>,
+    initrd: Option<GuestRange>,
+) -> Result<Vec<u8>, String> {
+    let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
+    let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
+    let machine = Aarch64Machine {
+        memory: &ram,
+        cpu_mpidrs: &mpidrs,
+        gic: None,
+        uart,
+        timer_ppis: None,
+        bootargs: config.kernel.cmdline.as_deref(),
+        initrd,
+    };
+    tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
+}
+
+impl VmEntry {
+    /// Copies the images and device tree into guest RAM and puts vCPU 0 at the entry
+    /// point (x0 = device tree address); used at creation and on reset.
+    pub fn load_and_reset(&self) -> Result<(), String> {
+        let kernel = &self.config.kernel;
+        let image = self.images.kernel.ok_or_else(|| {
+            "kernel.image_location: \"fs\" images need the disk, which this build does not read yet".to_string()
+        })?;
+        self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
+        if let (Some(ramdisk), Some(addr)) = (self.images.ramdisk, kernel.ramdisk_load_addr) {
+            self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
+        }
+        let dtb_addr = kernel
+            .dtb_load_addr
+            .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
+        self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
+        let first = self
+            .vcpus
+            .first()
+            .ok_or_else(|| "base.cpu_num: the VM has no vCPU".to_string())?;
+        first
+            .vcpu
+            .lock()
+            .reset(GuestPhysAddr::new(kernel.entry_point), dtb_addr);
+        Ok(())
+    }
+
+    /// Copies `bytes` to guest address `addr`, which must leave them wholly in RAM.
+    fn load(&self, field: &str, addr: u64, bytes: &[u8]) -> Result<(), String> {
+        let host = self
+            .vm
+            .memory
+            .host_span(GuestPhysAddr::new(addr), bytes.len() as u64)
+            .map_err(|e| format!("{field}: {e}"))?;
+        // SAFETY: `host_span` proved the span lies in this VM's RAM, which the
+        // hypervisor allocated, identity-maps, and no vCPU of the VM is running.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), host.raw() as *mut u8, bytes.len())
+        };
+        hal::sync_caches_for_guest(host.raw(), bytes.len() as u64);
+        Ok(())
+    }
+
+    /// Prints the VM's first boot once.
+    pub fn note_boot(&self, cpu: usize) {
+        if !self.booted.swap(true, Ordering::AcqRel) {
+            println!(
+                "tessera: VM {} ({}) booted on CPU {cpu}",
+                self.vm.id, self.vm.name
+            );
+        }
+    }
+
+    /// Prints how the VM ended, once.
+    pub fn report_end(&self) {
+        if let Some(reason) = self.vm.end_reason()
+            && !self.reported.swap(true, Ordering::AcqRel)
+        {
+            println!(
+                "tessera: VM {} ({}) ended: {reason}",
+                self.vm.id, self.vm.name
+            );
+        }
+    }
+}

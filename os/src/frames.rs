@@ -1,0 +1,42 @@
+//! Physical frame allocator: every 4 KiB frame of RAM above the hypervisor image,
+//! handed out in power-of-two blocks aligned to their size (guest memory, stage-2
+//! tables). Physical addresses are identity-mapped, so a frame is usable at its address.
+
+use buddy_system_allocator::FrameAllocator;
+use spin::Mutex;
+use tessera_addr::HostPhysAddr;
+
+/// Frame size.
+pub const FRAME_SIZE: u64 = 4096;
+
+static FRAMES: Mutex<FrameAllocator<32>> = Mutex::new(FrameAllocator::new());
+
+/// Gives the allocator all RAM between the end of the image and the end of RAM.
+pub fn init() {
+    let start = crate::hal::image_end().div_ceil(FRAME_SIZE);
+    let end = (crate::platform::RAM_BASE + crate::platform::RAM_SIZE) / FRAME_SIZE;
+    FRAMES.lock().add_frame(start as usize, end as usize);
+    log::debug!(
+        "frames: {:#x}..{:#x} free",
+        start * FRAME_SIZE,
+        end * FRAME_SIZE
+    );
+}
+
+/// Allocates `count` contiguous frames aligned to `count.next_power_of_two()` frames,
+/// zero-filled. `None` when memory is exhausted.
+pub fn alloc_zeroed(count: usize) -> Option<HostPhysAddr> {
+    let first = FRAMES.lock().alloc(count)?;
+    let base = first as u64 * FRAME_SIZE;
+    // SAFETY: the frames were just allocated to us, lie in identity-mapped RAM, and
+    // nothing else refers to them.
+    unsafe { core::ptr::write_bytes(base as *mut u8, 0, count * FRAME_SIZE as usize) };
+    Some(HostPhysAddr::new(base))
+}
+
+/// Returns frames obtained from [`alloc_zeroed`] with the same `count`.
+pub fn free(base: HostPhysAddr, count: usize) {
+    FRAMES
+        .lock()
+        .dealloc((base.raw() / FRAME_SIZE) as usize, count);
+}

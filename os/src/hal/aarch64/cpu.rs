@@ -1,0 +1,48 @@
+//! CPU identity, waiting, and power control through PSCI (the SMC conduit: on QEMU's
+//! `virt` board with EL2 the firmware interface lives at EL3).
+
+use aarch64_cpu::registers::{Readable, TPIDR_EL2};
+use core::arch::asm;
+use smccc::Smc;
+
+/// Index of the running CPU (0 is the boot CPU); stored in TPIDR_EL2 at boot.
+pub fn cpu_index() -> usize {
+    TPIDR_EL2.get() as usize
+}
+
+/// MPIDR affinity of CPU `index` on the `virt` board (16 CPUs per cluster with GICv3).
+pub fn mpidr_of(index: usize) -> u64 {
+    (((index / 16) as u64) << 8) | (index % 16) as u64
+}
+
+/// Starts CPU `index` at the secondary entry point; it then calls the hypervisor's
+/// secondary entry with its index.
+pub fn start_cpu(index: usize) -> Result<(), smccc::psci::Error> {
+    let entry = super::boot::secondary_entry_address();
+    smccc::psci::cpu_on::<Smc>(mpidr_of(index), entry, index as u64)
+}
+
+/// Sleeps until an event (SEV from another CPU) or an interrupt.
+pub fn wait_for_event() {
+    // SAFETY: WFE only waits; it has no other effect on state.
+    unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Wakes every CPU waiting in [`wait_for_event`].
+pub fn send_event() {
+    // SAFETY: DSB makes prior writes visible before SEV signals the other CPUs.
+    unsafe { asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
+}
+
+/// Stops this CPU for good.
+pub fn halt() -> ! {
+    loop {
+        wait_for_event();
+    }
+}
+
+/// Powers the machine off through PSCI SYSTEM_OFF.
+pub fn power_off() -> ! {
+    let _ = smccc::psci::system_off::<Smc>();
+    halt()
+}

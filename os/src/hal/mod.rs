@@ -1,0 +1,7 @@
+//! Hardware abstraction: one folder per architecture behind the same function names.
+//! Generic code in this crate and above calls `hal::…` and never names a target.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;

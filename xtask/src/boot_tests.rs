@@ -1,0 +1,196 @@
+//! `cargo xtask test`: lint, host unit tests, and QEMU boot tests that read the serial
+//! console for exact markers. Ends with one `total: N passed, N failed` line.
+
+use crate::build::{self, Built};
+use crate::platform::Platform;
+use crate::{BuildArgs, qemu, setup, workspace};
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a boot test expects.
+enum Expect {
+    /// Every VM ends cleanly and each of these markers appears on the console.
+    Clean(&'static [&'static str]),
+    /// The build is refused before QEMU starts, with an error holding all these pieces.
+    BuildError(&'static [&'static str]),
+}
+
+/// One boot test: a set of VM configs and what must happen.
+struct BootTest {
+    name: &'static str,
+    arch: &'static str,
+    vm_configs: &'static [&'static str],
+    expect: Expect,
+    timeout_secs: u64,
+}
+
+const BOOT_TESTS: &[BootTest] = &[
+    BootTest {
+        name: "aarch64 test guest",
+        arch: "aarch64",
+        vm_configs: &["configs/vms/guest-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (guest-aarch64) created",
+            "tessera-guest: console ok",
+            "tessera-guest: el1 ok",
+            "tessera-guest: memory ok",
+            "tessera-guest: psci version ok",
+            "tessera-guest: all checks passed",
+            "tessera: VM 1 (guest-aarch64) ended: powered off",
+            "tessera: all VMs ended cleanly",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
+        name: "aarch64 two VMs at once",
+        arch: "aarch64",
+        vm_configs: &["configs/vms/two-guests-aarch64"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (guest-a) created",
+            "tessera: VM 2 (guest-b) created",
+            "tessera: VM 1 (guest-a) booted on CPU 1",
+            "tessera: VM 2 (guest-b) booted on CPU 2",
+            "[guest-a] tessera-guest: all checks passed",
+            "[guest-b] tessera-guest: all checks passed",
+            "tessera: VM 1 (guest-a) ended: powered off",
+            "tessera: VM 2 (guest-b) ended: powered off",
+            "tessera: all VMs ended cleanly",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
+        name: "invalid config is refused before QEMU starts",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/unknown-field.toml"],
+        expect: Expect::BuildError(&["xtask/testdata/unknown-field.toml", "kernel.entry_pointt"]),
+        timeout_secs: 60,
+    },
+];
+
+/// Tally of passed and failed tests.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: Result<()>, started: Instant) {
+        let secs = started.elapsed().as_secs_f32();
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                println!("PASS {name} ({secs:.1} s)");
+            }
+            Err(err) => {
+                self.failed += 1;
+                println!("FAIL {name} ({secs:.1} s): {err:#}");
+            }
+        }
+    }
+}
+
+/// Runs everything; fails when any test failed.
+pub fn run_all(arch: &str, host_only: bool) -> Result<()> {
+    let platform = Platform::load(arch)?;
+    setup::ensure_rust(&platform.target)?;
+    let mut tally = Tally::default();
+    let started = Instant::now();
+    tally.record(
+        "lint (fmt, clippy host + bare-metal)",
+        workspace::lint(),
+        started,
+    );
+    let (unit_passed, unit_failed) = run_unit_tests()?;
+    tally.passed += unit_passed;
+    tally.failed += unit_failed;
+    if !host_only {
+        setup::ensure_qemu(&platform)?;
+        for test in BOOT_TESTS.iter().filter(|t| t.arch == arch) {
+            let started = Instant::now();
+            println!("---- boot test: {} ----", test.name);
+            tally.record(test.name, run_boot_test(test), started);
+        }
+    }
+    println!("total: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 {
+        bail!("{} test(s) failed", tally.failed);
+    }
+    Ok(())
+}
+
+/// `cargo test` over the host-testable crates; returns the summed pass/fail counts.
+fn run_unit_tests() -> Result<(usize, usize)> {
+    let out = Command::new("cargo")
+        .args(["test", "--color", "never"])
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines().filter(|l| l.starts_with("test result:")) {
+        passed += count_before(line, " passed");
+        failed += count_before(line, " failed");
+    }
+    if !out.status.success() && failed == 0 {
+        failed = 1;
+        println!("FAIL cargo test did not finish");
+    }
+    Ok((passed, failed))
+}
+
+/// The number just before `word` in a `test result:` line.
+fn count_before(line: &str, word: &str) -> usize {
+    line.split(word)
+        .next()
+        .and_then(|head| head.rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn run_boot_test(test: &BootTest) -> Result<()> {
+    let args = BuildArgs {
+        arch: test.arch.to_string(),
+        vm_configs: test.vm_configs.iter().map(PathBuf::from).collect(),
+        log: "info".to_string(),
+    };
+    match (&test.expect, build::build(&args)) {
+        (Expect::BuildError(pieces), Err(err)) => check_build_error(pieces, &format!("{err:#}")),
+        (Expect::BuildError(_), Ok(_)) => bail!("the build accepted an invalid config"),
+        (Expect::Clean(_), Err(err)) => Err(err),
+        (Expect::Clean(markers), Ok(built)) => check_clean_boot(&built, markers, test.timeout_secs),
+    }
+}
+
+/// The refusal must name every piece (the file and the field).
+fn check_build_error(pieces: &[&str], error: &str) -> Result<()> {
+    for piece in pieces {
+        if !error.contains(piece) {
+            bail!("the error does not name `{piece}`:\n{error}");
+        }
+    }
+    println!("refused as expected:\n{error}");
+    Ok(())
+}
+
+fn check_clean_boot(built: &Built, markers: &[&str], timeout_secs: u64) -> Result<()> {
+    let outcome = qemu::boot(built, Duration::from_secs(timeout_secs), true)?;
+    if let Some(marker) = markers.iter().find(|m| !outcome.output.contains(*m)) {
+        bail!("marker `{marker}` missing on the console");
+    }
+    outcome.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_before;
+
+    #[test]
+    fn counts_from_cargo_summary() {
+        let line = "test result: ok. 17 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(count_before(line, " passed"), 17);
+        assert_eq!(count_before(line, " failed"), 2);
+    }
+}

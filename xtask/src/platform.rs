@@ -1,0 +1,107 @@
+//! Platform descriptions (`configs/platforms/*.toml`): how to start QEMU for an
+//! architecture and the board facts the hypervisor is built with.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// One platform file.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    /// Architecture name (`aarch64`, `riscv64`, `x86_64`).
+    pub arch: String,
+    /// Rust target of the hypervisor and the test guests.
+    pub target: String,
+    /// How QEMU is started.
+    pub qemu: Qemu,
+    /// Physical memory layout.
+    pub memory: Memory,
+    /// The hypervisor's console UART.
+    pub console: Console,
+    /// Interrupt controller.
+    pub gic: Gic,
+}
+
+/// QEMU command line pieces.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Qemu {
+    /// QEMU program name.
+    pub binary: String,
+    /// Debian package providing it.
+    pub package: String,
+    /// `-machine` value.
+    pub machine: String,
+    /// `-cpu` value.
+    pub cpu: String,
+    /// Number of physical CPUs.
+    pub smp: u32,
+    /// RAM size in MiB.
+    pub memory_mib: u64,
+}
+
+/// Physical memory of the board.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    /// First RAM address.
+    pub ram_base: u64,
+    /// Address the hypervisor image is loaded and linked at.
+    pub load_addr: u64,
+}
+
+/// Console UART.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// MMIO base of the UART.
+    pub uart_base: u64,
+}
+
+/// GIC layout.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Gic {
+    /// Distributor base.
+    pub distributor: u64,
+    /// First redistributor frame.
+    pub redistributors: u64,
+}
+
+impl Platform {
+    /// Loads `configs/platforms/qemu-virt-<arch>.toml`.
+    pub fn load(arch: &str) -> Result<Self> {
+        let path = PathBuf::from(format!("configs/platforms/qemu-virt-{arch}.toml"));
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no platform for arch `{arch}`: cannot read {}",
+                path.display()
+            )
+        })?;
+        toml::from_str(&text).with_context(|| format!("{}: invalid platform file", path.display()))
+    }
+
+    /// RAM size in bytes.
+    pub fn ram_size(&self) -> u64 {
+        self.qemu.memory_mib << 20
+    }
+
+    /// Rust source of the constants the hypervisor is built with.
+    pub fn constants_source(&self) -> String {
+        format!(
+            "/// Number of physical CPUs.\npub const CPU_COUNT: usize = {};\n\
+             /// First RAM address.\npub const RAM_BASE: u64 = {:#x};\n\
+             /// RAM size in bytes.\npub const RAM_SIZE: u64 = {:#x};\n\
+             /// PL011 console base.\npub const UART_BASE: u64 = {:#x};\n\
+             /// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
+             /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
+            self.qemu.smp,
+            self.memory.ram_base,
+            self.ram_size(),
+            self.console.uart_base,
+            self.gic.distributor,
+            self.gic.redistributors,
+        )
+    }
+}
