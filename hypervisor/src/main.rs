@@ -8,6 +8,7 @@ extern crate alloc;
 
 mod console;
 mod images;
+mod irq;
 mod scheduler;
 mod vmm;
 

@@ -1,11 +1,15 @@
-//! Running vCPUs: each physical CPU runs the vCPUs pinned to it, switching on idle
-//! exits, until every VM has ended; then the boot CPU reports and powers off.
+//! Running vCPUs: each physical CPU runs the vCPUs pinned to it, switching when one
+//! waits for an interrupt, and sleeps (WFI) when none can run, until every VM has
+//! ended; then the boot CPU reports and powers off.
 
+use crate::irq::{self, TaskId};
 use crate::vmm::{VmEntry, Vms};
+use alloc::vec;
 use alloc::vec::Vec;
 use spin::Once;
+use tessera_os::hal::gic;
 use tessera_os::{hal, println};
-use tessera_vcpu::ArchVcpu;
+use tessera_vcpu::{ArchVcpu, VcpuExit};
 use tessera_vm::{Action, VcpuState, VmStatus};
 
 static VMS: Once<Vms> = Once::new();
@@ -15,8 +19,16 @@ pub fn install(vms: Vms) {
     VMS.call_once(|| vms);
 }
 
-/// A vCPU by (VM index, vCPU index).
-type TaskId = (usize, usize);
+/// What happened when a physical CPU turned to one of its vCPUs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// It could not run (off, or its VM ended or is being reset by another CPU).
+    NotRunnable,
+    /// It ran and stopped for a reason other than waiting.
+    Ran,
+    /// It waits for an interrupt.
+    Waiting,
+}
 
 /// The scheduling loop of physical CPU `cpu`.
 pub fn run(cpu: usize) -> ! {
@@ -34,11 +46,17 @@ pub fn run(cpu: usize) -> ! {
                 .map(move |(i, _)| (v, i))
         })
         .collect();
+    let mut waiting = vec![false; mine.len()];
     let mut loaded: Option<TaskId> = None;
     loop {
         let mut ran = false;
-        for &task in &mine {
-            ran |= run_task(vms, task, cpu, &mut loaded);
+        for (&task, waits) in mine.iter().zip(waiting.iter_mut()) {
+            if *waits && !has_work(vms, task) {
+                continue;
+            }
+            let turn = run_task(vms, task, cpu, &mut loaded);
+            *waits = turn == Turn::Waiting;
+            ran |= turn == Turn::Ran;
         }
         if vms.entries.iter().all(|e| e.vm.status() == VmStatus::Ended) {
             if cpu == 0 {
@@ -48,61 +66,90 @@ pub fn run(cpu: usize) -> ! {
             hal::halt();
         }
         if !ran {
-            hal::wait_for_event();
+            hal::wait_for_interrupt();
+            irq::handle_host_interrupts(vms, loaded);
         }
     }
 }
 
-/// Runs one vCPU until it idles or its VM changes state; returns whether it ran.
-fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) -> bool {
+/// Whether a waiting vCPU has an interrupt to take.
+fn has_work(vms: &Vms, (v, i): TaskId) -> bool {
     let Some(entry) = vms.entries.get(v) else {
         return false;
     };
+    entry.vm.status() != VmStatus::Running
+        || entry
+            .vcpus
+            .get(i)
+            .is_some_and(|task| irq::has_work(entry, i, &task.vcpu.lock()))
+}
+
+/// Runs one vCPU until it waits, stops, or its VM changes state.
+fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) -> Turn {
+    let Some(entry) = vms.entries.get(v) else {
+        return Turn::NotRunnable;
+    };
     match entry.vm.status() {
-        VmStatus::Ended => return false,
+        VmStatus::Ended => return Turn::NotRunnable,
         VmStatus::Resetting if i == 0 => reset(entry),
-        VmStatus::Resetting => return false,
+        VmStatus::Resetting => return Turn::NotRunnable,
         VmStatus::Running => {}
     }
     let Some(task) = entry.vcpus.get(i) else {
-        return false;
+        return Turn::NotRunnable;
     };
-    if *loaded != Some((v, i))
+    let switching = *loaded != Some((v, i));
+    if switching
         && let Some(previous) = loaded.and_then(|(pv, pi)| vms.entries.get(pv)?.vcpus.get(pi))
     {
         previous.vcpu.lock().put();
+        *loaded = None;
     }
     let mut vcpu = task.vcpu.lock();
     match entry.vm.vcpus.state(i) {
         Some(VcpuState::On) => {}
         Some(VcpuState::Starting { .. }) => match entry.vm.vcpus.take_start(i) {
             Some((at, arg)) => vcpu.reset(at, arg),
-            None => return false,
+            None => return Turn::NotRunnable,
         },
-        Some(VcpuState::Off) | None => return false,
+        Some(VcpuState::Off) | None => return Turn::NotRunnable,
     }
-    if *loaded != Some((v, i)) {
+    if switching {
         vcpu.load();
         *loaded = Some((v, i));
     }
     if i == 0 {
         entry.note_boot(cpu);
     }
-    loop {
+    let turn = loop {
+        irq::deliver(entry, i, &mut vcpu);
         let exit = vcpu.run();
-        match entry.vm.handle_exit(i, &mut *vcpu, exit) {
-            Action::Resume if entry.vm.status() == VmStatus::Running => {}
-            Action::WakeOthers => hal::send_event(),
-            Action::Resume | Action::Idle | Action::VcpuOff | Action::Reset | Action::Ended => {
-                break;
-            }
+        let host_interrupt = matches!(exit, Ok(VcpuExit::HostInterrupt));
+        let device_access = matches!(
+            exit,
+            Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
+        );
+        if host_interrupt {
+            irq::handle_host_interrupts(vms, *loaded);
         }
-    }
+        let action = entry.vm.handle_exit(i, &mut *vcpu, exit);
+        if device_access {
+            irq::send_kicks(entry, cpu);
+        }
+        match action {
+            Action::Resume if entry.vm.status() == VmStatus::Running => {}
+            Action::SendIpi(value) => irq::send_sgi(entry, i, value, cpu),
+            Action::WakeOthers => gic::kick(None),
+            Action::Idle if irq::has_work(entry, i, &vcpu) => {}
+            Action::Idle => break Turn::Waiting,
+            Action::Resume | Action::VcpuOff | Action::Reset | Action::Ended => break Turn::Ran,
+        }
+    };
     if entry.vm.status() == VmStatus::Ended {
         entry.report_end();
-        hal::send_event();
+        gic::kick(None);
     }
-    true
+    turn
 }
 
 /// Restarts a VM that asked for a reset: images reloaded, vCPU 0 at the entry point.

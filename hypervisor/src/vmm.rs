@@ -4,20 +4,23 @@
 
 use crate::console::VmConsole;
 use crate::images::{VM_IMAGES, VmImages};
+use crate::irq::{GicFrame, VgicWindow};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{EmuType, MapType, MemoryFlags, VmConfig};
-use tessera_dtb::{Aarch64Machine, UartNode};
+use tessera_dtb::{Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
 use tessera_os::{frames, hal, platform, println};
 use tessera_stage2::{Aarch64Stage2, FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
 use tessera_vcpu_aarch64::Aarch64Vcpu;
 use tessera_vdev::{MmioBus, Pl011};
+use tessera_vgic::Vgic;
 use tessera_vm::{GuestMemory, RamRegion, Vm};
 
 /// Stage-2 tables take their frames from the OS frame allocator.
@@ -51,6 +54,8 @@ pub struct VmEntry {
     pub vm: Vm,
     /// Its vCPUs by index.
     pub vcpus: Vec<VcpuTask>,
+    /// Its emulated GICv3, when the config gives it one.
+    pub vgic: Option<Arc<Mutex<Vgic>>>,
     /// The device tree it boots with (reloaded on reset).
     dtb: Vec<u8>,
     config: VmConfig,
@@ -214,7 +219,7 @@ fn build(
     memory: GuestMemory,
     stage2: Stage2Table<Aarch64Stage2>,
 ) -> Result<VmEntry, String> {
-    let (bus, uart) = create_devices(&config)?;
+    let devices = create_devices(&config)?;
     let dtb = match images.dtb {
         Some(dtb) => dtb.to_vec(),
         None => {
@@ -225,27 +230,30 @@ fn build(
                     .map(|(ramdisk, addr)| {
                         GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
                     });
-            build_device_tree(&config, &memory, uart, initrd)?
+            build_device_tree(&config, &memory, &devices, initrd)?
         }
     };
+    // The VM's virtual counter starts at zero now.
+    let cntvoff = hal::counter_ticks();
     let vcpus: Vec<VcpuTask> = pcpus
         .iter()
         .enumerate()
         .map(|(i, &pcpu)| VcpuTask {
             pcpu,
-            vcpu: Mutex::new(Aarch64Vcpu::new(vmid, stage2.root(), i as u64)),
+            vcpu: Mutex::new(Aarch64Vcpu::new(vmid, stage2.root(), i as u64, cntvoff)),
         })
         .collect();
     let vm = Vm::new(
         config.base.id,
         config.base.name.clone(),
         memory,
-        bus,
+        devices.bus,
         (0..pcpus.len() as u64).collect(),
     );
     let entry = VmEntry {
         vm,
         vcpus,
+        vgic: devices.vgic,
         dtb,
         config,
         images,
@@ -257,37 +265,95 @@ fn build(
     Ok(entry)
 }
 
-/// The emulated devices of the config, and the console's device tree node.
-fn create_devices(config: &VmConfig) -> Result<(MmioBus, Option<UartNode>), String> {
+/// A VM's emulated devices, and what its device tree says of them.
+struct Devices {
+    bus: MmioBus,
+    uart: Option<UartNode>,
+    gic: Option<GicV3Layout>,
+    vgic: Option<Arc<Mutex<Vgic>>>,
+}
+
+/// SPIs an emulated GIC offers its guest: INTIDs 32 to 32 + this - 1.
+const VGIC_SPIS: u32 = 96;
+
+/// The emulated devices of the config. A GICv3 is a distributor (`emu_type` 0x21 or
+/// 0x1) and a redistributor region (0x20) of 128 KiB per vCPU.
+fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let mut bus = MmioBus::new();
     let mut uart = None;
+    let mut distributor = None;
+    let mut redistributors = None;
+    let vgic = Arc::new(Mutex::new(Vgic::new(
+        (0..config.base.cpu_num as u64).collect(),
+        VGIC_SPIS,
+    )));
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
+        let field = format!("devices.emu_devices[{i}] ({})", device.name);
         let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
-        match device.emu_type {
+        let model: Box<dyn tessera_vdev::MmioDevice> = match device.emu_type {
             EmuType::Console => {
-                let pl011 = Pl011::new(Box::new(VmConsole::new(&config.base.name)));
-                bus.insert(range, Box::new(pl011))
-                    .map_err(|e| format!("devices.emu_devices[{i}]: {e}"))?;
                 let spi = u32::try_from(device.irq.saturating_sub(32)).unwrap_or(0);
                 uart = Some(UartNode { base: range, spi });
+                Box::new(Pl011::new(Box::new(VmConsole::new(&config.base.name))))
+            }
+            EmuType::GicDistributor | EmuType::InterruptController => {
+                if device.length < tessera_vgic::DISTRIBUTOR_SIZE {
+                    return Err(format!(
+                        "{field}: a GICv3 distributor needs {:#x} bytes",
+                        tessera_vgic::DISTRIBUTOR_SIZE
+                    ));
+                }
+                distributor = Some(range);
+                Box::new(VgicWindow::new(vgic.clone(), GicFrame::Distributor))
+            }
+            EmuType::GicRedistributor => {
+                let needed = tessera_vgic::REDISTRIBUTOR_STRIDE * config.base.cpu_num as u64;
+                if device.length < needed {
+                    return Err(format!(
+                        "{field}: {} vCPU(s) need {needed:#x} bytes of redistributors",
+                        config.base.cpu_num
+                    ));
+                }
+                redistributors = Some(range);
+                Box::new(VgicWindow::new(vgic.clone(), GicFrame::Redistributors))
             }
             other => {
                 return Err(format!(
-                    "devices.emu_devices[{i}] ({}): emulated device type {:#x} is not supported on aarch64 yet",
-                    device.name,
+                    "{field}: emulated device type {:#x} is not supported on aarch64 yet",
                     other.code()
                 ));
             }
-        }
+        };
+        bus.insert(range, model)
+            .map_err(|e| format!("{field}: {e}"))?;
     }
-    Ok((bus, uart))
+    let gic = match (distributor, redistributors) {
+        (Some(distributor), Some(redistributors)) => Some(GicV3Layout {
+            distributor,
+            redistributors,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "devices.emu_devices: an emulated GICv3 needs both a distributor (0x21) and redistributors (0x20)"
+                    .to_string(),
+            );
+        }
+    };
+    let vgic = gic.is_some().then_some(vgic);
+    Ok(Devices {
+        bus,
+        uart,
+        gic,
+        vgic,
+    })
 }
 
 /// The device tree Tessera gives a VM that has no `dtb_path`.
 fn build_device_tree(
     config: &VmConfig,
     memory: &GuestMemory,
-    uart: Option<UartNode>,
+    devices: &Devices,
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
     let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
@@ -295,9 +361,9 @@ fn build_device_tree(
     let machine = Aarch64Machine {
         memory: &ram,
         cpu_mpidrs: &mpidrs,
-        gic: None,
-        uart,
-        timer_ppis: None,
+        gic: devices.gic,
+        uart: devices.uart,
+        timer_ppis: devices.gic.map(|_| QEMU_VIRT_TIMER_PPIS),
         bootargs: config.kernel.cmdline.as_deref(),
         initrd,
     };
@@ -315,6 +381,9 @@ impl VmEntry {
         self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
         if let (Some(ramdisk), Some(addr)) = (self.images.ramdisk, kernel.ramdisk_load_addr) {
             self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
+        }
+        if let Some(vgic) = &self.vgic {
+            vgic.lock().reset();
         }
         let dtb_addr = kernel
             .dtb_load_addr

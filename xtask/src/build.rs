@@ -2,6 +2,7 @@
 //! compiled in (images with `image_location = "memory"` are embedded).
 
 use crate::BuildArgs;
+use crate::guest_fetch;
 use crate::platform::Platform;
 use crate::setup;
 use crate::workspace::run_checked;
@@ -38,7 +39,11 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     } else {
         args.vm_configs.clone()
     };
-    let configs = validate_configs(&expand_config_paths(&paths)?)?;
+    let config_files = expand_config_paths(&paths)?;
+    // Configs may boot the Linux guest: fetch what is missing (and rebuild its initramfs
+    // after an init script edit) before the image files are checked.
+    guest_fetch::ensure_for_configs(&config_files)?;
+    let configs = validate_configs(&config_files)?;
     let generated = generate(&platform, &configs, &format!("vms-{}", platform.arch))?;
     let image = build_hypervisor(&platform, &generated, &args.log)?;
     Ok(Built { platform, image })
@@ -46,7 +51,7 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
 
 /// The VM config `make run` boots when none is given.
 pub fn default_config(arch: &str) -> PathBuf {
-    PathBuf::from(format!("configs/vms/guest-{arch}.toml"))
+    PathBuf::from(format!("configs/vms/linux-{arch}-qemu-smp2.toml"))
 }
 
 /// Files as given, and the `*.toml` files (sorted) of any folder given.

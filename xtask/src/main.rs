@@ -4,6 +4,8 @@
 
 mod boot_tests;
 mod build;
+mod cpio;
+mod guest_fetch;
 mod platform;
 mod qemu;
 mod setup;
@@ -67,6 +69,33 @@ enum Command {
     },
     /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
     Lint,
+    /// Guest operating systems made from distribution packages.
+    Guest {
+        #[command(subcommand)]
+        command: GuestCommand,
+    },
+}
+
+/// `cargo xtask guest ...`.
+#[derive(Subcommand)]
+enum GuestCommand {
+    /// Download and assemble a guest under `target/guests/<arch>/` (cached: nothing is
+    /// done when the files exist).
+    Fetch {
+        /// Which guest.
+        what: GuestKind,
+        /// Guest architecture.
+        #[arg(long, default_value = "aarch64")]
+        arch: String,
+    },
+}
+
+/// Guests `cargo xtask guest fetch` can assemble.
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum GuestKind {
+    /// Debian's kernel (`Image`) and a busybox initramfs (`initramfs.cpio`) in
+    /// `target/guests/<arch>/linux/`.
+    Linux,
 }
 
 fn main() -> Result<()> {
@@ -78,6 +107,21 @@ fn main() -> Result<()> {
         Command::Run { build, timeout } => run(&build, timeout),
         Command::Test { arch, host_only } => boot_tests::run_all(&arch, host_only),
         Command::Lint => workspace::lint(),
+        Command::Guest {
+            command:
+                GuestCommand::Fetch {
+                    what: GuestKind::Linux,
+                    arch,
+                },
+        } => {
+            let guest = guest_fetch::ensure_linux(&arch)?;
+            println!(
+                "tessera: Linux guest for {arch}: {} and {}",
+                guest.image.display(),
+                guest.initramfs.display()
+            );
+            Ok(())
+        }
     }
 }
 

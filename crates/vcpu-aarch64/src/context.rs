@@ -54,8 +54,12 @@ el1_context! {
     tpidrro_el0 => "tpidrro_el0",
     tpidr_el1 => "tpidr_el1",
     cntkctl => "cntkctl_el1",
-    cntv_ctl => "cntv_ctl_el0",
+    // Compare values before controls, so a restored enabled timer never fires on a
+    // stale compare value.
     cntv_cval => "cntv_cval_el0",
+    cntv_ctl => "cntv_ctl_el0",
+    cntp_cval => "cntp_cval_el0",
+    cntp_ctl => "cntp_ctl_el0",
     csselr => "csselr_el1",
 }
 

@@ -12,12 +12,17 @@
 )]
 
 pub mod esr;
+pub mod lr;
 pub mod psci;
 pub mod sysreg;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod context;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod gic_cpu;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod vcpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests};
+pub use gic_cpu::Injection;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, mask_timer};

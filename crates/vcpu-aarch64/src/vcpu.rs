@@ -4,6 +4,7 @@
 
 use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
 use crate::esr::{self, DataAbort, Exception};
+use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
 use crate::psci::{self, Call};
 use crate::sysreg::{self, SysRegAction};
 use aarch64_cpu::registers::{
@@ -13,13 +14,14 @@ use aarch64_cpu::registers::{
 };
 use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
+use tessera_os::hal::gic;
 use tessera_os::hal::guest::{self, ExitKind, GuestRegs};
 use tessera_stage2::Aarch64Stage2;
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 
 /// SPSR for EL1h with D, A, I and F masked: how a vCPU starts.
 const SPSR_EL1H_MASKED: u64 = 0x3C5;
-/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, TWI, TWE, TSC, TIDCP, TACR, TSW, RW.
+/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, TWI, TWE, TID3, TSC, TIDCP, TACR, TSW, RW.
 const HCR_GUEST: u64 = (1 << 0)
     | (1 << 1)
     | (1 << 3)
@@ -27,6 +29,7 @@ const HCR_GUEST: u64 = (1 << 0)
     | (1 << 5)
     | (1 << 13)
     | (1 << 14)
+    | (1 << 18)
     | (1 << 19)
     | (1 << 20)
     | (1 << 21)
@@ -46,11 +49,28 @@ pub fn init_cpu_for_guests() {
     let pa_range = ID_AA64MMFR0_EL1.get() & 0xf;
     VTCR_EL2.set(Aarch64Stage2::vtcr_el2(pa_range));
     CNTHCTL_EL2.set(CNTHCTL_GUEST);
-    CNTVOFF_EL2.set(0);
     MDCR_EL2.set((MDCR_EL2.get() & 0x1f) | MDCR_TRAPS);
     CPTR_EL2.set(CPTR_GUEST);
     // SAFETY: VPIDR_EL2 is what EL1 reads as MIDR_EL1; the real value hides nothing.
     unsafe { asm!("msr vpidr_el2, {}", in(reg) MIDR_EL1.get(), options(nomem, nostack)) };
+}
+
+/// Masks the loaded guest's virtual (`true`) or physical EL1 timer interrupt at the
+/// timer itself (CNT*_CTL_EL0.IMASK): for a VM that has no interrupt controller to
+/// take it. The guest unmasks it again when it next programs the timer.
+pub fn mask_timer(virtual_timer: bool) {
+    const IMASK: u64 = 1 << 1;
+    // SAFETY: the timer control registers belong to the guest loaded on this CPU;
+    // setting IMASK only stops its interrupt output.
+    unsafe {
+        if virtual_timer {
+            asm!("mrs {t}, cntv_ctl_el0", "orr {t}, {t}, {m}", "msr cntv_ctl_el0, {t}",
+                t = out(reg) _, m = in(reg) IMASK, options(nomem, nostack));
+        } else {
+            asm!("mrs {t}, cntp_ctl_el0", "orr {t}, {t}, {m}", "msr cntp_ctl_el0, {t}",
+                t = out(reg) _, m = in(reg) IMASK, options(nomem, nostack));
+        }
+    }
 }
 
 /// What the guest waits for from the VM layer.
@@ -68,7 +88,10 @@ pub struct Aarch64Vcpu {
     pstate: u64,
     el1: El1Context,
     fp: FpContext,
-    /// The saved context is newer than what the CPU holds.
+    gic: VirtualCpuInterface,
+    /// CNTVOFF_EL2 of the VM: its virtual counter started at zero when it was created.
+    cntvoff: u64,
+    /// The saved context is newer than what the CPU holds (the vCPU is not loaded).
     dirty: bool,
     hcr: u64,
     vttbr: u64,
@@ -78,8 +101,9 @@ pub struct Aarch64Vcpu {
 
 impl Aarch64Vcpu {
     /// A vCPU of the VM with `vmid` and stage-2 root table `stage2_root`, seen by the
-    /// guest with affinity `mpidr`. It starts in reset state at address 0; call `reset`.
-    pub fn new(vmid: u8, stage2_root: HostPhysAddr, mpidr: u64) -> Self {
+    /// guest with affinity `mpidr`, its virtual counter offset by `cntvoff`. It starts
+    /// in reset state at address 0; call `reset`.
+    pub fn new(vmid: u8, stage2_root: HostPhysAddr, mpidr: u64, cntvoff: u64) -> Self {
         let isar1 = ID_AA64ISAR1_EL1.get();
         // APA [7:4], API [11:8], GPA [27:24], GPI [31:28]: any non-zero means pointer auth.
         let pauth = isar1 & 0xff00_0ff0 != 0;
@@ -93,6 +117,8 @@ impl Aarch64Vcpu {
                 ..El1Context::default()
             },
             fp: FpContext::default(),
+            gic: VirtualCpuInterface::default(),
+            cntvoff,
             dirty: true,
             hcr,
             vttbr: (u64::from(vmid) << 48) | stage2_root.raw(),
@@ -101,17 +127,64 @@ impl Aarch64Vcpu {
         }
     }
 
-    /// Writes the saved EL1 and FP state to this CPU (the vCPU is about to run here).
+    /// Writes the saved EL1, FP and virtual interrupt state to this CPU (the vCPU is
+    /// about to run here).
     pub fn load(&mut self) {
+        CNTVOFF_EL2.set(self.cntvoff);
         self.el1.restore();
         self.fp.restore();
+        self.gic.restore();
         self.dirty = false;
     }
 
-    /// Saves the EL1 and FP state from this CPU (another vCPU will run here).
+    /// Saves the EL1, FP and virtual interrupt state from this CPU (another vCPU will
+    /// run here).
     pub fn put(&mut self) {
+        if self.dirty {
+            // Not loaded, or reset since: the saved state is the newer one.
+            return;
+        }
         self.el1.save();
         self.fp.save();
+        self.gic.save();
+        self.dirty = true;
+    }
+
+    /// Hands virtual interrupt `vintid` to the guest (the vCPU is loaded on this CPU),
+    /// linked to physical interrupt `physical` when given.
+    pub fn inject(&mut self, vintid: u32, priority: u8, physical: Option<u32>) -> Injection {
+        if self.dirty {
+            self.load();
+        }
+        gic_cpu::inject(vintid, priority, physical)
+    }
+
+    /// vINTIDs in the list registers that cannot take another raise now.
+    pub fn busy_interrupts(&self) -> ([u32; gic_cpu::LR_BUFFER], usize) {
+        let mut ids = [0; gic_cpu::LR_BUFFER];
+        let count = if self.dirty {
+            0
+        } else {
+            gic_cpu::busy_intids(&mut ids)
+        };
+        (ids, count)
+    }
+
+    /// Whether the list registers hold an interrupt the guest has not taken yet.
+    pub fn has_pending_interrupt(&self) -> bool {
+        if self.dirty {
+            self.gic.has_pending()
+        } else {
+            gic_cpu::has_pending()
+        }
+    }
+
+    /// Asks for a maintenance interrupt when the list registers drain (`true`: more
+    /// interrupts wait than fit).
+    pub fn notify_when_drained(&mut self, on: bool) {
+        if !self.dirty {
+            gic_cpu::notify_on_underflow(on);
+        }
     }
 
     fn set_reg(&mut self, rt: u8, value: u64) {
@@ -147,7 +220,20 @@ impl Aarch64Vcpu {
                         self.pc += 4;
                     }
                     SysRegAction::SetWayMaintenance => self.pc += 4,
-                    SysRegAction::Undefined => {
+                    SysRegAction::SendSgi if !access.read => {
+                        self.pc += 4;
+                        return Ok(Some(VcpuExit::SendIpi {
+                            value: self.reg(access.rt),
+                        }));
+                    }
+                    SysRegAction::IdRegister { crm, op2 } if access.read => {
+                        let value = sysreg::guest_id_value(crm, op2, read_id_register(crm, op2));
+                        self.set_reg(access.rt, value);
+                        self.pc += 4;
+                    }
+                    SysRegAction::SendSgi
+                    | SysRegAction::IdRegister { .. }
+                    | SysRegAction::Undefined => {
                         log::warn!(
                             "guest access to system register {:?} at pc {:#x}: undefined",
                             access.encoding,
@@ -268,6 +354,80 @@ impl Aarch64Vcpu {
     }
 }
 
+macro_rules! id_register_reader {
+    ($(($crm:literal, $op2:literal)),* $(,)?) => {
+        /// The hardware value of feature ID register (op0=3, op1=0, CRn=0, `crm`, `op2`).
+        fn read_id_register(crm: u8, op2: u8) -> u64 {
+            let value: u64;
+            match (crm, op2) {
+                // SAFETY: reading an ID register has no side effects.
+                $(($crm, $op2) => unsafe { asm!(concat!("mrs {}, s3_0_c0_c", $crm, "_", $op2), out(reg) value, options(nomem, nostack)) },)*
+                _ => value = 0,
+            }
+            value
+        }
+    };
+}
+
+id_register_reader!(
+    (1, 0),
+    (1, 1),
+    (1, 2),
+    (1, 3),
+    (1, 4),
+    (1, 5),
+    (1, 6),
+    (1, 7),
+    (2, 0),
+    (2, 1),
+    (2, 2),
+    (2, 3),
+    (2, 4),
+    (2, 5),
+    (2, 6),
+    (2, 7),
+    (3, 0),
+    (3, 1),
+    (3, 2),
+    (3, 3),
+    (3, 4),
+    (3, 5),
+    (3, 6),
+    (3, 7),
+    (4, 0),
+    (4, 1),
+    (4, 2),
+    (4, 3),
+    (4, 4),
+    (4, 5),
+    (4, 6),
+    (4, 7),
+    (5, 0),
+    (5, 1),
+    (5, 2),
+    (5, 3),
+    (5, 4),
+    (5, 5),
+    (5, 6),
+    (5, 7),
+    (6, 0),
+    (6, 1),
+    (6, 2),
+    (6, 3),
+    (6, 4),
+    (6, 5),
+    (6, 6),
+    (6, 7),
+    (7, 0),
+    (7, 1),
+    (7, 2),
+    (7, 3),
+    (7, 4),
+    (7, 5),
+    (7, 6),
+    (7, 7),
+);
+
 /// Mask of the low `size` bytes.
 fn size_mask(size: u8) -> u64 {
     if size >= 8 {
@@ -348,6 +508,11 @@ impl ArchVcpu for Aarch64Vcpu {
             ..El1Context::default()
         };
         self.fp = FpContext::default();
+        self.gic = VirtualCpuInterface::default();
+        // A timer interrupt left active for the old guest would never fire again.
+        for intid in [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI] {
+            gic::deactivate(intid);
+        }
         self.dirty = true;
         self.pending = Pending::None;
     }

@@ -45,6 +45,12 @@ pub enum VcpuExit {
         /// Architecture id of the vCPU asked about.
         target: u64,
     },
+    /// The guest asks for inter-processor interrupts to vCPUs of its VM; `value` is
+    /// the architecture's request word (aarch64: the ICC_SGI1R_EL1 value written).
+    SendIpi {
+        /// The request as the guest wrote it.
+        value: u64,
+    },
     /// The guest stopped the calling vCPU.
     CpuOff,
     /// The guest powered its VM off.

@@ -13,6 +13,9 @@ pub enum Action {
     Idle,
     /// Another vCPU of this VM may have been started: wake the other physical CPUs.
     WakeOthers,
+    /// The vCPU asked for inter-processor interrupts (`VcpuExit::SendIpi`): the
+    /// architecture's interrupt controller routes them, then the vCPU resumes.
+    SendIpi(u64),
     /// The vCPU turned itself off.
     VcpuOff,
     /// The VM asked for a reset.
@@ -80,6 +83,7 @@ impl Vm {
                 vcpu.answer(self.vcpus.status_of(target));
                 Action::Resume
             }
+            VcpuExit::SendIpi { value } => Action::SendIpi(value),
             VcpuExit::CpuOff => {
                 self.vcpus.set_off(index);
                 Action::VcpuOff

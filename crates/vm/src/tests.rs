@@ -188,3 +188,14 @@ fn memory_spans_stay_inside_one_region() {
     assert!(vm.memory.is_executable(gpa(0x4000_0000)));
     assert!(!vm.memory.is_executable(gpa(0x4100_0000)));
 }
+
+#[test]
+fn ipi_requests_go_to_the_interrupt_controller() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    assert_eq!(
+        vm.handle_exit(1, &mut vcpu, Ok(VcpuExit::SendIpi { value: 0x0100_0001 })),
+        Action::SendIpi(0x0100_0001)
+    );
+    assert_eq!(vm.status(), VmStatus::Running);
+}

@@ -28,6 +28,13 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Sleeps until an interrupt is pending for this CPU, even one masked at EL2; the
+/// caller then acknowledges it (see `gic::acknowledge`).
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only waits; it has no other effect on state.
+    unsafe { asm!("dsb sy", "wfi", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Wakes every CPU waiting in [`wait_for_event`].
 pub fn send_event() {
     // SAFETY: DSB makes prior writes visible before SEV signals the other CPUs.

@@ -3,12 +3,14 @@
 
 mod boot;
 pub mod cpu;
-mod gic;
+pub mod gic;
 pub mod guest;
 mod pl011;
 mod trap;
 
-pub use cpu::{cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event};
+pub use cpu::{
+    cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event, wait_for_interrupt,
+};
 pub use pl011::console_write;
 
 /// End of the hypervisor image in memory (after BSS): RAM above it is free.

@@ -1,0 +1,304 @@
+//! Per-interrupt state of a block of INTIDs: the bits and bytes behind the GIC's
+//! per-interrupt register arrays.
+//!
+//! A block covers the INTIDs `first..end` and is indexed by INTID, so register
+//! word `w` of a one-bit-per-interrupt array is word `w` of the block. Bits of
+//! INTIDs outside `first..end` always read as zero and ignore writes; that is how
+//! the Distributor's SGI/PPI words and the INTIDs beyond a VM's SPIs become RAZ/WI.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The one-bit-per-interrupt properties of an interrupt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Flag {
+    /// IGROUPR: 1 for Group 1.
+    Group,
+    /// ISENABLER/ICENABLER: forwarding enabled.
+    Enabled,
+    /// ISPENDR/ICPENDR: pending.
+    Pending,
+    /// ISACTIVER/ICACTIVER: active, as last written by the guest.
+    Active,
+}
+
+/// The lowest five bits of priority that are implemented: the low three bits of
+/// each IPRIORITYR byte read as zero.
+pub(crate) const PRIORITY_MASK: u8 = 0xf8;
+
+/// The state of the interrupts `first..end`.
+#[derive(Clone, Debug)]
+pub(crate) struct IrqBlock {
+    /// Lowest INTID of the block.
+    first: u32,
+    /// One past the highest INTID of the block.
+    end: u32,
+    /// INTIDs below this one are always edge-triggered (the SGIs of a redistributor).
+    fixed_edge_below: u32,
+    group: Vec<u32>,
+    enabled: Vec<u32>,
+    pending: Vec<u32>,
+    active: Vec<u32>,
+    /// Edge-triggered (ICFGR Int_config[1]); level-sensitive when clear.
+    edge: Vec<u32>,
+    /// One byte per INTID `0..end`.
+    priority: Vec<u8>,
+}
+
+impl IrqBlock {
+    /// The power-on state of `first..end`: Group 0, disabled, idle, priority 0,
+    /// level-sensitive except the INTIDs below `fixed_edge_below`.
+    pub(crate) fn new(first: u32, end: u32, fixed_edge_below: u32) -> Self {
+        let words = end.div_ceil(32) as usize;
+        let mut block = Self {
+            first,
+            end,
+            fixed_edge_below,
+            group: vec![0; words],
+            enabled: vec![0; words],
+            pending: vec![0; words],
+            active: vec![0; words],
+            edge: vec![0; words],
+            priority: vec![0; end as usize],
+        };
+        for intid in first..end.min(fixed_edge_below) {
+            block.set_bit_in(Field::Edge, intid, true);
+        }
+        block
+    }
+
+    /// Whether `intid` belongs to the block.
+    pub(crate) fn contains(&self, intid: u32) -> bool {
+        (self.first..self.end).contains(&intid)
+    }
+
+    /// The bits of word `word` that belong to INTIDs of the block.
+    pub(crate) fn valid_mask(&self, word: u32) -> u32 {
+        let lo = word.saturating_mul(32);
+        let hi = lo.saturating_add(32);
+        let from = self.first.clamp(lo, hi) - lo;
+        let to = self.end.clamp(lo, hi) - lo;
+        ones_below(to) & !ones_below(from)
+    }
+
+    /// Word `word` of a flag array (zero outside the block).
+    pub(crate) fn word(&self, flag: Flag, word: u32) -> u32 {
+        self.field(Field::from(flag))
+            .get(word as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets the bits of `mask` in word `word` of a flag array; returns the bits
+    /// that were clear before.
+    pub(crate) fn set_bits(&mut self, flag: Flag, word: u32, mask: u32) -> u32 {
+        let valid = self.valid_mask(word);
+        match self.field_mut(Field::from(flag)).get_mut(word as usize) {
+            Some(bits) => {
+                let newly = mask & valid & !*bits;
+                *bits |= newly;
+                newly
+            }
+            None => 0,
+        }
+    }
+
+    /// Clears the bits of `mask` in word `word` of a flag array.
+    pub(crate) fn clear_bits(&mut self, flag: Flag, word: u32, mask: u32) {
+        if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
+            *bits &= !mask;
+        }
+    }
+
+    /// Replaces word `word` of a flag array with `value` (bits outside the block dropped).
+    pub(crate) fn write_word(&mut self, flag: Flag, word: u32, value: u32) {
+        let valid = self.valid_mask(word);
+        if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
+            *bits = value & valid;
+        }
+    }
+
+    /// One flag of `intid` (false outside the block).
+    pub(crate) fn flag(&self, flag: Flag, intid: u32) -> bool {
+        self.bit_in(Field::from(flag), intid)
+    }
+
+    /// Sets or clears one flag of `intid`; returns whether it was set before.
+    pub(crate) fn set_flag(&mut self, flag: Flag, intid: u32, value: bool) -> bool {
+        let before = self.flag(flag, intid);
+        self.set_bit_in(Field::from(flag), intid, value);
+        before
+    }
+
+    /// Pending and enabled: what the block would forward if nothing else held it back.
+    pub(crate) fn ready_word(&self, word: u32) -> u32 {
+        self.word(Flag::Pending, word) & self.word(Flag::Enabled, word)
+    }
+
+    /// Number of words of the flag arrays.
+    pub(crate) fn words(&self) -> u32 {
+        self.end.div_ceil(32)
+    }
+
+    /// The priority byte of `intid` (zero outside the block).
+    pub(crate) fn priority(&self, intid: u32) -> u8 {
+        if self.contains(intid) {
+            self.priority.get(intid as usize).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    /// Sets the priority of `intid`; the unimplemented low bits are dropped.
+    pub(crate) fn set_priority(&mut self, intid: u32, value: u8) {
+        if self.contains(intid)
+            && let Some(byte) = self.priority.get_mut(intid as usize)
+        {
+            *byte = value & PRIORITY_MASK;
+        }
+    }
+
+    /// ICFGR word `word` (16 interrupts, two bits each: Int_config[1] is edge).
+    pub(crate) fn config_word(&self, word: u32) -> u32 {
+        let base = word.saturating_mul(16);
+        (0..16).fold(0, |acc, k| {
+            if self.bit_in(Field::Edge, base.saturating_add(k)) {
+                acc | (2 << (2 * k))
+            } else {
+                acc
+            }
+        })
+    }
+
+    /// Writes ICFGR word `word`: only the odd (edge/level) bits of interrupts whose
+    /// configuration is programmable change.
+    pub(crate) fn write_config_word(&mut self, word: u32, value: u32) {
+        let base = word.saturating_mul(16);
+        for k in 0..16 {
+            let intid = base.saturating_add(k);
+            if intid >= self.fixed_edge_below {
+                self.set_bit_in(Field::Edge, intid, value & (2 << (2 * k)) != 0);
+            }
+        }
+    }
+
+    fn bit_in(&self, field: Field, intid: u32) -> bool {
+        self.contains(intid)
+            && self
+                .field(field)
+                .get((intid / 32) as usize)
+                .is_some_and(|bits| bits & (1 << (intid % 32)) != 0)
+    }
+
+    fn set_bit_in(&mut self, field: Field, intid: u32, value: bool) {
+        if !self.contains(intid) {
+            return;
+        }
+        if let Some(bits) = self.field_mut(field).get_mut((intid / 32) as usize) {
+            if value {
+                *bits |= 1 << (intid % 32);
+            } else {
+                *bits &= !(1 << (intid % 32));
+            }
+        }
+    }
+
+    fn field(&self, field: Field) -> &Vec<u32> {
+        match field {
+            Field::Group => &self.group,
+            Field::Enabled => &self.enabled,
+            Field::Pending => &self.pending,
+            Field::Active => &self.active,
+            Field::Edge => &self.edge,
+        }
+    }
+
+    fn field_mut(&mut self, field: Field) -> &mut Vec<u32> {
+        match field {
+            Field::Group => &mut self.group,
+            Field::Enabled => &mut self.enabled,
+            Field::Pending => &mut self.pending,
+            Field::Active => &mut self.active,
+            Field::Edge => &mut self.edge,
+        }
+    }
+}
+
+/// Every bit array of a block, the flags and the trigger configuration.
+#[derive(Clone, Copy)]
+enum Field {
+    Group,
+    Enabled,
+    Pending,
+    Active,
+    Edge,
+}
+
+impl From<Flag> for Field {
+    fn from(flag: Flag) -> Self {
+        match flag {
+            Flag::Group => Self::Group,
+            Flag::Enabled => Self::Enabled,
+            Flag::Pending => Self::Pending,
+            Flag::Active => Self::Active,
+        }
+    }
+}
+
+/// A mask of the `n` lowest bits (`n` at most 32).
+fn ones_below(n: u32) -> u32 {
+    if n >= 32 { u32::MAX } else { (1 << n) - 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_mask_covers_the_block_only() {
+        let spis = IrqBlock::new(32, 32 + 988, 0);
+        assert_eq!(spis.valid_mask(0), 0);
+        assert_eq!(spis.valid_mask(1), u32::MAX);
+        assert_eq!(spis.valid_mask(31), 0x0fff_ffff);
+        assert_eq!(spis.valid_mask(32), 0);
+        assert_eq!(spis.valid_mask(u32::MAX), 0);
+        let private = IrqBlock::new(0, 32, 16);
+        assert_eq!(private.valid_mask(0), u32::MAX);
+        assert_eq!(private.valid_mask(1), 0);
+    }
+
+    #[test]
+    fn set_bits_reports_newly_set() {
+        let mut block = IrqBlock::new(32, 64, 0);
+        assert_eq!(block.set_bits(Flag::Pending, 1, 0b1010), 0b1010);
+        assert_eq!(block.set_bits(Flag::Pending, 1, 0b0110), 0b0100);
+        assert_eq!(block.set_bits(Flag::Pending, 0, u32::MAX), 0);
+        assert_eq!(block.set_bits(Flag::Pending, 7, u32::MAX), 0);
+        block.clear_bits(Flag::Pending, 1, 0b0010);
+        assert_eq!(block.word(Flag::Pending, 1), 0b1100);
+        assert!(block.flag(Flag::Pending, 35));
+        assert!(!block.flag(Flag::Pending, 33));
+    }
+
+    #[test]
+    fn sgis_are_fixed_edge() {
+        let mut private = IrqBlock::new(0, 32, 16);
+        assert_eq!(private.config_word(0), 0xaaaa_aaaa);
+        assert_eq!(private.config_word(1), 0);
+        private.write_config_word(0, 0);
+        private.write_config_word(1, u32::MAX);
+        assert_eq!(private.config_word(0), 0xaaaa_aaaa);
+        assert_eq!(private.config_word(1), 0xaaaa_aaaa);
+    }
+
+    #[test]
+    fn priorities_keep_five_bits() {
+        let mut block = IrqBlock::new(32, 64, 0);
+        block.set_priority(40, 0xff);
+        block.set_priority(8, 0xff);
+        block.set_priority(1000, 0xff);
+        assert_eq!(block.priority(40), 0xf8);
+        assert_eq!(block.priority(8), 0);
+        assert_eq!(block.priority(1000), 0);
+    }
+}

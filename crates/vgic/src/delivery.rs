@@ -1,0 +1,189 @@
+//! The hypervisor's side: raising interrupts, SGIs, SPI routing, and choosing what
+//! goes into a vCPU's list registers.
+
+use crate::bank::NewlyReady;
+use crate::bits::Flag;
+use crate::distributor::{CTLR_ENABLE_GRP1, IROUTER_IRM};
+use crate::{AFFINITY_MASK, PendingIrq, SPI_BASE, Vgic, VgicError};
+
+/// ICC_SGI1R_EL1.TargetList [15:0].
+const SGI1R_TARGET_LIST: u64 = 0xffff;
+/// ICC_SGI1R_EL1.Aff1 [23:16].
+const SGI1R_AFF1_SHIFT: u32 = 16;
+/// ICC_SGI1R_EL1.INTID [27:24].
+const SGI1R_INTID_SHIFT: u32 = 24;
+/// ICC_SGI1R_EL1.Aff2 [39:32].
+const SGI1R_AFF2_SHIFT: u32 = 32;
+/// ICC_SGI1R_EL1.IRM (bit 40): every PE but the sender.
+const SGI1R_IRM: u64 = 1 << 40;
+/// ICC_SGI1R_EL1.RS [47:44]: TargetList bit `n` is Aff0 `16 * RS + n`.
+const SGI1R_RS_SHIFT: u32 = 44;
+/// ICC_SGI1R_EL1.Aff3 [55:48].
+const SGI1R_AFF3_SHIFT: u32 = 48;
+
+impl Vgic {
+    /// Makes `intid` pending: an SGI or PPI (INTIDs 0-31) on `vcpu`, an SPI on the
+    /// vCPU its GICD_IROUTER names (`vcpu` is then unused; 1-of-N routing picks
+    /// the lowest-index vCPU). The caller cannot know where an SPI goes, so the
+    /// vCPU a raised SPI becomes deliverable to is recorded for
+    /// [`Vgic::take_kicks`]; for an SGI or PPI the caller named the vCPU itself.
+    pub fn raise(&mut self, vcpu: usize, intid: u32) -> Result<(), VgicError> {
+        if intid < SPI_BASE {
+            let cpu = self.cpus.get_mut(vcpu).ok_or(VgicError::NoSuchVcpu(vcpu))?;
+            cpu.private.set_flag(Flag::Pending, intid, true);
+        } else if self.spi.contains(intid) {
+            let before = self.spi_delivery_target(intid);
+            self.spi.set_flag(Flag::Pending, intid, true);
+            if before.is_none()
+                && let Some(target) = self.spi_delivery_target(intid)
+            {
+                self.kick(target);
+            }
+        } else {
+            return Err(VgicError::NoSuchInterrupt(intid));
+        }
+        Ok(())
+    }
+
+    /// Withdraws a pending `intid` (a level-sensitive source deasserted its line
+    /// before the guest took the interrupt); `vcpu` as for [`Vgic::raise`].
+    pub fn clear_pending(&mut self, vcpu: usize, intid: u32) -> Result<(), VgicError> {
+        if intid < SPI_BASE {
+            let cpu = self.cpus.get_mut(vcpu).ok_or(VgicError::NoSuchVcpu(vcpu))?;
+            cpu.private.set_flag(Flag::Pending, intid, false);
+        } else if self.spi.contains(intid) {
+            self.spi.set_flag(Flag::Pending, intid, false);
+        } else {
+            return Err(VgicError::NoSuchInterrupt(intid));
+        }
+        Ok(())
+    }
+
+    /// The guest's write of `value` to ICC_SGI1R_EL1 on vCPU `sender`: makes SGI
+    /// INTID [27:24] pending on every vCPU whose affinity is Aff3 [55:48].Aff2
+    /// [39:32].Aff1 [23:16].Aff0, for each Aff0 = 16 * RS [47:44] + n with bit `n`
+    /// set in TargetList [15:0]; with IRM (bit 40) set, on every vCPU but the
+    /// sender. Targets that do not exist are ignored. Returns the bitmask of the
+    /// vCPUs that got the SGI (pending now, whether or not they enabled it).
+    pub fn send_sgi(&mut self, sender: usize, value: u64) -> u64 {
+        let intid = ((value >> SGI1R_INTID_SHIFT) & 0xf) as u32;
+        let mut targets = 0;
+        for (vcpu, cpu) in self.cpus.iter_mut().enumerate() {
+            let chosen = if value & SGI1R_IRM != 0 {
+                vcpu != sender
+            } else {
+                sgi_targets(value, cpu.affinity)
+            };
+            if chosen {
+                cpu.private.set_flag(Flag::Pending, intid, true);
+                targets |= 1 << vcpu;
+            }
+        }
+        targets
+    }
+
+    /// The highest-priority interrupt (lowest priority value; ties: lowest INTID)
+    /// that is pending, enabled and deliverable to `vcpu` and not in `exclude`
+    /// (INTIDs already in list registers). Its pending bit is cleared: the caller
+    /// puts it into a list register. SPIs need GICD_CTLR.EnableGrp1 and a route to
+    /// `vcpu`; SGIs and PPIs only their enable bit in `vcpu`'s Redistributor.
+    pub fn take_pending(&mut self, vcpu: usize, exclude: &[u32]) -> Option<PendingIrq> {
+        let irq = self.best_pending(vcpu, exclude)?;
+        if irq.intid < SPI_BASE {
+            if let Some(cpu) = self.cpus.get_mut(vcpu) {
+                cpu.private.set_flag(Flag::Pending, irq.intid, false);
+            }
+        } else {
+            self.spi.set_flag(Flag::Pending, irq.intid, false);
+        }
+        Some(irq)
+    }
+
+    /// Whether [`Vgic::take_pending`] would return something for `vcpu` with an
+    /// empty `exclude`.
+    pub fn has_pending(&self, vcpu: usize) -> bool {
+        self.best_pending(vcpu, &[]).is_some()
+    }
+
+    /// Whether GICD_CTLR lets the Distributor forward SPIs.
+    pub(crate) fn spis_forwarded(&self) -> bool {
+        self.ctlr & CTLR_ENABLE_GRP1 != 0
+    }
+
+    /// The vCPU GICD_IROUTER of SPI `intid` names: the lowest-index vCPU with 1-of-N
+    /// routing, none when no vCPU has the affinity.
+    pub(crate) fn spi_target(&self, intid: u32) -> Option<usize> {
+        let route = self.irouter_of(intid)?;
+        if route & IROUTER_IRM != 0 {
+            return (!self.cpus.is_empty()).then_some(0);
+        }
+        let affinity = route & AFFINITY_MASK;
+        self.cpus.iter().position(|cpu| cpu.affinity == affinity)
+    }
+
+    /// The vCPU SPI `intid` is deliverable to now, if it is.
+    pub(crate) fn spi_delivery_target(&self, intid: u32) -> Option<usize> {
+        let ready = self.spi.flag(Flag::Pending, intid) && self.spi.flag(Flag::Enabled, intid);
+        if ready && self.spis_forwarded() {
+            self.spi_target(intid)
+        } else {
+            None
+        }
+    }
+
+    /// Kicks the vCPUs the SPIs of `ready` are now deliverable to.
+    pub(crate) fn kick_ready_spis(&mut self, ready: NewlyReady) {
+        if !self.spis_forwarded() {
+            return;
+        }
+        for intid in intids(ready.word, ready.mask) {
+            if let Some(vcpu) = self.spi_target(intid) {
+                self.kick(vcpu);
+            }
+        }
+    }
+
+    /// The interrupt [`Vgic::take_pending`] would return.
+    fn best_pending(&self, vcpu: usize, exclude: &[u32]) -> Option<PendingIrq> {
+        let cpu = self.cpus.get(vcpu)?;
+        let mut best: Option<PendingIrq> = None;
+        let mut consider = |intid: u32, priority: u8| {
+            if !exclude.contains(&intid) && best.is_none_or(|irq| priority < irq.priority) {
+                best = Some(PendingIrq { intid, priority });
+            }
+        };
+        for intid in intids(0, cpu.private.ready_word(0)) {
+            consider(intid, cpu.private.priority(intid));
+        }
+        if self.spis_forwarded() {
+            for word in SPI_BASE / 32..self.spi.words() {
+                for intid in intids(word, self.spi.ready_word(word)) {
+                    if self.spi_target(intid) == Some(vcpu) {
+                        consider(intid, self.spi.priority(intid));
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Whether ICC_SGI1R_EL1 `value` with IRM clear targets a vCPU of `affinity`.
+fn sgi_targets(value: u64, affinity: u64) -> bool {
+    let field = |shift: u32| (value >> shift) & 0xff;
+    let upper = field(SGI1R_AFF3_SHIFT) << 32
+        | field(SGI1R_AFF2_SHIFT) << 16
+        | field(SGI1R_AFF1_SHIFT) << 8;
+    let aff0 = affinity & 0xff;
+    let range = (value >> SGI1R_RS_SHIFT) & 0xf;
+    affinity & !0xff == upper
+        && aff0 >> 4 == range
+        && value & SGI1R_TARGET_LIST & (1 << (aff0 & 0xf)) != 0
+}
+
+/// The INTIDs of the set bits of `mask` in word `word` of a flag array, ascending.
+fn intids(word: u32, mask: u32) -> impl Iterator<Item = u32> {
+    (0..32)
+        .filter(move |bit| mask & (1 << bit) != 0)
+        .map(move |bit| word.saturating_mul(32).saturating_add(bit))
+}

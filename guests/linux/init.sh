@@ -1,0 +1,86 @@
+#!/bin/busybox sh
+# /init of Tessera's Linux test guest (packed into target/guests/<arch>/linux/initramfs.cpio
+# by `cargo xtask guest fetch linux`). Plain POSIX sh for busybox ash.
+#
+# Prints a banner with fixed markers. With the word `tessera.check` on the kernel command
+# line it runs a scripted check (CPUs, timer and IPI interrupts rising) and powers off;
+# otherwise it starts a shell on the console.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+# Prints the number of CPUs listed in a CPU list such as `0-1,3` (from stdin).
+count_cpu_list() {
+    awk -F, '{
+        for (i = 1; i <= NF; i++) {
+            if (split($i, r, "-") == 2) n += r[2] - r[1] + 1
+            else if ($i != "") n++
+        }
+    } END { print n + 0 }'
+}
+
+# Prints "<timer> <ipi>": the arch timer interrupts and all IPIs of /proc/interrupts text
+# (from stdin), each summed over every CPU column.
+irq_counts() {
+    awk 'NR == 1 { ncpu = NF; next }
+        $NF == "arch_timer" || $1 ~ /^IPI/ {
+            s = 0
+            for (i = 2; i <= ncpu + 1 && i <= NF; i++)
+                if ($i ~ /^[0-9]+$/) s += $i
+            if ($1 ~ /^IPI/) ipi += s
+            else timer += s
+        }
+        END { printf "%d %d\n", timer, ipi }'
+}
+
+# Prints "ok" when $2 > $1, else "FAILED".
+rising() {
+    if [ "$2" -gt "$1" ]; then echo ok; else echo FAILED; fi
+}
+
+# Keeps forking short-lived processes until killed: wake-ups across CPUs (IPIs).
+load() {
+    while :; do
+        /bin/busybox true
+    done
+}
+
+if [ -r /sys/devices/system/cpu/online ]; then
+    cpus=$(count_cpu_list < /sys/devices/system/cpu/online)
+else
+    cpus=$(nproc)
+fi
+echo "tessera-linux: uname $(uname -a)"
+echo "tessera-linux: online cpus $cpus"
+
+case " $(cat /proc/cmdline) " in
+*" tessera.check "*)
+    echo "tessera-linux: processors $(grep -c '^processor' /proc/cpuinfo)"
+    set -- $(irq_counts < /proc/interrupts)
+    timer_before=$1 ipi_before=$2
+    load &
+    load1=$!
+    load &
+    load2=$!
+    sleep 1
+    set -- $(irq_counts < /proc/interrupts)
+    timer_after=$1 ipi_after=$2
+    kill "$load1" "$load2" 2>/dev/null
+    wait
+    echo "tessera-linux: timer interrupts $timer_before -> $timer_after"
+    echo "tessera-linux: ipi interrupts $ipi_before -> $ipi_after"
+    echo "tessera-linux: timer rising $(rising "$timer_before" "$timer_after")"
+    echo "tessera-linux: ipi rising $(rising "$ipi_before" "$ipi_after")"
+    echo "tessera-linux: check done"
+    poweroff -f
+    ;;
+*)
+    echo "tessera-linux: shell ready"
+    exec setsid cttyhack sh
+    ;;
+esac

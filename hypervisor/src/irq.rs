@@ -1,0 +1,154 @@
+//! Interrupts on aarch64: physical interrupts taken at EL2 (timer PPIs of the loaded
+//! vCPU, kicks between physical CPUs, list register maintenance), virtual interrupts
+//! moved from a VM's vGIC model into the list registers before each guest entry, and
+//! SGIs a guest sends to its own vCPUs.
+
+use crate::vmm::{VmEntry, Vms};
+use alloc::sync::Arc;
+use spin::Mutex;
+use tessera_os::hal::gic;
+use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection};
+use tessera_vdev::{AccessWidth, DeviceError, MmioDevice};
+use tessera_vgic::Vgic;
+
+/// A vCPU by (VM index, vCPU index).
+pub type TaskId = (usize, usize);
+
+/// The guest's timer PPIs, linked one to one to the physical ones.
+const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
+
+/// Which part of the vGIC a bus window shows.
+#[derive(Clone, Copy, Debug)]
+pub enum GicFrame {
+    /// The distributor (GICD).
+    Distributor,
+    /// The redistributors (GICR) of every vCPU.
+    Redistributors,
+}
+
+/// A bus window onto a VM's vGIC model.
+pub struct VgicWindow {
+    vgic: Arc<Mutex<Vgic>>,
+    frame: GicFrame,
+}
+
+impl VgicWindow {
+    /// The `frame` part of `vgic`.
+    pub fn new(vgic: Arc<Mutex<Vgic>>, frame: GicFrame) -> Self {
+        Self { vgic, frame }
+    }
+}
+
+impl MmioDevice for VgicWindow {
+    fn name(&self) -> &str {
+        match self.frame {
+            GicFrame::Distributor => "gicd",
+            GicFrame::Redistributors => "gicr",
+        }
+    }
+
+    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+        let mut vgic = self.vgic.lock();
+        match self.frame {
+            GicFrame::Distributor => vgic.read_distributor(offset, width),
+            GicFrame::Redistributors => vgic.read_redistributor(offset, width),
+        }
+    }
+
+    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+        let mut vgic = self.vgic.lock();
+        match self.frame {
+            GicFrame::Distributor => vgic.write_distributor(offset, width, value),
+            GicFrame::Redistributors => vgic.write_redistributor(offset, width, value),
+        }
+    }
+}
+
+/// Moves the interrupts pending for vCPU `index` from the VM's vGIC into the list
+/// registers; asks for a maintenance interrupt when they do not all fit.
+pub fn deliver(entry: &VmEntry, index: usize, vcpu: &mut Aarch64Vcpu) {
+    let Some(vgic) = &entry.vgic else { return };
+    let mut vgic = vgic.lock();
+    let (busy, count) = vcpu.busy_interrupts();
+    let busy = busy.get(..count).unwrap_or(&[]);
+    let mut overflow = false;
+    while let Some(irq) = vgic.take_pending(index, busy) {
+        let physical = TIMER_PPIS.contains(&irq.intid).then_some(irq.intid);
+        if vcpu.inject(irq.intid, irq.priority, physical) == Injection::Full {
+            // Back into the model; it is delivered when a list register frees up.
+            let _ = vgic.raise(index, irq.intid);
+            overflow = true;
+            break;
+        }
+    }
+    vcpu.notify_when_drained(overflow);
+}
+
+/// Whether vCPU `index` of `entry` has an interrupt to take (so it stops waiting).
+pub fn has_work(entry: &VmEntry, index: usize, vcpu: &Aarch64Vcpu) -> bool {
+    vcpu.has_pending_interrupt()
+        || entry
+            .vgic
+            .as_ref()
+            .is_some_and(|vgic| vgic.lock().has_pending(index))
+}
+
+/// Routes the SGIs vCPU `sender` of `entry` asked for (ICC_SGI1R_EL1 `value`) and
+/// wakes the physical CPUs of the vCPUs that got one.
+pub fn send_sgi(entry: &VmEntry, sender: usize, value: u64, cpu: usize) {
+    let Some(vgic) = &entry.vgic else { return };
+    let targets = vgic.lock().send_sgi(sender, value);
+    kick_vcpus(entry, targets, cpu);
+}
+
+/// Wakes the physical CPUs of vCPUs whose vGIC state changed through register writes.
+pub fn send_kicks(entry: &VmEntry, cpu: usize) {
+    let Some(vgic) = &entry.vgic else { return };
+    let targets = vgic.lock().take_kicks();
+    kick_vcpus(entry, targets, cpu);
+}
+
+/// Sends the kick SGI to the physical CPU of each vCPU in `targets` (a bit mask)
+/// other than this one.
+fn kick_vcpus(entry: &VmEntry, targets: u64, cpu: usize) {
+    let mut kicked = 0u64;
+    for (index, task) in entry.vcpus.iter().enumerate() {
+        if index < 64 && targets & (1 << index) != 0 && task.pcpu != cpu {
+            let bit = 1u64 << (task.pcpu % 64);
+            if kicked & bit == 0 {
+                gic::kick(Some(task.pcpu));
+                kicked |= bit;
+            }
+        }
+    }
+}
+
+/// Takes every physical interrupt pending on this CPU. `loaded` is the vCPU whose
+/// timers are on this CPU: its timer interrupts become its virtual ones.
+pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
+    while let Some(intid) = gic::acknowledge() {
+        gic::end_of_interrupt(intid);
+        if TIMER_PPIS.contains(&intid) {
+            forward_timer(vms, loaded, intid);
+        } else {
+            gic::deactivate(intid);
+            if intid != gic::KICK_SGI && intid != gic::MAINTENANCE_PPI {
+                log::warn!("unexpected physical interrupt {intid} ignored");
+            }
+        }
+    }
+}
+
+/// A guest timer fired: the loaded vCPU's virtual PPI becomes pending, and the physical
+/// one stays active until the guest deactivates the linked virtual interrupt. A VM with
+/// no vGIC cannot take it, so its timer is masked instead of firing without end.
+fn forward_timer(vms: &Vms, loaded: Option<TaskId>, intid: u32) {
+    let target = loaded.and_then(|(v, i)| Some((vms.entries.get(v)?, i)));
+    match target.and_then(|(entry, i)| Some((entry.vgic.as_ref()?, i))) {
+        Some((vgic, i)) if vgic.lock().raise(i, intid).is_ok() => {}
+        _ => {
+            tessera_vcpu_aarch64::mask_timer(intid == gic::VIRTUAL_TIMER_PPI);
+            gic::deactivate(intid);
+        }
+    }
+}

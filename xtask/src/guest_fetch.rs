@@ -1,0 +1,872 @@
+//! `cargo xtask guest fetch linux`: a Linux guest made from Debian packages.
+//!
+//! Downloads the newest Debian kernel and `busybox-static` for the guest architecture
+//! with `apt-get download` under a private apt root in `target/guests/apt-<debarch>/`
+//! (its own sources, state, cache and empty dpkg status; the host's keyrings verify the
+//! signatures; the host's apt setup is never changed). Writes:
+//!
+//! - `target/guests/<arch>/linux/Image`: the raw kernel image;
+//! - `target/guests/<arch>/linux/initramfs.cpio`: an uncompressed newc archive with
+//!   busybox, the directories a system needs, `/dev/console`, and `/init` from
+//!   `guests/linux/init.sh`.
+//!
+//! The private sources copy the URIs and `Signed-By` of the host's own Debian entries
+//! (deb822 files in `/etc/apt/sources.list.d`), so no mirror is named here.
+
+use crate::cpio;
+use anyhow::{Context, Result, bail};
+use flate2::read::GzDecoder;
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+/// Where the host's apt sources live.
+const HOST_SOURCES_DIR: &str = "/etc/apt/sources.list.d";
+/// The init script packed as `/init`.
+const INIT_SCRIPT: &str = "guests/linux/init.sh";
+/// Folders of the initramfs with their permissions, parents first.
+const INITRAMFS_DIRS: &[(&str, u32)] = &[
+    ("bin", 0o755),
+    ("dev", 0o755),
+    ("etc", 0o755),
+    ("proc", 0o555),
+    ("root", 0o700),
+    ("sbin", 0o755),
+    ("sys", 0o555),
+    ("tmp", 0o1777),
+    ("usr", 0o755),
+    ("usr/bin", 0o755),
+    ("usr/sbin", 0o755),
+];
+
+/// Where the Linux guest of one architecture comes from. Adding an architecture is
+/// adding a row to [`LINUX_SOURCES`].
+struct LinuxSource {
+    /// Tessera's architecture name (`aarch64`).
+    arch: &'static str,
+    /// Debian's architecture name (`arm64`).
+    debarch: &'static str,
+    /// The Debian release, for messages.
+    release: &'static str,
+    /// Suites of the private sources, each with the host suite whose entry (URIs and
+    /// `Signed-By`) it copies.
+    suites: &'static [(&'static str, &'static str)],
+    /// The metapackage whose `Depends` names the newest kernel package.
+    kernel_meta: &'static str,
+    /// Kernel packages are `<kernel_prefix><ABI version><kernel_suffix>`.
+    kernel_prefix: &'static str,
+    /// See `kernel_prefix`.
+    kernel_suffix: &'static str,
+    /// The package holding a static `bin/busybox`.
+    busybox: &'static str,
+    /// Offset and bytes of the magic number in the kernel's raw image header.
+    image_magic: (usize, &'static [u8]),
+}
+
+/// The architectures a Linux guest can be fetched for.
+const LINUX_SOURCES: &[LinuxSource] = &[LinuxSource {
+    arch: "aarch64",
+    debarch: "arm64",
+    release: "bookworm",
+    // bookworm-updates lives on the same mirror as bookworm; bookworm-security has the
+    // newest 6.1 kernel.
+    suites: &[
+        ("bookworm", "bookworm"),
+        ("bookworm-updates", "bookworm"),
+        ("bookworm-security", "bookworm-security"),
+    ],
+    kernel_meta: "linux-image-arm64",
+    kernel_prefix: "linux-image-",
+    kernel_suffix: "-arm64",
+    busybox: "busybox-static",
+    image_magic: (0x38, b"ARM\x64"),
+}];
+
+/// The files of a fetched Linux guest.
+pub struct LinuxGuest {
+    /// Raw kernel image.
+    pub image: PathBuf,
+    /// Uncompressed newc initramfs.
+    pub initramfs: PathBuf,
+}
+
+/// The folder holding the Linux guest of `arch`, relative to the workspace root.
+fn guest_dir(arch: &str) -> PathBuf {
+    Path::new("target/guests").join(arch).join("linux")
+}
+
+/// Makes sure the Linux guest of `arch` exists, downloading what is missing. Prints
+/// nothing when everything is there already.
+pub fn ensure_linux(arch: &str) -> Result<LinuxGuest> {
+    let Some(source) = LINUX_SOURCES.iter().find(|s| s.arch == arch) else {
+        bail!("Linux guest for {arch} not supported yet");
+    };
+    let dir = guest_dir(arch);
+    let guest = LinuxGuest {
+        image: dir.join("Image"),
+        initramfs: dir.join("initramfs.cpio"),
+    };
+    let root = std::env::current_dir()
+        .context("cannot read the current folder")?
+        .join(format!("target/guests/apt-{}", source.debarch));
+    // The extracted busybox is kept so an edited init script needs no download.
+    let busybox = root.join("busybox");
+    let need_kernel = !guest.image.exists();
+    let need_busybox = !busybox.exists() && !guest.initramfs.exists();
+    if need_kernel || need_busybox {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let apt = AptRoot::prepare(source, root)?;
+        let mut wanted = Vec::new();
+        if need_kernel {
+            wanted.push(Wanted::Kernel(guest.image.clone()));
+        }
+        if need_busybox {
+            wanted.push(Wanted::Busybox(busybox.clone()));
+        }
+        apt.fetch(source, &wanted)?;
+    }
+    if busybox.exists() {
+        write_initramfs(&busybox, &guest.initramfs)?;
+    }
+    Ok(guest)
+}
+
+/// Fetches the Linux guest of every architecture whose `target/guests/<arch>/linux/`
+/// a config's `kernel_path` or `ramdisk_path` names, when a named file is missing.
+/// For a supported architecture this is done even when the files exist, which costs
+/// no download and rebuilds the initramfs after an edit of the init script. Configs
+/// that cannot be read or parsed are left to the validation that follows.
+pub fn ensure_for_configs(configs: &[PathBuf]) -> Result<()> {
+    let mut arches = BTreeSet::new();
+    for config in configs {
+        let Ok(text) = std::fs::read_to_string(config) else {
+            continue;
+        };
+        let Ok(table) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let kernel = table.get("kernel").and_then(|k| k.as_table());
+        for key in ["kernel_path", "ramdisk_path"] {
+            let Some(path) = kernel.and_then(|k| k.get(key)).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Some(arch) = linux_guest_arch(Path::new(path))
+                && (!Path::new(path).exists() || LINUX_SOURCES.iter().any(|s| s.arch == arch))
+            {
+                arches.insert((arch, config.display().to_string(), key, path.to_string()));
+            }
+        }
+    }
+    let mut done = BTreeSet::new();
+    for (arch, config, key, path) in arches {
+        if done.insert(arch.clone()) {
+            ensure_linux(&arch).with_context(|| {
+                format!("{config}: `kernel.{key}` = {path:?} needs the Linux guest for {arch}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The architecture of a path inside `target/guests/<arch>/linux/`, if it is one.
+fn linux_guest_arch(path: &Path) -> Option<String> {
+    let mut parts = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        });
+    let (target, guests, arch, linux, file) = (
+        parts.next()??,
+        parts.next()??,
+        parts.next()??,
+        parts.next()??,
+        parts.next(),
+    );
+    (target == "target" && guests == "guests" && linux == "linux" && file.is_some())
+        .then(|| arch.to_string())
+}
+
+/// What a fetch must produce.
+enum Wanted {
+    /// The raw kernel image, written to this path.
+    Kernel(PathBuf),
+    /// The static busybox binary, written to this path.
+    Busybox(PathBuf),
+}
+
+/// A private apt configuration under `target/guests/apt-<debarch>/`.
+struct AptRoot {
+    /// The folder (absolute: apt resolves relative `Dir::` paths against `/`).
+    root: PathBuf,
+    /// The `-o` options that make apt use only this folder and the host's keyrings.
+    options: Vec<String>,
+}
+
+impl AptRoot {
+    /// Creates the folder layout and writes the private sources from the host's entries.
+    fn prepare(source: &LinuxSource, root: PathBuf) -> Result<Self> {
+        for sub in [
+            "sources.list.d",
+            "preferences.d",
+            "state/lists/partial",
+            "cache/archives/partial",
+        ] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let host = host_sources()?;
+        let sources = private_sources(&host, source.suites)?;
+        write(
+            &root.join("sources.list.d/debian.sources"),
+            sources.as_bytes(),
+        )?;
+        write(&root.join("sources.list"), b"")?;
+        // No packages are installed in this root: dpkg's status is empty.
+        write(&root.join("status"), b"")?;
+        let path = |sub: &str| root.join(sub).display().to_string();
+        let options = [
+            format!("Dir::Etc::SourceList={}", path("sources.list")),
+            format!("Dir::Etc::SourceParts={}", path("sources.list.d")),
+            format!("Dir::Etc::Preferences={}", path("preferences")),
+            format!("Dir::Etc::PreferencesParts={}", path("preferences.d")),
+            format!("Dir::State={}", path("state")),
+            format!("Dir::State::status={}", path("status")),
+            format!("Dir::Cache={}", path("cache")),
+            "Dir::Etc::trusted=/etc/apt/trusted.gpg".to_string(),
+            "Dir::Etc::TrustedParts=/etc/apt/trusted.gpg.d".to_string(),
+            format!("APT::Architecture={}", source.debarch),
+            format!("APT::Architectures={}", source.debarch),
+            "Acquire::Languages=none".to_string(),
+            // Downloads land in folders under target/ that apt's `_apt` user may not
+            // be able to enter; without this, apt warns and downloads as root anyway.
+            "APT::Sandbox::User=root".to_string(),
+        ]
+        .into_iter()
+        .flat_map(|o| ["-o".to_string(), o])
+        .collect();
+        Ok(AptRoot { root, options })
+    }
+
+    /// Updates the package lists, downloads what `wanted` needs, and writes it.
+    fn fetch(&self, source: &LinuxSource, wanted: &[Wanted]) -> Result<()> {
+        println!(
+            "tessera: downloading the Debian {} package lists ({}) into {}",
+            source.release,
+            source.debarch,
+            self.root.display()
+        );
+        self.run("apt-get", &["update"], None)?;
+        let mut packages = Vec::new();
+        for item in wanted {
+            match item {
+                Wanted::Kernel(_) => {
+                    let shown = self.run("apt-cache", &["show", source.kernel_meta], None)?;
+                    let kernel = newest_kernel(&shown, source.kernel_prefix, source.kernel_suffix)
+                        .with_context(|| {
+                            format!(
+                                "no {}<version>{} package in the Depends of {}",
+                                source.kernel_prefix, source.kernel_suffix, source.kernel_meta
+                            )
+                        })?;
+                    packages.push(kernel);
+                }
+                Wanted::Busybox(_) => packages.push(source.busybox.to_string()),
+            }
+        }
+        println!(
+            "tessera: downloading {} ({}) from Debian {}",
+            packages.join(" and "),
+            source.debarch,
+            source.release
+        );
+        let debs = self.root.join("debs");
+        let extract = self.root.join("extract");
+        for dir in [&debs, &extract] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut args = vec!["download"];
+        args.extend(packages.iter().map(String::as_str));
+        self.run("apt-get", &args, Some(&debs))?;
+        for (item, package) in wanted.iter().zip(&packages) {
+            let deb = find_deb(&debs, package)?;
+            let into = extract.join(package);
+            let mut cmd = Command::new("dpkg-deb");
+            cmd.arg("-x").arg(&deb).arg(&into);
+            capture(&mut cmd)?;
+            match item {
+                Wanted::Kernel(out) => {
+                    let vmlinuz = find_vmlinuz(&into.join("boot"))?;
+                    let data = read(&vmlinuz)?;
+                    let image = kernel_image(&data, source.image_magic)
+                        .with_context(|| format!("{} from {package}", vmlinuz.display()))?;
+                    write(out, &image)?;
+                }
+                Wanted::Busybox(out) => write(out, &read(&into.join("bin/busybox"))?)?,
+            }
+        }
+        for dir in [&debs, &extract] {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Runs an apt tool with the private options; returns its standard output.
+    fn run(&self, tool: &str, args: &[&str], dir: Option<&Path>) -> Result<String> {
+        let mut cmd = Command::new(tool);
+        cmd.arg("-q")
+            .args(&self.options)
+            .args(args)
+            .env("LC_ALL", "C")
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
+        capture(&mut cmd)
+    }
+}
+
+/// The text of every deb822 `*.sources` file of the host, sorted by name.
+fn host_sources() -> Result<Vec<String>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(HOST_SOURCES_DIR)
+        .with_context(|| format!("cannot read {HOST_SOURCES_DIR}"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "sources"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())))
+        .collect()
+}
+
+/// One stanza of a deb822 file: its fields in order. A value spanning several lines
+/// keeps its continuation lines (with their leading space) after `\n`.
+#[derive(Debug, Default)]
+struct Stanza {
+    /// `(name, value)` pairs.
+    fields: Vec<(String, String)>,
+}
+
+impl Stanza {
+    /// The value of field `name` (field names are case-insensitive).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The whitespace-separated words of field `name`.
+    fn words(&self, name: &str) -> Vec<&str> {
+        self.get(name)
+            .map(|v| v.split_whitespace().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Parses deb822 text: stanzas separated by blank lines, `#` comment lines skipped,
+/// lines starting with a space or tab continuing the previous field.
+fn parse_deb822(text: &str) -> Vec<Stanza> {
+    let mut stanzas = Vec::new();
+    let mut current = Stanza::default();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.fields.is_empty() {
+                stanzas.push(std::mem::take(&mut current));
+            }
+        } else if line.starts_with('#') {
+            continue;
+        } else if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = current.fields.last_mut() {
+                value.push('\n');
+                value.push_str(line);
+            }
+        } else if let Some((key, value)) = line.split_once(':') {
+            current
+                .fields
+                .push((key.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    if !current.fields.is_empty() {
+        stanzas.push(current);
+    }
+    stanzas
+}
+
+/// The private deb822 sources: for each `(suite, host_suite)`, a `deb` entry for
+/// `suite` (component `main`) with the URIs and `Signed-By` of the host's enabled
+/// `deb` entry listing `host_suite`.
+fn private_sources(host_files: &[String], suites: &[(&str, &str)]) -> Result<String> {
+    let stanzas: Vec<Stanza> = host_files
+        .iter()
+        .flat_map(|text| parse_deb822(text))
+        .filter(|s| s.words("Types").contains(&"deb"))
+        .filter(|s| {
+            !s.get("Enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+        })
+        .collect();
+    let mut out = String::new();
+    for (suite, host_suite) in suites {
+        let stanza = stanzas
+            .iter()
+            .find(|s| s.words("Suites").contains(host_suite))
+            .with_context(|| {
+                format!("no Debian entry for {host_suite} in {HOST_SOURCES_DIR}/*.sources to copy")
+            })?;
+        let uris = stanza
+            .get("URIs")
+            .with_context(|| format!("the host's entry for {host_suite} has no URIs"))?;
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("Types: deb\n");
+        out.push_str(&field_line("URIs", uris));
+        out.push_str(&field_line("Suites", suite));
+        out.push_str("Components: main\n");
+        if let Some(keyring) = stanza.get("Signed-By") {
+            out.push_str(&field_line("Signed-By", keyring));
+        }
+    }
+    Ok(out)
+}
+
+/// One deb822 field line; a value that starts on the next line (an inline key) keeps
+/// its continuation lines.
+fn field_line(name: &str, value: &str) -> String {
+    if value.starts_with('\n') {
+        format!("{name}:{value}\n")
+    } else {
+        format!("{name}: {value}\n")
+    }
+}
+
+/// The newest kernel package named in the `Depends` of `apt-cache show` output (one
+/// stanza per version of the metapackage): names `<prefix><ABI><suffix>` whose ABI is
+/// dotted and dashed numbers (`6.1.0-56`), compared number by number.
+fn newest_kernel(apt_cache_show: &str, prefix: &str, suffix: &str) -> Option<String> {
+    apt_cache_show
+        .lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            matches!(key, "Depends" | "Pre-Depends").then_some(value)
+        })
+        .flat_map(|value| value.split([',', '|']))
+        .filter_map(|alternative| {
+            let name = alternative.split_whitespace().next()?;
+            let abi = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+            let numbers = abi
+                .split(['.', '-'])
+                .map(|n| n.parse::<u64>().ok())
+                .collect::<Option<Vec<u64>>>()?;
+            Some((numbers, name.to_string()))
+        })
+        .max()
+        .map(|(_, name)| name)
+}
+
+/// The one `.deb` of `package` that `apt-get download` wrote into `dir`.
+fn find_deb(dir: &Path, package: &str) -> Result<PathBuf> {
+    let prefix = format!("{package}_");
+    std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+        })
+        .with_context(|| {
+            format!(
+                "apt-get download wrote no {prefix}*.deb in {}",
+                dir.display()
+            )
+        })
+}
+
+/// The one `vmlinuz-*` file in a kernel package's `boot/`.
+fn find_vmlinuz(boot: &Path) -> Result<PathBuf> {
+    let found: Vec<PathBuf> = std::fs::read_dir(boot)
+        .with_context(|| format!("cannot read {}", boot.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => bail!(
+            "expected one vmlinuz-* in {}, found {}",
+            boot.display(),
+            found.len()
+        ),
+    }
+}
+
+/// The raw kernel image from a `vmlinuz`: gunzipped when gzip-compressed, as is
+/// otherwise; it must carry the architecture's image magic.
+fn kernel_image(vmlinuz: &[u8], (offset, magic): (usize, &[u8])) -> Result<Vec<u8>> {
+    let image = if vmlinuz.starts_with(&[0x1f, 0x8b]) {
+        let mut image = Vec::new();
+        GzDecoder::new(vmlinuz)
+            .read_to_end(&mut image)
+            .context("cannot gunzip the kernel")?;
+        image
+    } else {
+        vmlinuz.to_vec()
+    };
+    if image.get(offset..offset + magic.len()) != Some(magic) {
+        bail!("not a raw kernel image: no magic {magic:?} at offset {offset:#x}");
+    }
+    Ok(image)
+}
+
+/// Builds the initramfs from `busybox` and the init script; writes it unless the file
+/// already holds the same bytes.
+fn write_initramfs(busybox: &Path, out: &Path) -> Result<()> {
+    let archive = initramfs(&read(busybox)?, &read(Path::new(INIT_SCRIPT))?)
+        .with_context(|| format!("cannot build {}", out.display()))?;
+    if std::fs::read(out).ok().as_deref() == Some(archive.as_slice()) {
+        return Ok(());
+    }
+    println!(
+        "tessera: writing {} (busybox, /init from {INIT_SCRIPT})",
+        out.display()
+    );
+    write(out, &archive)
+}
+
+/// The initramfs: its folders, `/dev/console` (char 5:1, so the kernel has a console
+/// before devtmpfs is mounted), `/bin/busybox`, `/bin/sh` and `/init`.
+fn initramfs(busybox: &[u8], init: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut w = cpio::Writer::new(Vec::new());
+    for (dir, perm) in INITRAMFS_DIRS {
+        w.directory(dir, *perm)?;
+    }
+    w.char_device("dev/console", 0o600, 5, 1)?;
+    w.file("bin/busybox", 0o755, busybox)?;
+    w.symlink("bin/sh", "busybox")?;
+    w.file("init", 0o755, init)?;
+    w.finish()
+}
+
+/// Reads a whole file, naming it on failure.
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Writes a file through a temporary sibling and a rename, so an interrupted run never
+/// leaves a partial file that looks cached.
+fn write(path: &Path, data: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, data).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+/// Standard output of a command that must succeed; its output is in the error otherwise.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed with {}:\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workspace;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    /// A host `debian.sources` like Debian's default, plus entries that must be ignored.
+    const HOST: &str = "\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://src.example/debian
+Suites: bookworm-security
+Components: main
+
+Types: deb
+URIs: http://disabled.example/debian-security
+Suites: bookworm-security
+Components: main
+Enabled: no
+
+types: deb
+uris: http://security.example/debian-security
+suites: bookworm-security
+components: main contrib
+signed-by:
+ -----BEGIN PGP PUBLIC KEY BLOCK-----
+ .
+ mDMEZ...
+ -----END PGP PUBLIC KEY BLOCK-----
+";
+
+    /// The bookworm suites of the aarch64 row.
+    const SUITES: &[(&str, &str)] = &[
+        ("bookworm", "bookworm"),
+        ("bookworm-updates", "bookworm"),
+        ("bookworm-security", "bookworm-security"),
+    ];
+
+    /// Each suite copies the URIs and keyring of the right host entry; deb-src and
+    /// disabled entries are skipped; an inline key keeps its continuation lines.
+    #[test]
+    fn private_sources_copy_host_entries() {
+        let text = private_sources(&[HOST.to_string()], SUITES).unwrap();
+        let expected = "\
+Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://security.example/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By:
+ -----BEGIN PGP PUBLIC KEY BLOCK-----
+ .
+ mDMEZ...
+ -----END PGP PUBLIC KEY BLOCK-----
+";
+        assert_eq!(text, expected);
+        // The result parses back into three stanzas.
+        let stanzas = parse_deb822(&text);
+        assert_eq!(stanzas.len(), 3);
+        assert_eq!(stanzas[2].words("Suites"), ["bookworm-security"]);
+    }
+
+    /// Entries spread over several files are found; a missing suite is an error naming it.
+    #[test]
+    fn private_sources_across_files_and_missing_suite() {
+        let main =
+            "Types: deb\nURIs: http://a.example/debian\nSuites: bookworm\nComponents: main\n";
+        let security = "Types: deb\nURIs: http://b.example/debian-security\n\
+                        Suites: bookworm-security\nComponents: main\n";
+        let text = private_sources(&[main.to_string(), security.to_string()], SUITES).unwrap();
+        assert!(text.contains("URIs: http://b.example/debian-security\nSuites: bookworm-security"));
+        assert!(!text.contains("Signed-By"));
+        let err = private_sources(&[main.to_string()], SUITES).unwrap_err();
+        assert!(err.to_string().contains("bookworm-security"), "{err}");
+    }
+
+    /// `apt-cache show` output of two versions of the metapackage, older first.
+    const SHOW: &str = "\
+Package: linux-image-arm64
+Source: linux-signed-arm64 (6.1.176+1)
+Version: 6.1.176-1
+Architecture: arm64
+Depends: linux-image-6.1.0-50-arm64 (= 6.1.176-1)
+Description: Linux for 64-bit ARMv8 machines (meta-package)
+
+Package: linux-image-arm64
+Source: linux-signed-arm64 (6.1.192+2)
+Version: 6.1.192-2
+Architecture: arm64
+Depends: linux-image-6.1.0-56-arm64 (= 6.1.192-2)
+Description: Linux for 64-bit ARMv8 machines (meta-package)
+";
+
+    /// The highest ABI wins, whatever the stanza order.
+    #[test]
+    fn newest_kernel_from_apt_cache_show() {
+        assert_eq!(
+            newest_kernel(SHOW, "linux-image-", "-arm64").as_deref(),
+            Some("linux-image-6.1.0-56-arm64")
+        );
+    }
+
+    /// ABIs compare as numbers (10 > 9); flavours and unsigned builds are not kernels.
+    #[test]
+    fn newest_kernel_compares_numbers_and_skips_flavours() {
+        let show = "Depends: linux-image-6.1.0-9-arm64 (= 6.1.27-1)\n\
+                    Depends: linux-image-6.1.0-10-arm64 (= 6.1.38-1), foo\n\
+                    Depends: linux-image-6.1.0-99-rt-arm64, linux-image-6.1.0-98-arm64-unsigned\n\
+                    Recommends: linux-image-9.9.9-99-arm64\n";
+        assert_eq!(
+            newest_kernel(show, "linux-image-", "-arm64").as_deref(),
+            Some("linux-image-6.1.0-10-arm64")
+        );
+        assert_eq!(
+            newest_kernel("Depends: busybox\n", "linux-image-", "-arm64"),
+            None
+        );
+    }
+
+    /// A fake arm64 image header: 64 bytes with the magic at 0x38.
+    fn fake_image() -> Vec<u8> {
+        let mut image = vec![0u8; 64];
+        image[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        image.extend_from_slice(b"kernel text");
+        image
+    }
+
+    /// A gzip-compressed vmlinuz is gunzipped; a raw one is taken as is; anything else
+    /// is refused.
+    #[test]
+    fn kernel_image_gunzips_and_checks_magic() {
+        let magic = (0x38, &b"ARM\x64"[..]);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&fake_image()).unwrap();
+        let compressed = gz.finish().unwrap();
+        assert_eq!(kernel_image(&compressed, magic).unwrap(), fake_image());
+        assert_eq!(kernel_image(&fake_image(), magic).unwrap(), fake_image());
+        assert!(kernel_image(b"MZ not an image", magic).is_err());
+    }
+
+    /// Paths inside `target/guests/<arch>/linux/` name their architecture.
+    #[test]
+    fn linux_guest_paths() {
+        let arch = |p: &str| linux_guest_arch(Path::new(p));
+        assert_eq!(
+            arch("target/guests/aarch64/linux/Image").as_deref(),
+            Some("aarch64")
+        );
+        assert_eq!(
+            arch("./target/guests/riscv64/linux/initramfs.cpio").as_deref(),
+            Some("riscv64")
+        );
+        assert_eq!(arch("target/guests/aarch64/test-guest.bin"), None);
+        assert_eq!(arch("target/guests/aarch64/linux"), None);
+        assert_eq!(arch("/abs/target/guests/aarch64/linux/Image"), None);
+    }
+
+    /// Architectures without a row are refused with a clear message.
+    #[test]
+    fn unsupported_arch() {
+        let err = ensure_linux("riscv64").err().unwrap();
+        assert_eq!(err.to_string(), "Linux guest for riscv64 not supported yet");
+    }
+
+    /// Configs naming a missing file under `target/guests/<arch>/linux/` fetch that
+    /// guest (refused here for an unsupported arch, with the config named); other
+    /// configs, and unreadable ones, fetch nothing.
+    #[test]
+    fn configs_trigger_the_fetch() {
+        let dir = std::env::temp_dir().join(format!("tessera-xtask-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let riscv = dir.join("riscv.toml");
+        std::fs::write(
+            &riscv,
+            "[kernel]\nkernel_path = \"target/guests/riscv64/linux/Image\"\n",
+        )
+        .unwrap();
+        let plain = dir.join("plain.toml");
+        std::fs::write(
+            &plain,
+            "[kernel]\nkernel_path = \"target/guests/aarch64/test-guest.bin\"\n",
+        )
+        .unwrap();
+        let broken = dir.join("broken.toml");
+        std::fs::write(&broken, "[kernel\n").unwrap();
+        let missing = dir.join("missing.toml");
+        ensure_for_configs(&[plain.clone(), broken, missing]).unwrap();
+        let err = ensure_for_configs(&[plain, riscv.clone()]).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains(&riscv.display().to_string()), "{text}");
+        assert!(
+            text.contains("Linux guest for riscv64 not supported yet"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The initramfs holds the folders, the console node, busybox, `/bin/sh` and `/init`.
+    #[test]
+    fn initramfs_contents() {
+        let archive = initramfs(b"BUSYBOX", b"#!/bin/busybox sh\n").unwrap();
+        let entries = cpio::testing::parse(&archive);
+        let entry = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == name)
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        for dir in [
+            "dev", "proc", "sys", "tmp", "root", "etc", "bin", "sbin", "usr/bin", "usr/sbin",
+        ] {
+            assert_eq!(entry(dir).mode & 0o170_000, cpio::S_IFDIR, "{dir}");
+        }
+        let console = entry("dev/console");
+        assert_eq!(
+            (console.mode, console.rdev),
+            (cpio::S_IFCHR | 0o600, (5, 1))
+        );
+        let busybox = entry("bin/busybox");
+        assert_eq!(
+            (busybox.mode, busybox.data.as_slice()),
+            (cpio::S_IFREG | 0o755, &b"BUSYBOX"[..])
+        );
+        assert_eq!(entry("bin/sh").mode, cpio::S_IFLNK | 0o777);
+        assert_eq!(entry("bin/sh").data, b"busybox");
+        let init = entry("init");
+        assert_eq!(init.mode, cpio::S_IFREG | 0o755);
+        assert_eq!(init.data, b"#!/bin/busybox sh\n");
+        // Every folder comes before what it holds.
+        for (i, e) in entries.iter().enumerate() {
+            if let Some((parent, _)) = e.name.rsplit_once('/') {
+                assert!(entries[..i].iter().any(|p| p.name == parent), "{}", e.name);
+            }
+        }
+    }
+
+    /// The init script in the repository parses as an initramfs `/init`: a busybox
+    /// shebang and the markers the boot tests look for.
+    #[test]
+    fn init_script_markers() {
+        let script = std::fs::read_to_string(workspace::root().join(INIT_SCRIPT)).unwrap();
+        assert!(script.starts_with("#!/bin/busybox sh\n"));
+        for marker in [
+            "tessera-linux: uname ",
+            "tessera-linux: online cpus ",
+            "tessera-linux: processors ",
+            "tessera-linux: timer interrupts ",
+            "tessera-linux: ipi interrupts ",
+            "tessera-linux: timer rising ",
+            "tessera-linux: ipi rising ",
+            "tessera-linux: check done",
+            "tessera-linux: shell ready",
+        ] {
+            assert!(script.contains(marker), "{marker}");
+        }
+    }
+}
