@@ -3,19 +3,47 @@
 //! moved from a VM's vGIC model into the list registers before each guest entry, and
 //! SGIs a guest sends to its own vCPUs.
 
+use crate::console;
 use crate::vmm::{VmEntry, Vms};
 use alloc::sync::Arc;
 use spin::Mutex;
 use tessera_os::hal::gic;
+use tessera_os::{hal, platform};
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection};
 use tessera_vdev::{AccessWidth, DeviceError, MmioDevice};
 use tessera_vgic::Vgic;
+use tessera_vm::VmStatus;
 
 /// A vCPU by (VM index, vCPU index).
 pub type TaskId = (usize, usize);
 
 /// The guest's timer PPIs, linked one to one to the physical ones.
 const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
+
+/// A level-sensitive interrupt line from an emulated device into a VM's vGIC.
+#[derive(Clone)]
+pub struct IrqLine {
+    vgic: Arc<Mutex<Vgic>>,
+    intid: u32,
+}
+
+impl IrqLine {
+    /// The line of shared peripheral interrupt `intid` of `vgic`.
+    pub fn new(vgic: Arc<Mutex<Vgic>>, intid: u32) -> Self {
+        Self { vgic, intid }
+    }
+
+    /// Follows the device's output: high makes the interrupt pending, low withdraws a
+    /// pending one the guest has not taken yet.
+    pub fn set_level(&self, high: bool) {
+        let mut vgic = self.vgic.lock();
+        if high {
+            let _ = vgic.raise(0, self.intid);
+        } else {
+            let _ = vgic.clear_pending(0, self.intid);
+        }
+    }
+}
 
 /// Which part of the vGIC a bus window shows.
 #[derive(Clone, Copy, Debug)]
@@ -130,12 +158,38 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
         gic::end_of_interrupt(intid);
         if TIMER_PPIS.contains(&intid) {
             forward_timer(vms, loaded, intid);
+        } else if intid == platform::UART_IRQ {
+            gic::deactivate(intid);
+            console_input(vms);
         } else {
             gic::deactivate(intid);
             if intid != gic::KICK_SGI && intid != gic::MAINTENANCE_PPI {
                 log::warn!("unexpected physical interrupt {intid} ignored");
             }
         }
+    }
+}
+
+/// Bytes typed on the console: to the VM that has it, whose vCPUs are then kicked.
+fn console_input(vms: &Vms) {
+    let mut bytes = [0u8; 32];
+    let mut count = 0;
+    while let Some(slot) = bytes.get_mut(count)
+        && let Some(byte) = hal::console_read()
+    {
+        *slot = byte;
+        count += 1;
+    }
+    let running = |id: u64| {
+        vms.entries
+            .iter()
+            .any(|e| e.vm.id == id && e.vm.status() != VmStatus::Ended)
+    };
+    let Some(id) = console::deliver_input(bytes.get(..count).unwrap_or(&[]), running) else {
+        return;
+    };
+    if let Some(entry) = vms.entries.iter().find(|e| e.vm.id == id) {
+        send_kicks(entry, hal::cpu_index());
     }
 }
 

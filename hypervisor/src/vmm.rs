@@ -2,9 +2,9 @@
 //! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
 //! CPUs. A VM that cannot be created is reported and skipped; the others still run.
 
-use crate::console::VmConsole;
+use crate::console::{self, ConsoleInput, UartWindow};
 use crate::images::{VM_IMAGES, VmImages};
-use crate::irq::{GicFrame, VgicWindow};
+use crate::irq::{GicFrame, IrqLine, VgicWindow};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -19,7 +19,7 @@ use tessera_os::{frames, hal, platform, println};
 use tessera_stage2::{Aarch64Stage2, FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
 use tessera_vcpu_aarch64::Aarch64Vcpu;
-use tessera_vdev::{MmioBus, Pl011};
+use tessera_vdev::MmioBus;
 use tessera_vgic::Vgic;
 use tessera_vm::{GuestMemory, RamRegion, Vm};
 
@@ -219,7 +219,8 @@ fn build(
     memory: GuestMemory,
     stage2: Stage2Table<Aarch64Stage2>,
 ) -> Result<VmEntry, String> {
-    let devices = create_devices(&config)?;
+    let mut devices = create_devices(&config)?;
+    let console = devices.console.take();
     let dtb = match images.dtb {
         Some(dtb) => dtb.to_vec(),
         None => {
@@ -262,12 +263,16 @@ fn build(
         reported: AtomicBool::new(false),
     };
     entry.load_and_reset()?;
+    if let Some(input) = console {
+        console::register_input(input);
+    }
     Ok(entry)
 }
 
 /// A VM's emulated devices, and what its device tree says of them.
 struct Devices {
     bus: MmioBus,
+    console: Option<ConsoleInput>,
     uart: Option<UartNode>,
     gic: Option<GicV3Layout>,
     vgic: Option<Arc<Mutex<Vgic>>>,
@@ -281,6 +286,7 @@ const VGIC_SPIS: u32 = 96;
 fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let mut bus = MmioBus::new();
     let mut uart = None;
+    let mut console = None;
     let mut distributor = None;
     let mut redistributors = None;
     let vgic = Arc::new(Mutex::new(Vgic::new(
@@ -292,9 +298,16 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
         let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
         let model: Box<dyn tessera_vdev::MmioDevice> = match device.emu_type {
             EmuType::Console => {
-                let spi = u32::try_from(device.irq.saturating_sub(32)).unwrap_or(0);
-                uart = Some(UartNode { base: range, spi });
-                Box::new(Pl011::new(Box::new(VmConsole::new(&config.base.name))))
+                let intid = u32::try_from(device.irq).unwrap_or(0);
+                uart = Some(UartNode {
+                    base: range,
+                    spi: intid.saturating_sub(tessera_vgic::SPI_BASE),
+                });
+                let line =
+                    (intid >= tessera_vgic::SPI_BASE).then(|| IrqLine::new(vgic.clone(), intid));
+                let window = UartWindow::new(&config.base.name, line);
+                console = Some(window.input(config.base.id));
+                Box::new(window)
             }
             EmuType::GicDistributor | EmuType::InterruptController => {
                 if device.length < tessera_vgic::DISTRIBUTOR_SIZE {
@@ -343,6 +356,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let vgic = gic.is_some().then_some(vgic);
     Ok(Devices {
         bus,
+        console,
         uart,
         gic,
         vgic,
@@ -431,6 +445,7 @@ impl VmEntry {
         if let Some(reason) = self.vm.end_reason()
             && !self.reported.swap(true, Ordering::AcqRel)
         {
+            console::end_guest_line();
             println!(
                 "tessera: VM {} ({}) ended: {reason}",
                 self.vm.id, self.vm.name

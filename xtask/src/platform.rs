@@ -57,6 +57,8 @@ pub struct Memory {
 pub struct Console {
     /// MMIO base of the UART.
     pub uart_base: u64,
+    /// The UART's interrupt (INTID of its SPI).
+    pub uart_irq: u32,
 }
 
 /// GIC layout.
@@ -94,12 +96,14 @@ impl Platform {
              /// First RAM address.\npub const RAM_BASE: u64 = {:#x};\n\
              /// RAM size in bytes.\npub const RAM_SIZE: u64 = {:#x};\n\
              /// PL011 console base.\npub const UART_BASE: u64 = {:#x};\n\
+             /// PL011 console interrupt (INTID).\npub const UART_IRQ: u32 = {};\n\
              /// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
              /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
             self.qemu.smp,
             self.memory.ram_base,
             self.ram_size(),
             self.console.uart_base,
+            self.console.uart_irq,
             self.gic.distributor,
             self.gic.redistributors,
         )

@@ -34,7 +34,8 @@ impl Outcome {
     }
 }
 
-/// Starts QEMU on `built`, stops it after `timeout`, and echoes the console when `echo`.
+/// Starts QEMU on `built`, stops it after `timeout`, and, when `echo`, echoes the
+/// console and passes what is typed to the guest that has the console.
 pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
     let q = &built.platform.qemu;
     let mut cmd = Command::new(&q.binary);
@@ -48,7 +49,11 @@ pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&built.image)
-        .stdin(Stdio::null())
+        .stdin(if echo {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut child = cmd

@@ -26,6 +26,11 @@ const FIRST_SPECIAL_INTID: u32 = 1020;
 const GICD_CTLR: usize = 0x0;
 const GICD_CTLR_RWP: u32 = 1 << 31;
 const GICD_CTLR_ENABLE: u32 = (1 << 4) | (1 << 1) | 1;
+/// GICD per-interrupt registers: IGROUPR, ISENABLER, IPRIORITYR, IROUTER.
+const GICD_IGROUPR: usize = 0x80;
+const GICD_ISENABLER: usize = 0x100;
+const GICD_IPRIORITYR: usize = 0x400;
+const GICD_IROUTER: usize = 0x6000;
 /// Distance between the redistributors of consecutive CPUs (RD + SGI frames).
 const GICR_STRIDE: usize = 0x2_0000;
 /// GICR_WAKER offset and bits: ProcessorSleep (1), ChildrenAsleep (2).
@@ -58,6 +63,22 @@ pub fn init_distributor() {
     while read(ctlr) & GICD_CTLR_RWP != 0 {
         core::hint::spin_loop();
     }
+}
+
+/// Routes shared peripheral interrupt `intid` to CPU `cpu` and enables it.
+pub fn enable_spi(intid: u32, cpu: usize) {
+    let gicd = GICD_BASE as usize;
+    let n = intid as usize;
+    let word = gicd + GICD_IPRIORITYR + (n & !3);
+    let shift = (intid % 4) * 8;
+    write(word, (read(word) & !(0xff << shift)) | (PRIORITY << shift));
+    let group = gicd + GICD_IGROUPR + (n / 32) * 4;
+    write(group, read(group) | (1 << (intid % 32)));
+    let route = gicd + GICD_IROUTER + n * 8;
+    let mpidr = super::mpidr_of(cpu);
+    write(route, (mpidr & 0xff_ffff) as u32);
+    write(route + 4, (mpidr >> 32) as u32);
+    write(gicd + GICD_ISENABLER + (n / 32) * 4, 1 << (intid % 32));
 }
 
 /// Wakes CPU `cpu`'s redistributor, enables the private interrupts the hypervisor

@@ -11,7 +11,7 @@ mod trap;
 pub use cpu::{
     cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event, wait_for_interrupt,
 };
-pub use pl011::console_write;
+pub use pl011::{console_read, console_write};
 
 /// End of the hypervisor image in memory (after BSS): RAM above it is free.
 pub fn image_end() -> u64 {
@@ -22,6 +22,8 @@ pub fn image_end() -> u64 {
 pub fn init_boot_cpu() {
     gic::init_distributor();
     gic::init_cpu(0);
+    pl011::enable_input_interrupt();
+    gic::enable_spi(crate::platform::UART_IRQ, 0);
 }
 
 /// Per-CPU hardware set-up of a secondary CPU.
