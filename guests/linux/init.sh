@@ -3,7 +3,9 @@
 # by `cargo xtask guest fetch linux`). Plain POSIX sh for busybox ash.
 #
 # Prints a banner with fixed markers. With the word `tessera.check` on the kernel command
-# line it runs a scripted check (CPUs, timer and IPI interrupts rising) and powers off;
+# line it runs a scripted check (CPUs, timer and IPI interrupts rising, passthrough
+# device nodes named by `tessera.devnode=<node>`, a passthrough RTC's time and alarm
+# interrupt with `tessera.rtc-alarm`) and powers off;
 # otherwise it starts a shell on the console.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -43,6 +45,11 @@ rising() {
     if [ "$2" -gt "$1" ]; then echo ok; else echo FAILED; fi
 }
 
+# Prints the RTC's interrupt count summed over every CPU (nothing when it has no line).
+rtc_irqs() {
+    awk '/rtc/ { s = 0; for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i; else break; print s }' /proc/interrupts
+}
+
 # Keeps forking short-lived processes until killed: wake-ups across CPUs (IPIs).
 load() {
     while :; do
@@ -76,6 +83,37 @@ case " $(cat /proc/cmdline) " in
     echo "tessera-linux: ipi interrupts $ipi_before -> $ipi_after"
     echo "tessera-linux: timer rising $(rising "$timer_before" "$timer_after")"
     echo "tessera-linux: ipi rising $(rising "$ipi_before" "$ipi_after")"
+    # tessera.devnode=<node>: a passthrough device's node is in the device tree.
+    for word in $(cat /proc/cmdline); do
+        case "$word" in
+        tessera.devnode=*)
+            node=${word#tessera.devnode=}
+            if [ -d "/proc/device-tree/$node" ]; then
+                echo "tessera-linux: device tree node $node ok"
+            else
+                echo "tessera-linux: device tree node $node FAILED"
+            fi
+            ;;
+        tessera.rtc-alarm)
+            # The RTC's time, read from the device by its driver, then an alarm one
+            # second ahead: its interrupt must reach this VM.
+            now=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null)
+            echo "tessera-linux: rtc time ${now:-none}"
+            if [ "${now:-0}" -gt 1000000000 ]; then
+                echo "tessera-linux: passthrough read ok"
+            else
+                echo "tessera-linux: passthrough read FAILED"
+            fi
+            before=$(rtc_irqs)
+            echo 0 > /sys/class/rtc/rtc0/wakealarm
+            echo +1 > /sys/class/rtc/rtc0/wakealarm
+            sleep 2
+            after=$(rtc_irqs)
+            echo "tessera-linux: rtc interrupts ${before:-none} -> ${after:-none}"
+            echo "tessera-linux: passthrough interrupt $(rising "${before:-0}" "${after:-0}")"
+            ;;
+        esac
+    done
     echo "tessera-linux: check done"
     poweroff -f
     ;;

@@ -5,6 +5,9 @@
 
 use crate::console;
 use crate::vmm::{VmEntry, Vms};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
 use alloc::sync::Arc;
 use spin::Mutex;
 use tessera_os::hal::gic;
@@ -19,6 +22,40 @@ pub type TaskId = (usize, usize);
 
 /// The guest's timer PPIs, linked one to one to the physical ones.
 const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
+
+/// Which VM (by id) owns each passthrough SPI.
+static SPI_OWNERS: Mutex<BTreeMap<u32, u64>> = Mutex::new(BTreeMap::new());
+
+/// Gives the physical SPIs `intids` to the VM with `vm_id` and routes them to physical
+/// CPU `pcpu` (where its vCPU 0 runs); refused when another VM owns one of them.
+pub fn claim_spis(vm_id: u64, intids: &[u32], pcpu: usize) -> Result<(), String> {
+    let mut owners = SPI_OWNERS.lock();
+    if let Some((intid, owner)) = intids
+        .iter()
+        .find_map(|i| owners.get(i).filter(|&&o| o != vm_id).map(|o| (i, *o)))
+    {
+        return Err(format!(
+            "devices.passthrough_devices: interrupt {intid} already belongs to VM {owner}"
+        ));
+    }
+    for &intid in intids {
+        owners.insert(intid, vm_id);
+        gic::enable_spi(intid, pcpu);
+    }
+    Ok(())
+}
+
+/// Takes a VM's passthrough SPIs back when it ends: disabled and deactivated.
+pub fn release_spis(vm_id: u64) {
+    let mut owners = SPI_OWNERS.lock();
+    owners.retain(|&intid, owner| {
+        let keep = *owner != vm_id;
+        if !keep {
+            gic::disable_spi(intid);
+        }
+        keep
+    });
+}
 
 /// A level-sensitive interrupt line from an emulated device into a VM's vGIC.
 #[derive(Clone)]
@@ -101,7 +138,8 @@ pub fn deliver(entry: &VmEntry, index: usize, vcpu: &mut Aarch64Vcpu) {
     let busy = busy.get(..count).unwrap_or(&[]);
     let mut overflow = false;
     while let Some(irq) = vgic.take_pending(index, busy) {
-        let physical = TIMER_PPIS.contains(&irq.intid).then_some(irq.intid);
+        let linked = TIMER_PPIS.contains(&irq.intid) || entry.passthrough_spis.contains(&irq.intid);
+        let physical = linked.then_some(irq.intid);
         if vcpu.inject(irq.intid, irq.priority, physical) == Injection::Full {
             // Back into the model; it is delivered when a list register frees up.
             let _ = vgic.raise(index, irq.intid);
@@ -161,6 +199,8 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
         } else if intid == platform::UART_IRQ {
             gic::deactivate(intid);
             console_input(vms);
+        } else if let Some(owner) = SPI_OWNERS.lock().get(&intid).copied() {
+            forward_spi(vms, owner, intid);
         } else {
             gic::deactivate(intid);
             if intid != gic::KICK_SGI && intid != gic::MAINTENANCE_PPI {
@@ -190,6 +230,21 @@ fn console_input(vms: &Vms) {
     };
     if let Some(entry) = vms.entries.iter().find(|e| e.vm.id == id) {
         send_kicks(entry, hal::cpu_index());
+    }
+}
+
+/// A passthrough device interrupted: its VM's virtual SPI of the same number becomes
+/// pending, linked to the physical one, which stays active until the guest is done.
+fn forward_spi(vms: &Vms, owner: u64, intid: u32) {
+    let entry = vms
+        .entries
+        .iter()
+        .find(|e| e.vm.id == owner && e.vm.status() != VmStatus::Ended);
+    match entry.and_then(|e| Some((e, e.vgic.as_ref()?))) {
+        Some((entry, vgic)) if vgic.lock().raise(0, intid).is_ok() => {
+            send_kicks(entry, hal::cpu_index());
+        }
+        _ => gic::deactivate(intid),
     }
 }
 

@@ -9,6 +9,7 @@ extern crate alloc;
 mod console;
 mod images;
 mod irq;
+mod passthrough;
 mod scheduler;
 mod vmm;
 

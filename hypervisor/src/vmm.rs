@@ -4,7 +4,8 @@
 
 use crate::console::{self, ConsoleInput, UartWindow};
 use crate::images::{VM_IMAGES, VmImages};
-use crate::irq::{GicFrame, IrqLine, VgicWindow};
+use crate::irq::{self, GicFrame, IrqLine, VgicWindow};
+use crate::passthrough::{self, Passthrough};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -24,7 +25,7 @@ use tessera_vgic::Vgic;
 use tessera_vm::{GuestMemory, RamRegion, Vm};
 
 /// Stage-2 tables take their frames from the OS frame allocator.
-struct OsFrames;
+pub struct OsFrames;
 
 // SAFETY: frames come from the OS allocator, are exclusively ours until freed, and RAM
 // is identity-mapped, so a frame's physical address is a valid pointer to it.
@@ -56,6 +57,8 @@ pub struct VmEntry {
     pub vcpus: Vec<VcpuTask>,
     /// Its emulated GICv3, when the config gives it one.
     pub vgic: Option<Arc<Mutex<Vgic>>>,
+    /// Physical interrupts (INTIDs) of its passthrough devices.
+    pub passthrough_spis: Vec<u32>,
     /// The device tree it boots with (reloaded on reset).
     dtb: Vec<u8>,
     config: VmConfig,
@@ -158,8 +161,10 @@ fn create(index: usize, images: &'static VmImages) -> Result<VmEntry, String> {
     let mut allocation = Allocation {
         regions: Vec::new(),
     };
-    let built = allocate_memory(&config, &mut stage2, &mut allocation)
-        .and_then(|memory| build(vmid, config, images, pcpus, memory, stage2));
+    let built = allocate_memory(&config, &mut stage2, &mut allocation).and_then(|memory| {
+        let given = passthrough::assign(&config, &mut stage2)?;
+        build(vmid, config, images, pcpus, memory, stage2, given)
+    });
     match built {
         Ok(entry) => Ok(entry),
         Err(reason) => {
@@ -218,6 +223,7 @@ fn build(
     pcpus: Vec<usize>,
     memory: GuestMemory,
     stage2: Stage2Table<Aarch64Stage2>,
+    given: Passthrough,
 ) -> Result<VmEntry, String> {
     let mut devices = create_devices(&config)?;
     let console = devices.console.take();
@@ -231,7 +237,7 @@ fn build(
                     .map(|(ramdisk, addr)| {
                         GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
                     });
-            build_device_tree(&config, &memory, &devices, initrd)?
+            build_device_tree(&config, &memory, &devices, &given.nodes, initrd)?
         }
     };
     // The VM's virtual counter starts at zero now.
@@ -255,6 +261,7 @@ fn build(
         vm,
         vcpus,
         vgic: devices.vgic,
+        passthrough_spis: given.spis,
         dtb,
         config,
         images,
@@ -262,7 +269,14 @@ fn build(
         booted: AtomicBool::new(false),
         reported: AtomicBool::new(false),
     };
+    if !entry.passthrough_spis.is_empty() && entry.vgic.is_none() {
+        return Err(
+            "devices.passthrough_devices: the devices' interrupts need an emulated GICv3 (emu_type 0x21 and 0x20)".to_string(),
+        );
+    }
     entry.load_and_reset()?;
+    let pcpu = entry.vcpus.first().map_or(0, |task| task.pcpu);
+    irq::claim_spis(entry.vm.id, &entry.passthrough_spis, pcpu)?;
     if let Some(input) = console {
         console::register_input(input);
     }
@@ -368,6 +382,7 @@ fn build_device_tree(
     config: &VmConfig,
     memory: &GuestMemory,
     devices: &Devices,
+    passthrough: &[tessera_dtb::CopiedNode],
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
     let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
@@ -380,6 +395,7 @@ fn build_device_tree(
         timer_ppis: devices.gic.map(|_| QEMU_VIRT_TIMER_PPIS),
         bootargs: config.kernel.cmdline.as_deref(),
         initrd,
+        passthrough,
     };
     tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
 }
@@ -445,6 +461,7 @@ impl VmEntry {
         if let Some(reason) = self.vm.end_reason()
             && !self.reported.swap(true, Ordering::AcqRel)
         {
+            irq::release_spis(self.vm.id);
             console::end_guest_line();
             println!(
                 "tessera: VM {} ({}) ended: {reason}",

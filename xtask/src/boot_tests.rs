@@ -61,7 +61,7 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
-        name: "aarch64 Debian Linux, 2 vCPUs, scripted check",
+        name: "aarch64 Debian Linux, 2 vCPUs, passthrough RTC, scripted check",
         arch: "aarch64",
         vm_configs: &["xtask/testdata/linux-check-aarch64.toml"],
         expect: Expect::Clean(&[
@@ -70,6 +70,10 @@ const BOOT_TESTS: &[BootTest] = &[
             "[linux] tessera-linux: processors 2",
             "[linux] tessera-linux: timer rising ok",
             "[linux] tessera-linux: ipi rising ok",
+            "rtc-pl031 9010000.pl031: registered as rtc0",
+            "[linux] tessera-linux: device tree node pl031@9010000 ok",
+            "[linux] tessera-linux: passthrough read ok",
+            "[linux] tessera-linux: passthrough interrupt ok",
             "[linux] tessera-linux: check done",
             "tessera: VM 1 (linux) ended: powered off",
             "tessera: all VMs ended cleanly (1 VMs)",

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use tessera_addr::GuestRange;
 use vm_fdt::FdtWriter;
 
-use crate::{DtbError, check_range};
+use crate::{CopiedNode, DtbError, check_range};
 
 /// The architected timer's PPIs on QEMU `virt`: secure physical, non-secure
 /// physical, virtual, hypervisor physical (INTIDs 29, 30, 27, 26).
@@ -65,6 +65,10 @@ pub struct Aarch64Machine<'a> {
     pub bootargs: Option<&'a str>,
     /// Where the initial ramdisk was loaded.
     pub initrd: Option<GuestRange>,
+    /// Nodes of passthrough devices copied from the host's tree, placed under the
+    /// root. Their `clocks` are pointed at the tree's fixed `apb-pclk` (QEMU `virt`
+    /// feeds every AMBA device from that one clock).
+    pub passthrough: &'a [CopiedNode],
 }
 
 /// Builds the device tree blob for `m`.
@@ -91,6 +95,12 @@ pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
     write_cpus(&mut fdt, m.cpu_mpidrs)?;
     if let Some(gic) = m.gic {
         write_gic(&mut fdt, gic)?;
+    }
+    if m.uart.is_some() || m.passthrough.iter().any(uses_clocks) {
+        write_clock(&mut fdt)?;
+    }
+    for node in m.passthrough {
+        write_copied(&mut fdt, node)?;
     }
     let uart_path = match m.uart {
         Some(uart) => Some(write_uart(&mut fdt, uart, m.gic.is_some())?),
@@ -224,8 +234,8 @@ fn write_gic(fdt: &mut FdtWriter, gic: GicV3Layout) -> Result<(), DtbError> {
     Ok(())
 }
 
-/// `/apb-pclk` and `/pl011@<base>`; returns the UART's path.
-fn write_uart(fdt: &mut FdtWriter, uart: UartNode, has_gic: bool) -> Result<String, DtbError> {
+/// `/apb-pclk`: the fixed clock of the UART and of AMBA passthrough devices.
+fn write_clock(fdt: &mut FdtWriter) -> Result<(), DtbError> {
     let clock = fdt.begin_node("apb-pclk")?;
     fdt.property_string("compatible", "fixed-clock")?;
     fdt.property_u32("#clock-cells", 0)?;
@@ -233,7 +243,35 @@ fn write_uart(fdt: &mut FdtWriter, uart: UartNode, has_gic: bool) -> Result<Stri
     fdt.property_string("clock-output-names", "clk24mhz")?;
     fdt.property_phandle(CLOCK_PHANDLE)?;
     fdt.end_node(clock)?;
+    Ok(())
+}
 
+/// Whether a copied node or one of its children names clocks.
+fn uses_clocks(node: &CopiedNode) -> bool {
+    node.properties.iter().any(|(name, _)| name == "clocks")
+        || node.children.iter().any(uses_clocks)
+}
+
+/// A node copied from the host tree, its `clocks` cells pointed at `apb-pclk`.
+fn write_copied(fdt: &mut FdtWriter, node: &CopiedNode) -> Result<(), DtbError> {
+    let handle = fdt.begin_node(&node.name)?;
+    for (name, value) in &node.properties {
+        if name == "clocks" {
+            let cells: Vec<u32> = value.chunks(4).map(|_| CLOCK_PHANDLE).collect();
+            fdt.property_array_u32(name, &cells)?;
+        } else {
+            fdt.property(name, value)?;
+        }
+    }
+    for child in &node.children {
+        write_copied(fdt, child)?;
+    }
+    fdt.end_node(handle)?;
+    Ok(())
+}
+
+/// `/pl011@<base>`; returns the UART's path.
+fn write_uart(fdt: &mut FdtWriter, uart: UartNode, has_gic: bool) -> Result<String, DtbError> {
     let name = format!("pl011@{:x}", uart.base.start.raw());
     let node = fdt.begin_node(&name)?;
     fdt.property_string_list("compatible", strings(&["arm,pl011", "arm,primecell"]))?;

@@ -28,7 +28,7 @@ const MEMORY: [GuestRange; 1] = [GuestRange::new(
 /// MPIDRs with the RES1 bit 31 set, as the hardware reports them.
 const MPIDRS: [u64; 4] = [0x8000_0000, 0x8000_0001, 0x8000_0100, 0x8001_0000];
 
-fn qemu_like() -> Aarch64Machine<'static> {
+pub(crate) fn qemu_like() -> Aarch64Machine<'static> {
     Aarch64Machine {
         memory: &MEMORY,
         cpu_mpidrs: &MPIDRS,
@@ -37,6 +37,7 @@ fn qemu_like() -> Aarch64Machine<'static> {
         timer_ppis: Some(QEMU_VIRT_TIMER_PPIS),
         bootargs: Some("console=ttyAMA0 earlycon root=/dev/ram"),
         initrd: Some(range(0x4800_0000, 0x12_3456)),
+        passthrough: &[],
     }
 }
 
@@ -49,6 +50,7 @@ fn minimal() -> Aarch64Machine<'static> {
         timer_ppis: None,
         bootargs: None,
         initrd: None,
+        passthrough: &[],
     }
 }
 

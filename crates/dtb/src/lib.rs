@@ -17,15 +17,19 @@
 extern crate alloc;
 
 mod aarch64;
+mod passthrough;
 
 #[cfg(test)]
 mod aarch64_tests;
+#[cfg(test)]
+mod passthrough_tests;
 
 use core::fmt;
 
 pub use aarch64::{
     Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode, build_aarch64,
 };
+pub use passthrough::{CopiedNode, HostDevice, find_host_device};
 use tessera_addr::GuestRange;
 
 /// Why a device tree could not be built.

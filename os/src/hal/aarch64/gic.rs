@@ -29,6 +29,8 @@ const GICD_CTLR_ENABLE: u32 = (1 << 4) | (1 << 1) | 1;
 /// GICD per-interrupt registers: IGROUPR, ISENABLER, IPRIORITYR, IROUTER.
 const GICD_IGROUPR: usize = 0x80;
 const GICD_ISENABLER: usize = 0x100;
+const GICD_ICENABLER: usize = 0x180;
+const GICD_ICACTIVER: usize = 0x380;
 const GICD_IPRIORITYR: usize = 0x400;
 const GICD_IROUTER: usize = 0x6000;
 /// Distance between the redistributors of consecutive CPUs (RD + SGI frames).
@@ -79,6 +81,14 @@ pub fn enable_spi(intid: u32, cpu: usize) {
     write(route, (mpidr & 0xff_ffff) as u32);
     write(route + 4, (mpidr >> 32) as u32);
     write(gicd + GICD_ISENABLER + (n / 32) * 4, 1 << (intid % 32));
+}
+
+/// Disables shared peripheral interrupt `intid` and clears its active state.
+pub fn disable_spi(intid: u32) {
+    let gicd = GICD_BASE as usize;
+    let n = intid as usize;
+    write(gicd + GICD_ICENABLER + (n / 32) * 4, 1 << (intid % 32));
+    write(gicd + GICD_ICACTIVER + (n / 32) * 4, 1 << (intid % 32));
 }
 
 /// Wakes CPU `cpu`'s redistributor, enables the private interrupts the hypervisor

@@ -13,6 +13,8 @@ pub use cpu::{
 };
 pub use pl011::{console_read, console_write};
 
+pub use boot::host_dtb;
+
 /// End of the hypervisor image in memory (after BSS): RAM above it is free.
 pub fn image_end() -> u64 {
     boot::image_end()

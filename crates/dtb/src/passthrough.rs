@@ -1,0 +1,131 @@
+//! Devices handed to a VM whole ("passthrough"): their nodes are found in the host's
+//! device tree by path, their register windows and interrupts are read from it, and
+//! the nodes are copied into the guest's tree.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use fdt::Fdt;
+use fdt::node::FdtNode;
+
+/// Interrupt specifier type cell (GIC binding): a shared peripheral interrupt.
+const GIC_SPI: u32 = 0;
+/// First INTID of a shared peripheral interrupt.
+const SPI_BASE: u32 = 32;
+/// Properties not copied: the guest's tree has its own phandles and interrupt parent.
+const DROPPED_PROPERTIES: &[&str] = &["phandle", "linux,phandle", "interrupt-parent"];
+
+/// A node copied from the host tree: name, properties (raw values) and children.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopiedNode {
+    /// Node name with unit address, such as `pl031@9010000`.
+    pub name: String,
+    /// Properties as (name, big-endian value bytes), `clocks` included as found.
+    pub properties: Vec<(String, Vec<u8>)>,
+    /// Child nodes.
+    pub children: Vec<CopiedNode>,
+}
+
+/// A passthrough device: what the VM gets mapped, routed and described.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostDevice {
+    /// The path in the host tree, as the config gave it.
+    pub path: String,
+    /// Register windows (physical base, size), mapped at the same guest address.
+    pub regs: Vec<(u64, u64)>,
+    /// Its interrupts as GIC INTIDs (shared peripheral interrupts only).
+    pub spis: Vec<u32>,
+    /// The node (and its children) for the guest's tree.
+    pub node: CopiedNode,
+}
+
+/// Finds the device at `path` in the host device tree `host_dtb`.
+pub fn find_host_device(host_dtb: &[u8], path: &str) -> Result<HostDevice, String> {
+    let fdt = Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))?;
+    if path == "/" || !path.starts_with('/') {
+        return Err(format!(
+            "`{path}`: name one device node by its full path (such as /pl031@9010000)"
+        ));
+    }
+    let node = fdt
+        .find_node(path)
+        .filter(|node| path.rsplit('/').next() == Some(node.name))
+        .ok_or_else(|| format!("`{path}`: no such node in the host device tree"))?;
+    check_ancestors(&fdt, path)?;
+    let regs = node
+        .reg()
+        .ok_or_else(|| format!("`{path}`: the node has no `reg` the hypervisor can read"))?
+        .map(|region| {
+            let size = region.size.unwrap_or(0) as u64;
+            (region.starting_address as u64, size)
+        })
+        .collect::<Vec<_>>();
+    if regs.is_empty() || regs.iter().any(|&(_, size)| size == 0) {
+        return Err(format!("`{path}`: the node has no register window"));
+    }
+    Ok(HostDevice {
+        path: path.to_string(),
+        regs,
+        spis: spis_of(node, path)?,
+        node: copy(node),
+    })
+}
+
+/// Every ancestor must map child addresses one to one (root, or an empty `ranges`).
+fn check_ancestors(fdt: &Fdt, path: &str) -> Result<(), String> {
+    let mut ancestor = String::new();
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        ancestor.push('/');
+        ancestor.push_str(part);
+        let identity = fdt
+            .find_node(&ancestor)
+            .and_then(|node| node.property("ranges"))
+            .is_some_and(|ranges| ranges.value.is_empty());
+        if !identity {
+            return Err(format!(
+                "`{path}`: {ancestor} translates addresses (`ranges`), which passthrough does not follow"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The node's interrupts as INTIDs: three-cell GIC specifiers, SPIs only.
+fn spis_of(node: FdtNode, path: &str) -> Result<Vec<u32>, String> {
+    let Some(prop) = node.property("interrupts") else {
+        return Ok(Vec::new());
+    };
+    let cells: Vec<u32> = prop
+        .value
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
+        .collect();
+    if !cells.len().is_multiple_of(3) || !prop.value.len().is_multiple_of(4) {
+        return Err(format!(
+            "`{path}`: `interrupts` is not in the three-cell GIC format"
+        ));
+    }
+    cells
+        .chunks_exact(3)
+        .map(|spec| match spec {
+            [GIC_SPI, number, _] if *number < 988 => Ok(number + SPI_BASE),
+            _ => Err(format!(
+                "`{path}`: only shared peripheral interrupts can be passed through"
+            )),
+        })
+        .collect()
+}
+
+/// The node and its children, without the properties the guest tree redefines.
+fn copy(node: FdtNode) -> CopiedNode {
+    CopiedNode {
+        name: node.name.to_string(),
+        properties: node
+            .properties()
+            .filter(|p| !DROPPED_PROPERTIES.contains(&p.name))
+            .map(|p| (p.name.to_string(), p.value.to_vec()))
+            .collect(),
+        children: node.children().map(copy).collect(),
+    }
+}

@@ -1,0 +1,117 @@
+//! Tests of passthrough devices: a host tree shaped like QEMU `virt`'s, devices found
+//! in it, and their nodes in the guest's tree.
+
+use fdt::Fdt;
+use vm_fdt::FdtWriter;
+
+use crate::aarch64_tests::qemu_like;
+use crate::{Aarch64Machine, build_aarch64, find_host_device};
+
+/// A host tree: an RTC at the root, a node with a PPI, and a bus with address translation.
+fn host_tree() -> Vec<u8> {
+    let mut fdt = FdtWriter::new().unwrap();
+    let root = fdt.begin_node("").unwrap();
+    fdt.property_u32("#address-cells", 2).unwrap();
+    fdt.property_u32("#size-cells", 2).unwrap();
+    fdt.property_u32("interrupt-parent", 0x8002).unwrap();
+    let clock = fdt.begin_node("apb-pclk").unwrap();
+    fdt.property_phandle(0x8000).unwrap();
+    fdt.end_node(clock).unwrap();
+    let rtc = fdt.begin_node("pl031@9010000").unwrap();
+    fdt.property_string("clock-names", "apb_pclk").unwrap();
+    fdt.property_array_u32("clocks", &[0x8000]).unwrap();
+    fdt.property_array_u32("interrupts", &[0, 2, 4]).unwrap();
+    fdt.property_array_u64("reg", &[0x0901_0000, 0x1000])
+        .unwrap();
+    fdt.property_string_list(
+        "compatible",
+        vec!["arm,pl031".into(), "arm,primecell".into()],
+    )
+    .unwrap();
+    fdt.property_phandle(0x8010).unwrap();
+    fdt.end_node(rtc).unwrap();
+    let timer = fdt.begin_node("ppi-device@9020000").unwrap();
+    fdt.property_array_u64("reg", &[0x0902_0000, 0x1000])
+        .unwrap();
+    fdt.property_array_u32("interrupts", &[1, 13, 4]).unwrap();
+    fdt.end_node(timer).unwrap();
+    let soc = fdt.begin_node("soc").unwrap();
+    fdt.property_u32("#address-cells", 1).unwrap();
+    fdt.property_u32("#size-cells", 1).unwrap();
+    fdt.property_array_u32("ranges", &[0, 0, 0x1000_0000, 0x1000_0000])
+        .unwrap();
+    let serial = fdt.begin_node("serial@0").unwrap();
+    fdt.property_array_u32("reg", &[0, 0x100]).unwrap();
+    fdt.end_node(serial).unwrap();
+    fdt.end_node(soc).unwrap();
+    fdt.end_node(root).unwrap();
+    fdt.finish().unwrap()
+}
+
+#[test]
+fn finds_registers_interrupts_and_properties() {
+    let host = host_tree();
+    let rtc = find_host_device(&host, "/pl031@9010000").unwrap();
+    assert_eq!(rtc.regs, vec![(0x0901_0000, 0x1000)]);
+    assert_eq!(rtc.spis, vec![34]);
+    assert_eq!(rtc.node.name, "pl031@9010000");
+    let names: Vec<&str> = rtc
+        .node
+        .properties
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(names.contains(&"compatible") && names.contains(&"clocks"));
+    assert!(!names.contains(&"phandle"));
+}
+
+#[test]
+fn refuses_what_it_cannot_pass_through() {
+    let host = host_tree();
+    for (path, expected) in [
+        ("/", "full path"),
+        ("pl031@9010000", "full path"),
+        ("/nothing@0", "no such node"),
+        ("/pl031", "no such node"),
+        ("/apb-pclk", "no `reg`"),
+        ("/ppi-device@9020000", "only shared peripheral interrupts"),
+        ("/soc/serial@0", "translates addresses"),
+    ] {
+        let error = find_host_device(&host, path).unwrap_err();
+        assert!(error.contains(expected), "{path}: {error}");
+    }
+    assert!(
+        find_host_device(&[0u8; 64], "/pl031@9010000")
+            .unwrap_err()
+            .contains("invalid")
+    );
+}
+
+#[test]
+fn copied_nodes_appear_in_the_guest_tree() {
+    let host = host_tree();
+    let rtc = find_host_device(&host, "/pl031@9010000").unwrap();
+    let nodes = [rtc.node];
+    let machine = Aarch64Machine {
+        uart: None,
+        passthrough: &nodes,
+        ..qemu_like()
+    };
+    let blob = build_aarch64(&machine).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let node = fdt.find_node("/pl031@9010000").unwrap();
+    let clock = fdt.find_node("/apb-pclk").unwrap();
+    let clock_phandle = clock.property("phandle").unwrap().as_usize().unwrap();
+    assert_eq!(
+        node.property("clocks").unwrap().as_usize(),
+        Some(clock_phandle)
+    );
+    assert_eq!(
+        node.property("interrupts").unwrap().value,
+        [0u8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4]
+    );
+    assert_eq!(
+        node.reg().unwrap().next().unwrap().starting_address as u64,
+        0x0901_0000
+    );
+}
