@@ -1,16 +1,22 @@
-//! The shared console. Output: each VM's text goes out as it is written, with the VM's
-//! name as a prefix at every line start; when another VM (or the hypervisor) wrote
-//! last and stopped mid-line, a line break comes first, so every line names its VM.
-//! Input: bytes typed on the console go to the emulated UART of the VM that has the
-//! console, the first running VM with a console; when it ends, the next one has it.
+//! The shared console. Output: each VM's text is kept until its line ends, then
+//! written whole with the VM's name as a prefix; a VM that stops mid-line (a shell
+//! prompt) has its partial line shown when its vCPU goes idle, and the line carries
+//! on there unless another VM writes first. So lines of different VMs never mix, and
+//! every line names its VM. Input: bytes typed on the console go to the emulated UART
+//! of the VM that has the console, the first running VM with a console; when it ends,
+//! the next one has it.
 
 use crate::irq::IrqLine;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, Pl011};
+
+/// Longest line kept before it is written without its end.
+const MAX_LINE: usize = 256;
 
 /// Who wrote the console's current line.
 struct LineState {
@@ -26,35 +32,57 @@ static SERIAL: AtomicUsize = AtomicUsize::new(0);
 /// Consoles in creation order, for input.
 static INPUTS: Mutex<Vec<ConsoleInput>> = Mutex::new(Vec::new());
 
-/// A VM's console output.
-pub struct VmConsole {
+/// A VM's console output: the line it is writing.
+pub struct ConsoleOutput {
     serial: usize,
     prefix: String,
+    line: Vec<u8>,
 }
+
+impl ConsoleOutput {
+    /// Writes the kept bytes; `complete` when they end the line.
+    fn emit(&mut self, complete: bool) {
+        if self.line.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.prefix.len() + self.line.len() + 1);
+        let mut state = LINE.lock();
+        if state.open != Some(self.serial) {
+            if state.open.is_some() {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(self.prefix.as_bytes());
+        }
+        out.extend_from_slice(&self.line);
+        state.open = (!complete).then_some(self.serial);
+        // Written under the line lock so the state matches what is on the console.
+        tessera_os::console::write_bytes(&out);
+        self.line.clear();
+    }
+
+    /// Shows a partial line (the VM is waiting, perhaps after a prompt).
+    pub fn flush(&mut self) {
+        self.emit(false);
+    }
+}
+
+/// The sink a VM's UART writes to.
+struct VmConsole(Arc<Mutex<ConsoleOutput>>);
 
 impl CharSink for VmConsole {
     fn write_bytes(&mut self, bytes: &[u8]) {
-        let mut out = Vec::with_capacity(bytes.len() + self.prefix.len() + 1);
-        let mut line = LINE.lock();
+        let mut output = self.0.lock();
         for &byte in bytes {
             if byte == b'\r' {
                 continue;
             }
-            if line.open.is_some_and(|open| open != self.serial) {
-                out.push(b'\n');
-                line.open = None;
-            }
-            if line.open.is_none() {
-                out.extend_from_slice(self.prefix.as_bytes());
-                line.open = Some(self.serial);
-            }
-            out.push(byte);
+            output.line.push(byte);
             if byte == b'\n' {
-                line.open = None;
+                output.emit(true);
+            } else if output.line.len() >= MAX_LINE {
+                output.emit(false);
             }
         }
-        // Written under the line lock so the state matches what is on the console.
-        tessera_os::console::write_bytes(&out);
     }
 }
 
@@ -66,9 +94,30 @@ pub fn end_guest_line() {
     }
 }
 
+/// Most typed bytes kept for a VM whose UART is full; more are dropped.
+const BACKLOG_LIMIT: usize = 4096;
+
+/// A console UART and the typed bytes waiting for room in its receive FIFO.
+struct SharedUart {
+    uart: Pl011,
+    backlog: VecDeque<u8>,
+}
+
+impl SharedUart {
+    /// Moves waiting bytes into the receive FIFO while it has room.
+    fn refill(&mut self) {
+        while self.uart.can_take_input() {
+            let Some(byte) = self.backlog.pop_front() else {
+                break;
+            };
+            self.uart.push_input(byte);
+        }
+    }
+}
+
 /// Where typed bytes for one VM go.
 pub struct ConsoleInput {
-    uart: Arc<Mutex<Pl011>>,
+    uart: Arc<Mutex<SharedUart>>,
     line: Option<IrqLine>,
     vm_id: u64,
 }
@@ -80,20 +129,31 @@ pub fn register_input(input: ConsoleInput) {
 
 /// A VM's emulated PL011 on its bus: the UART model plus its interrupt line.
 pub struct UartWindow {
-    uart: Arc<Mutex<Pl011>>,
+    uart: Arc<Mutex<SharedUart>>,
     line: Option<IrqLine>,
+    output: Arc<Mutex<ConsoleOutput>>,
 }
 
 impl UartWindow {
     /// A console UART for the VM named `name`, interrupting through
     /// `line` when the VM has an interrupt controller.
     pub fn new(name: &str, line: Option<IrqLine>) -> Self {
-        let console = VmConsole {
+        let output = Arc::new(Mutex::new(ConsoleOutput {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             prefix: alloc::format!("[{name}] "),
-        };
-        let uart = Arc::new(Mutex::new(Pl011::new(alloc::boxed::Box::new(console))));
-        Self { uart, line }
+            line: Vec::new(),
+        }));
+        let sink = VmConsole(output.clone());
+        let uart = Arc::new(Mutex::new(SharedUart {
+            uart: Pl011::new(alloc::boxed::Box::new(sink)),
+            backlog: VecDeque::new(),
+        }));
+        Self { uart, line, output }
+    }
+
+    /// The output side of this UART, to show partial lines.
+    pub fn output(&self) -> Arc<Mutex<ConsoleOutput>> {
+        self.output.clone()
     }
 
     /// The input side of this UART, for [`register_input`].
@@ -112,16 +172,17 @@ impl MmioDevice for UartWindow {
     }
 
     fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
-        let mut uart = self.uart.lock();
-        let value = uart.read(offset, width);
-        update_line(&uart, self.line.as_ref());
+        let mut shared = self.uart.lock();
+        let value = shared.uart.read(offset, width);
+        shared.refill();
+        update_line(&shared.uart, self.line.as_ref());
         value
     }
 
     fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
-        let mut uart = self.uart.lock();
-        let result = uart.write(offset, width, value);
-        update_line(&uart, self.line.as_ref());
+        let mut shared = self.uart.lock();
+        let result = shared.uart.write(offset, width, value);
+        update_line(&shared.uart, self.line.as_ref());
         result
     }
 }
@@ -138,10 +199,10 @@ fn update_line(uart: &Pl011, line: Option<&IrqLine>) {
 pub fn deliver_input(bytes: &[u8], running: impl Fn(u64) -> bool) -> Option<u64> {
     let inputs = INPUTS.lock();
     let input = inputs.iter().find(|input| running(input.vm_id))?;
-    let mut uart = input.uart.lock();
-    for &byte in bytes {
-        uart.push_input(byte);
-    }
-    update_line(&uart, input.line.as_ref());
+    let mut shared = input.uart.lock();
+    let room = BACKLOG_LIMIT.saturating_sub(shared.backlog.len());
+    shared.backlog.extend(bytes.iter().take(room));
+    shared.refill();
+    update_line(&shared.uart, input.line.as_ref());
     Some(input.vm_id)
 }

@@ -141,8 +141,16 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
             Action::SendIpi(value) => irq::send_sgi(entry, i, value, cpu),
             Action::WakeOthers => gic::kick(None),
             Action::Idle if irq::has_work(entry, i, &vcpu) => {}
-            Action::Idle => break Turn::Waiting,
-            Action::Resume | Action::VcpuOff | Action::Reset | Action::Ended => break Turn::Ran,
+            Action::Idle => {
+                entry.flush_console();
+                break Turn::Waiting;
+            }
+            Action::Reset => {
+                // The VM's other vCPUs stop at their next exit.
+                gic::kick(None);
+                break Turn::Ran;
+            }
+            Action::Resume | Action::VcpuOff | Action::Ended => break Turn::Ran,
         }
     };
     if entry.vm.status() == VmStatus::Ended {

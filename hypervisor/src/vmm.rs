@@ -2,7 +2,7 @@
 //! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
 //! CPUs. A VM that cannot be created is reported and skipped; the others still run.
 
-use crate::console::{self, ConsoleInput, UartWindow};
+use crate::console::{self, ConsoleInput, ConsoleOutput, UartWindow};
 use crate::images::{VM_IMAGES, VmImages};
 use crate::irq::{self, GicFrame, IrqLine, VgicWindow};
 use crate::passthrough::{self, Passthrough};
@@ -59,6 +59,8 @@ pub struct VmEntry {
     pub vgic: Option<Arc<Mutex<Vgic>>>,
     /// Physical interrupts (INTIDs) of its passthrough devices.
     pub passthrough_spis: Vec<u32>,
+    /// Its console output, when it has a console.
+    console_output: Option<Arc<Mutex<ConsoleOutput>>>,
     /// The device tree it boots with (reloaded on reset).
     dtb: Vec<u8>,
     config: VmConfig,
@@ -262,6 +264,7 @@ fn build(
         vcpus,
         vgic: devices.vgic,
         passthrough_spis: given.spis,
+        console_output: devices.output.clone(),
         dtb,
         config,
         images,
@@ -287,6 +290,7 @@ fn build(
 struct Devices {
     bus: MmioBus,
     console: Option<ConsoleInput>,
+    output: Option<Arc<Mutex<ConsoleOutput>>>,
     uart: Option<UartNode>,
     gic: Option<GicV3Layout>,
     vgic: Option<Arc<Mutex<Vgic>>>,
@@ -301,6 +305,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let mut bus = MmioBus::new();
     let mut uart = None;
     let mut console = None;
+    let mut output = None;
     let mut distributor = None;
     let mut redistributors = None;
     let vgic = Arc::new(Mutex::new(Vgic::new(
@@ -321,6 +326,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
                     (intid >= tessera_vgic::SPI_BASE).then(|| IrqLine::new(vgic.clone(), intid));
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
+                output = Some(window.output());
                 Box::new(window)
             }
             EmuType::GicDistributor | EmuType::InterruptController => {
@@ -371,6 +377,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     Ok(Devices {
         bus,
         console,
+        output,
         uart,
         gic,
         vgic,
@@ -446,6 +453,13 @@ impl VmEntry {
         Ok(())
     }
 
+    /// Shows the console line the VM left unfinished (it waits, perhaps at a prompt).
+    pub fn flush_console(&self) {
+        if let Some(output) = &self.console_output {
+            output.lock().flush();
+        }
+    }
+
     /// Prints the VM's first boot once.
     pub fn note_boot(&self, cpu: usize) {
         if !self.booted.swap(true, Ordering::AcqRel) {
@@ -462,6 +476,7 @@ impl VmEntry {
             && !self.reported.swap(true, Ordering::AcqRel)
         {
             irq::release_spis(self.vm.id);
+            self.flush_console();
             console::end_guest_line();
             println!(
                 "tessera: VM {} ({}) ended: {reason}",

@@ -3,6 +3,7 @@
 
 use crate::build::{self, Built};
 use crate::platform::Platform;
+use crate::qemu::Typing;
 use crate::{BuildArgs, qemu, setup, workspace};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
@@ -13,6 +14,11 @@ use std::time::{Duration, Instant};
 enum Expect {
     /// Every VM ends cleanly and each of these markers appears on the console.
     Clean(&'static [&'static str]),
+    /// As `Clean`, with text typed on the console: (trigger, text) steps.
+    Typed(
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    ),
     /// The build is refused before QEMU starts, with an error holding all these pieces.
     BuildError(&'static [&'static str]),
 }
@@ -61,6 +67,20 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
+        name: "aarch64 guest resets its VM (PSCI SYSTEM_RESET)",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/guest-reset-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "[guest-reset] tessera-guest: resetting the VM",
+            "tessera: VM 1 (guest-reset) resetting",
+            "[guest-reset] tessera-guest: reset ok",
+            "[guest-reset] tessera-guest: all checks passed",
+            "tessera: VM 1 (guest-reset) ended: powered off",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
         name: "aarch64 Debian Linux, 2 vCPUs, passthrough RTC, scripted check",
         arch: "aarch64",
         vm_configs: &["xtask/testdata/linux-check-aarch64.toml"],
@@ -78,6 +98,24 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: VM 1 (linux) ended: powered off",
             "tessera: all VMs ended cleanly (1 VMs)",
         ]),
+        timeout_secs: 300,
+    },
+    BootTest {
+        name: "aarch64 make run's Linux: shell takes typed commands",
+        arch: "aarch64",
+        vm_configs: &["configs/vms/linux-aarch64-qemu-smp2.toml"],
+        expect: Expect::Typed(
+            &[
+                ("tessera-linux: shell ready", "echo typed-$((6*7))\n"),
+                ("typed-42", "poweroff -f\n"),
+            ],
+            &[
+                "[linux] tessera-linux: online cpus 2",
+                "[linux] typed-42",
+                "tessera: VM 1 (linux) ended: powered off",
+                "tessera: all VMs ended cleanly (1 VMs)",
+            ],
+        ),
         timeout_secs: 300,
     },
     BootTest {
@@ -195,8 +233,13 @@ fn run_boot_test(test: &BootTest) -> Result<()> {
     match (&test.expect, build::build(&args)) {
         (Expect::BuildError(pieces), Err(err)) => check_build_error(pieces, &format!("{err:#}")),
         (Expect::BuildError(_), Ok(_)) => bail!("the build accepted an invalid config"),
-        (Expect::Clean(_), Err(err)) => Err(err),
-        (Expect::Clean(markers), Ok(built)) => check_clean_boot(&built, markers, test.timeout_secs),
+        (Expect::Clean(_) | Expect::Typed(..), Err(err)) => Err(err),
+        (Expect::Clean(markers), Ok(built)) => {
+            check_clean_boot(&built, markers, test.timeout_secs, Typing::Nothing)
+        }
+        (Expect::Typed(steps, markers), Ok(built)) => {
+            check_clean_boot(&built, markers, test.timeout_secs, Typing::Script(steps))
+        }
     }
 }
 
@@ -211,8 +254,13 @@ fn check_build_error(pieces: &[&str], error: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_clean_boot(built: &Built, markers: &[&str], timeout_secs: u64) -> Result<()> {
-    let outcome = qemu::boot(built, Duration::from_secs(timeout_secs), true)?;
+fn check_clean_boot(
+    built: &Built,
+    markers: &[&str],
+    timeout_secs: u64,
+    typing: Typing,
+) -> Result<()> {
+    let outcome = qemu::boot(built, Duration::from_secs(timeout_secs), typing)?;
     if let Some(marker) = markers.iter().find(|m| !outcome.output.contains(*m)) {
         bail!("marker `{marker}` missing on the console");
     }

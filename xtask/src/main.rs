@@ -128,6 +128,10 @@ fn main() -> Result<()> {
 /// `cargo xtask run`: build, boot, and turn the hypervisor's verdict into an exit status.
 fn run(args: &BuildArgs, timeout: u64) -> Result<()> {
     let built = build::build(args)?;
-    let outcome = qemu::boot(&built, std::time::Duration::from_secs(timeout), true)?;
+    let outcome = qemu::boot(
+        &built,
+        std::time::Duration::from_secs(timeout),
+        qemu::Typing::User,
+    )?;
     outcome.into_result()
 }

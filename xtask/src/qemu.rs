@@ -34,9 +34,19 @@ impl Outcome {
     }
 }
 
-/// Starts QEMU on `built`, stops it after `timeout`, and, when `echo`, echoes the
-/// console and passes what is typed to the guest that has the console.
-pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
+/// What is typed on the console during a boot.
+pub enum Typing {
+    /// What the user types (standard input is passed to QEMU).
+    User,
+    /// Nothing.
+    Nothing,
+    /// Scripted: each text is typed once the console has shown its trigger.
+    Script(&'static [(&'static str, &'static str)]),
+}
+
+/// Starts QEMU on `built`, stops it after `timeout`, echoes the console, and types on
+/// it as `typing` says.
+pub fn boot(built: &Built, timeout: Duration, typing: Typing) -> Result<Outcome> {
     let q = &built.platform.qemu;
     let mut cmd = Command::new(&q.binary);
     cmd.args(["-machine", &q.machine, "-cpu", &q.cpu])
@@ -49,10 +59,10 @@ pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&built.image)
-        .stdin(if echo {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
+        .stdin(match typing {
+            Typing::User => Stdio::inherit(),
+            Typing::Nothing => Stdio::null(),
+            Typing::Script(_) => Stdio::piped(),
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -68,16 +78,18 @@ pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
             if n == 0 {
                 break;
             }
-            if echo {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&buf[..n]);
+            let _ = out.flush();
             if let Ok(mut all) = sink.lock() {
                 all.extend_from_slice(&buf[..n]);
             }
         }
     });
+    if let (Typing::Script(steps), Some(stdin)) = (typing, child.stdin.take()) {
+        let seen = Arc::clone(&output);
+        std::thread::spawn(move || type_script(stdin, steps, &seen));
+    }
     let status = match child.wait_timeout(timeout)? {
         Some(status) => Some(status),
         None => {
@@ -87,9 +99,40 @@ pub fn boot(built: &Built, timeout: Duration, echo: bool) -> Result<Outcome> {
         }
     };
     let _ = reader.join();
+    drop(child.stdin.take());
     let bytes = output.lock().map(|all| all.clone()).unwrap_or_default();
     Ok(Outcome {
         status,
         output: String::from_utf8_lossy(&bytes).into_owned(),
     })
+}
+
+/// Types each step's text once the console output holds its trigger (after the
+/// previous step's), polling the output; stops when QEMU's input closes.
+fn type_script(
+    mut stdin: std::process::ChildStdin,
+    steps: &[(&str, &str)],
+    output: &Mutex<Vec<u8>>,
+) {
+    let mut from = 0;
+    for (trigger, text) in steps {
+        loop {
+            let found = output.lock().ok().and_then(|all| {
+                let seen = String::from_utf8_lossy(all.get(from..)?).into_owned();
+                seen.find(trigger).map(|at| from + at + trigger.len())
+            });
+            if let Some(end) = found {
+                from = end;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
 }

@@ -145,6 +145,11 @@ impl Pl011 {
         self.rx.push_back(byte);
     }
 
+    /// Whether the receive FIFO has room for another byte.
+    pub fn can_take_input(&self) -> bool {
+        self.rx.len() < self.rx_capacity()
+    }
+
     /// Whether the UART's interrupt line is asserted (UARTMIS is not zero).
     pub fn interrupt_pending(&self) -> bool {
         self.masked_status() != 0

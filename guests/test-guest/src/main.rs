@@ -1,6 +1,8 @@
 //! Tessera's test guest: a bare-metal program that checks what its VM gives it
 //! (console, privilege level, the memory the device tree describes, the firmware
 //! interface), prints `tessera-guest: <check> ok` for each, then powers the VM off.
+//! With `tessera.reset` on its command line it first resets its VM once, and checks
+//! that it starts again with its RAM kept (a warm reset).
 #![no_std]
 #![no_main]
 
@@ -32,8 +34,11 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
         return Err("el1: running at the wrong privilege level");
     }
     say!("tessera-guest: el1 ok");
-    check_memory(dtb)?;
+    let ram = check_memory(dtb)?;
     say!("tessera-guest: memory ok");
+    if wants_reset(dtb) {
+        check_reset(ram);
+    }
     let (major, minor) = arch::firmware_version();
     if major < 1 {
         return Err("psci version: below 1.0");
@@ -42,9 +47,39 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Marks RAM across the one reset of the reset check.
+const RESET_MAGIC: u64 = 0x7e55_e7a0_4e5e_7001;
+
+/// Whether the command line (`/chosen/bootargs`) holds the word `tessera.reset`.
+fn wants_reset(dtb: usize) -> bool {
+    // SAFETY: as in `check_memory`.
+    let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }) else {
+        return false;
+    };
+    fdt.chosen()
+        .bootargs()
+        .is_some_and(|args| args.split_whitespace().any(|w| w == "tessera.reset"))
+}
+
+/// First run: marks RAM and resets the VM. Second run: finds the mark, clears it.
+fn check_reset((base, size): (u64, u64)) {
+    let mark = (base + size - PROBE_BYTES - 8) as *mut u64;
+    // SAFETY: the word just below the probed megabyte is ours and unused otherwise.
+    if unsafe { mark.read_volatile() } == RESET_MAGIC {
+        // SAFETY: as above.
+        unsafe { mark.write_volatile(0) };
+        say!("tessera-guest: reset ok");
+    } else {
+        // SAFETY: as above.
+        unsafe { mark.write_volatile(RESET_MAGIC) };
+        say!("tessera-guest: resetting the VM");
+        arch::reset()
+    }
+}
+
 /// The device tree must describe RAM holding this program; its top megabyte must keep
-/// what is written to it.
-fn check_memory(dtb: usize) -> Result<(), &'static str> {
+/// what is written to it. Returns that RAM region (base, size).
+fn check_memory(dtb: usize) -> Result<(u64, u64), &'static str> {
     // SAFETY: the VM passes the address of a device tree blob in its RAM.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }
         .map_err(|_| "memory: no valid device tree")?;
@@ -75,7 +110,7 @@ fn check_memory(dtb: usize) -> Result<(), &'static str> {
             return Err("memory: RAM did not keep what was written");
         }
     }
-    Ok(())
+    Ok(region)
 }
 
 /// Entry from the architecture's start code.

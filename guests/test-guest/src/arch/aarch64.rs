@@ -81,6 +81,15 @@ pub fn firmware_version() -> (u32, u32) {
     ((version >> 16) as u32 & 0x7fff, version as u32 & 0xffff)
 }
 
+/// PSCI SYSTEM_RESET; never returns.
+pub fn reset() -> ! {
+    psci(0x8400_0009, 0);
+    loop {
+        // SAFETY: waits for an interrupt that never comes.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
+}
+
 /// PSCI SYSTEM_OFF; never returns.
 pub fn power_off() -> ! {
     psci(0x8400_0008, 0);
