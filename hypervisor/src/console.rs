@@ -6,14 +6,15 @@
 //! of the VM that has the console, the first running VM with a console; when it ends,
 //! the next one has it.
 
-use crate::irq::IrqLine;
+use crate::arch::{self, IrqLine};
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
-use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, Pl011};
+use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, SerialPort};
 
 /// Longest line kept before it is written without its end.
 const MAX_LINE: usize = 256;
@@ -99,7 +100,7 @@ const BACKLOG_LIMIT: usize = 4096;
 
 /// A console UART and the typed bytes waiting for room in its receive FIFO.
 struct SharedUart {
-    uart: Pl011,
+    uart: Box<dyn SerialPort>,
     backlog: VecDeque<u8>,
 }
 
@@ -127,7 +128,7 @@ pub fn register_input(input: ConsoleInput) {
     INPUTS.lock().push(input);
 }
 
-/// A VM's emulated PL011 on its bus: the UART model plus its interrupt line.
+/// A VM's emulated console UART on its bus: the model plus its interrupt line.
 pub struct UartWindow {
     uart: Arc<Mutex<SharedUart>>,
     line: Option<IrqLine>,
@@ -145,7 +146,7 @@ impl UartWindow {
         }));
         let sink = VmConsole(output.clone());
         let uart = Arc::new(Mutex::new(SharedUart {
-            uart: Pl011::new(alloc::boxed::Box::new(sink)),
+            uart: arch::new_console_port(Box::new(sink)),
             backlog: VecDeque::new(),
         }));
         Self { uart, line, output }
@@ -168,27 +169,27 @@ impl UartWindow {
 
 impl MmioDevice for UartWindow {
     fn name(&self) -> &str {
-        "pl011"
+        "console"
     }
 
     fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
         let mut shared = self.uart.lock();
         let value = shared.uart.read(offset, width);
         shared.refill();
-        update_line(&shared.uart, self.line.as_ref());
+        update_line(shared.uart.as_ref(), self.line.as_ref());
         value
     }
 
     fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
         let mut shared = self.uart.lock();
         let result = shared.uart.write(offset, width, value);
-        update_line(&shared.uart, self.line.as_ref());
+        update_line(shared.uart.as_ref(), self.line.as_ref());
         result
     }
 }
 
 /// Drives the UART's level-sensitive interrupt line from its state.
-fn update_line(uart: &Pl011, line: Option<&IrqLine>) {
+fn update_line(uart: &dyn SerialPort, line: Option<&IrqLine>) {
     if let Some(line) = line {
         line.set_level(uart.interrupt_pending());
     }
@@ -203,6 +204,6 @@ pub fn deliver_input(bytes: &[u8], running: impl Fn(u64) -> bool) -> Option<u64>
     let room = BACKLOG_LIMIT.saturating_sub(shared.backlog.len());
     shared.backlog.extend(bytes.iter().take(room));
     shared.refill();
-    update_line(&shared.uart, input.line.as_ref());
+    update_line(shared.uart.as_ref(), input.line.as_ref());
     Some(input.vm_id)
 }

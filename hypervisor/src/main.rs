@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+mod arch;
 mod console;
 mod images;
 mod irq;
@@ -25,7 +26,7 @@ fn main(cpu: usize) -> ! {
         platform::CPU_COUNT,
         option_env!("TESSERA_LOG").unwrap_or("info")
     );
-    tessera_vcpu_aarch64::init_cpu_for_guests();
+    arch::init_cpu_for_guests();
     let vms = vmm::create_all();
     scheduler::install(vms);
     for other in 1..platform::CPU_COUNT {
@@ -38,7 +39,7 @@ fn main(cpu: usize) -> ! {
 
 /// Other CPUs: run their vCPUs.
 fn secondary(cpu: usize) -> ! {
-    tessera_vcpu_aarch64::init_cpu_for_guests();
+    arch::init_cpu_for_guests();
     log::debug!("CPU {cpu} up");
     scheduler::run(cpu)
 }

@@ -1,7 +1,8 @@
 //! Devices a VM owns outright: their register windows are mapped into its stage-2
 //! table at the host addresses, their interrupts are routed to it, and (for devices
 //! named by host device tree path) their nodes are copied into its device tree.
-//! Nothing the hypervisor itself uses (RAM, its console, the GIC) can be given away.
+//! Nothing the hypervisor itself uses (RAM, its console, the interrupt controller)
+//! can be given away.
 
 use alloc::format;
 use alloc::string::String;
@@ -10,8 +11,9 @@ use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_config::{PassthroughDevice, VmConfig};
 use tessera_dtb::CopiedNode;
 use tessera_os::{frames, hal, platform};
-use tessera_stage2::{Aarch64Stage2, MappingFlags, Stage2Table};
+use tessera_stage2::{MappingFlags, Stage2Table};
 
+use crate::arch;
 use crate::vmm::OsFrames;
 
 /// What a VM was given.
@@ -19,8 +21,8 @@ use crate::vmm::OsFrames;
 pub struct Passthrough {
     /// Device tree nodes for the guest.
     pub nodes: Vec<CopiedNode>,
-    /// Shared peripheral interrupts (INTIDs) routed to the VM.
-    pub spis: Vec<u32>,
+    /// Physical device interrupts routed to the VM.
+    pub irqs: Vec<u32>,
 }
 
 /// A physical window the hypervisor keeps for itself.
@@ -31,8 +33,8 @@ struct Reserved {
 }
 
 /// Windows no VM may own.
-fn reserved() -> [Reserved; 4] {
-    [
+fn reserved() -> Vec<Reserved> {
+    let mut windows = alloc::vec![
         Reserved {
             what: "RAM",
             base: platform::RAM_BASE,
@@ -43,23 +45,19 @@ fn reserved() -> [Reserved; 4] {
             base: platform::UART_BASE,
             size: frames::FRAME_SIZE,
         },
-        Reserved {
-            what: "the GIC distributor",
-            base: platform::GICD_BASE,
-            size: 0x1_0000,
-        },
-        Reserved {
-            what: "the GIC redistributors",
-            base: platform::GICR_BASE,
-            size: 0x2_0000 * platform::CPU_COUNT as u64,
-        },
-    ]
+    ];
+    windows.extend(
+        arch::reserved_windows()
+            .into_iter()
+            .map(|(what, base, size)| Reserved { what, base, size }),
+    );
+    windows
 }
 
 /// Maps and collects every passthrough device and address range of `config`.
 pub fn assign(
     config: &VmConfig,
-    stage2: &mut Stage2Table<Aarch64Stage2>,
+    stage2: &mut Stage2Table<arch::Stage2Format>,
 ) -> Result<Passthrough, String> {
     let mut given = Passthrough::default();
     let devices = &config.devices;
@@ -81,7 +79,7 @@ pub fn assign(
                 for &(base, size) in &device.regs {
                     map(stage2, &field, base, base, size)?;
                 }
-                given.spis.extend(&device.spis);
+                given.irqs.extend(&device.spis);
                 given.nodes.push(device.node);
             }
             PassthroughDevice::Range {
@@ -92,8 +90,10 @@ pub fn assign(
                 ..
             } => {
                 map(stage2, &field, *gpa, *hpa, *length)?;
-                if let Ok(intid @ 32..1020) = u32::try_from(*irq) {
-                    given.spis.push(intid);
+                if let Ok(irq) = u32::try_from(*irq)
+                    && arch::is_device_irq(irq)
+                {
+                    given.irqs.push(irq);
                 }
             }
         }
@@ -107,9 +107,9 @@ pub fn assign(
             length,
         )?;
     }
-    if let Some(&intid) = given.spis.iter().find(|&&i| i == platform::UART_IRQ) {
+    if let Some(&irq) = given.irqs.iter().find(|&&i| arch::is_reserved_irq(i)) {
         return Err(format!(
-            "devices.passthrough_devices: interrupt {intid} belongs to the hypervisor's console"
+            "devices.passthrough_devices: interrupt {irq} belongs to the hypervisor"
         ));
     }
     Ok(given)
@@ -117,7 +117,7 @@ pub fn assign(
 
 /// Maps host `[hpa, hpa + size)` at `gpa` as device memory, whole pages.
 fn map(
-    stage2: &mut Stage2Table<Aarch64Stage2>,
+    stage2: &mut Stage2Table<arch::Stage2Format>,
     field: &str,
     gpa: u64,
     hpa: u64,

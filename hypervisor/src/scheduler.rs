@@ -2,12 +2,12 @@
 //! waits for an interrupt, and sleeps (WFI) when none can run, until every VM has
 //! ended; then the boot CPU reports and powers off.
 
+use crate::arch;
 use crate::irq::{self, TaskId};
 use crate::vmm::{VmEntry, Vms};
 use alloc::vec;
 use alloc::vec::Vec;
 use spin::Once;
-use tessera_os::hal::gic;
 use tessera_os::{hal, println};
 use tessera_vcpu::{ArchVcpu, VcpuExit};
 use tessera_vm::{Action, VcpuState, VmStatus};
@@ -67,7 +67,7 @@ pub fn run(cpu: usize) -> ! {
         }
         if !ran {
             hal::wait_for_interrupt();
-            irq::handle_host_interrupts(vms, loaded);
+            arch::handle_host_interrupts(vms, loaded);
         }
     }
 }
@@ -81,7 +81,7 @@ fn has_work(vms: &Vms, (v, i): TaskId) -> bool {
         || entry
             .vcpus
             .get(i)
-            .is_some_and(|task| irq::has_work(entry, i, &task.vcpu.lock()))
+            .is_some_and(|task| entry.irqchip.has_work(i, &task.vcpu.lock()))
 }
 
 /// Runs one vCPU until it waits, stops, or its VM changes state.
@@ -122,7 +122,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         entry.note_boot(cpu);
     }
     let turn = loop {
-        irq::deliver(entry, i, &mut vcpu);
+        entry.irqchip.deliver(i, &mut vcpu, &entry.passthrough_irqs);
         let exit = vcpu.run();
         let host_interrupt = matches!(exit, Ok(VcpuExit::HostInterrupt));
         let device_access = matches!(
@@ -130,7 +130,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
             Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
         );
         if host_interrupt {
-            irq::handle_host_interrupts(vms, *loaded);
+            arch::handle_host_interrupts(vms, *loaded);
         }
         let action = entry.vm.handle_exit(i, &mut *vcpu, exit);
         if device_access {
@@ -138,16 +138,16 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         }
         match action {
             Action::Resume if entry.vm.status() == VmStatus::Running => {}
-            Action::SendIpi(value) => irq::send_sgi(entry, i, value, cpu),
-            Action::WakeOthers => gic::kick(None),
-            Action::Idle if irq::has_work(entry, i, &vcpu) => {}
+            Action::SendIpi(value) => irq::send_ipi(entry, i, value, cpu),
+            Action::WakeOthers => arch::kick(None),
+            Action::Idle if entry.irqchip.has_work(i, &vcpu) => {}
             Action::Idle => {
                 entry.flush_console();
                 break Turn::Waiting;
             }
             Action::Reset => {
                 // The VM's other vCPUs stop at their next exit.
-                gic::kick(None);
+                arch::kick(None);
                 break Turn::Ran;
             }
             Action::Resume | Action::VcpuOff | Action::Ended => break Turn::Ran,
@@ -155,7 +155,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
     };
     if entry.vm.status() == VmStatus::Ended {
         entry.report_end();
-        gic::kick(None);
+        arch::kick(None);
     }
     turn
 }

@@ -2,9 +2,10 @@
 //! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
 //! CPUs. A VM that cannot be created is reported and skipped; the others still run.
 
+use crate::arch::{self, ArchDevices, IrqChip};
 use crate::console::{self, ConsoleInput, ConsoleOutput, UartWindow};
 use crate::images::{VM_IMAGES, VmImages};
-use crate::irq::{self, GicFrame, IrqLine, VgicWindow};
+use crate::irq;
 use crate::passthrough::{self, Passthrough};
 use alloc::boxed::Box;
 use alloc::format;
@@ -14,15 +15,15 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
-use tessera_config::{EmuType, MapType, MemoryFlags, VmConfig};
-use tessera_dtb::{Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
-use tessera_os::{frames, hal, platform, println};
-use tessera_stage2::{Aarch64Stage2, FrameAllocator, MappingFlags, Stage2Table};
+use tessera_config::{EmuType, EmulatedDevice, MapType, MemoryFlags, VmConfig};
+use tessera_os::{frames, hal, println};
+use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
-use tessera_vcpu_aarch64::Aarch64Vcpu;
-use tessera_vdev::MmioBus;
-use tessera_vgic::Vgic;
+use tessera_vdev::{MmioBus, MmioDevice};
 use tessera_vm::{GuestMemory, RamRegion, Vm};
+
+/// A VM's second-stage translation table.
+type Stage2 = Stage2Table<arch::Stage2Format>;
 
 /// Stage-2 tables take their frames from the OS frame allocator.
 pub struct OsFrames;
@@ -46,7 +47,7 @@ pub struct VcpuTask {
     /// Index of the physical CPU.
     pub pcpu: usize,
     /// The vCPU, locked by the physical CPU running it.
-    pub vcpu: Mutex<Aarch64Vcpu>,
+    pub vcpu: Mutex<arch::Vcpu>,
 }
 
 /// A created VM with everything the VMM keeps for it.
@@ -55,10 +56,10 @@ pub struct VmEntry {
     pub vm: Vm,
     /// Its vCPUs by index.
     pub vcpus: Vec<VcpuTask>,
-    /// Its emulated GICv3, when the config gives it one.
-    pub vgic: Option<Arc<Mutex<Vgic>>>,
-    /// Physical interrupts (INTIDs) of its passthrough devices.
-    pub passthrough_spis: Vec<u32>,
+    /// Its emulated interrupt controller (absent when the config gives it none).
+    pub irqchip: IrqChip,
+    /// Physical interrupts of its passthrough devices.
+    pub passthrough_irqs: Vec<u32>,
     /// Its console output, when it has a console.
     console_output: Option<Arc<Mutex<ConsoleOutput>>>,
     /// The device tree it boots with (reloaded on reset).
@@ -66,7 +67,7 @@ pub struct VmEntry {
     config: VmConfig,
     images: &'static VmImages,
     /// Kept for the VM's lifetime: the hardware walks it.
-    _stage2: Stage2Table<Aarch64Stage2>,
+    _stage2: Stage2,
     booted: AtomicBool,
     reported: AtomicBool,
 }
@@ -118,19 +119,6 @@ pub fn create_all() -> Vms {
     vms
 }
 
-/// The physical CPU index of an MPIDR on this platform.
-fn pcpu_of(mpidr: u64) -> Result<usize, String> {
-    let index = ((mpidr >> 8) & 0xff) as usize * 16 + (mpidr & 0xff) as usize;
-    if mpidr & 0xff < 16 && index < platform::CPU_COUNT && hal::mpidr_of(index) == mpidr {
-        Ok(index)
-    } else {
-        Err(format!(
-            "base.phys_cpu_ids: no physical CPU {mpidr:#x} (this platform has {})",
-            platform::CPU_COUNT
-        ))
-    }
-}
-
 /// Guest RAM allocated for a VM; given back if the VM is not created.
 struct Allocation {
     regions: Vec<(HostPhysAddr, usize)>,
@@ -156,10 +144,9 @@ fn create(index: usize, images: &'static VmImages) -> Result<VmEntry, String> {
     let pcpus = config
         .vcpu_phys_ids()
         .into_iter()
-        .map(pcpu_of)
+        .map(arch::pcpu_of)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut stage2 = Stage2Table::<Aarch64Stage2>::new(&mut OsFrames)
-        .map_err(|e| format!("stage-2 table: {e}"))?;
+    let mut stage2 = Stage2::new(&mut OsFrames).map_err(|e| format!("stage-2 table: {e}"))?;
     let mut allocation = Allocation {
         regions: Vec::new(),
     };
@@ -179,7 +166,7 @@ fn create(index: usize, images: &'static VmImages) -> Result<VmEntry, String> {
 /// Allocates and maps every RAM region of the config.
 fn allocate_memory(
     config: &VmConfig,
-    stage2: &mut Stage2Table<Aarch64Stage2>,
+    stage2: &mut Stage2,
     allocation: &mut Allocation,
 ) -> Result<GuestMemory, String> {
     let mut regions = Vec::new();
@@ -224,7 +211,7 @@ fn build(
     images: &'static VmImages,
     pcpus: Vec<usize>,
     memory: GuestMemory,
-    stage2: Stage2Table<Aarch64Stage2>,
+    stage2: Stage2,
     given: Passthrough,
 ) -> Result<VmEntry, String> {
     let mut devices = create_devices(&config)?;
@@ -239,17 +226,24 @@ fn build(
                     .map(|(ramdisk, addr)| {
                         GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
                     });
-            build_device_tree(&config, &memory, &devices, &given.nodes, initrd)?
+            let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
+            arch::build_device_tree(
+                &config,
+                &ram,
+                &devices.arch,
+                devices.console_node,
+                &given.nodes,
+                initrd,
+            )?
         }
     };
-    // The VM's virtual counter starts at zero now.
-    let cntvoff = hal::counter_ticks();
+    let created_at = hal::counter_ticks();
     let vcpus: Vec<VcpuTask> = pcpus
         .iter()
         .enumerate()
         .map(|(i, &pcpu)| VcpuTask {
             pcpu,
-            vcpu: Mutex::new(Aarch64Vcpu::new(vmid, stage2.root(), i as u64, cntvoff)),
+            vcpu: Mutex::new(arch::new_vcpu(vmid, stage2.root(), i, created_at)),
         })
         .collect();
     let vm = Vm::new(
@@ -262,8 +256,8 @@ fn build(
     let entry = VmEntry {
         vm,
         vcpus,
-        vgic: devices.vgic,
-        passthrough_spis: given.spis,
+        irqchip: devices.arch.irqchip.clone(),
+        passthrough_irqs: given.irqs,
         console_output: devices.output.clone(),
         dtb,
         config,
@@ -272,14 +266,14 @@ fn build(
         booted: AtomicBool::new(false),
         reported: AtomicBool::new(false),
     };
-    if !entry.passthrough_spis.is_empty() && entry.vgic.is_none() {
+    if !entry.passthrough_irqs.is_empty() && !entry.irqchip.is_present() {
         return Err(
-            "devices.passthrough_devices: the devices' interrupts need an emulated GICv3 (emu_type 0x21 and 0x20)".to_string(),
+            "devices.passthrough_devices: the devices' interrupts need an emulated interrupt controller in emu_devices".to_string(),
         );
     }
     entry.load_and_reset()?;
     let pcpu = entry.vcpus.first().map_or(0, |task| task.pcpu);
-    irq::claim_spis(entry.vm.id, &entry.passthrough_spis, pcpu)?;
+    irq::claim(entry.vm.id, &entry.passthrough_irqs, pcpu)?;
     if let Some(input) = console {
         console::register_input(input);
     }
@@ -291,120 +285,69 @@ struct Devices {
     bus: MmioBus,
     console: Option<ConsoleInput>,
     output: Option<Arc<Mutex<ConsoleOutput>>>,
-    uart: Option<UartNode>,
-    gic: Option<GicV3Layout>,
-    vgic: Option<Arc<Mutex<Vgic>>>,
+    /// The console's window and interrupt, for the device tree.
+    console_node: Option<(GuestRange, u32)>,
+    arch: ArchDevices,
 }
 
-/// SPIs an emulated GIC offers its guest: INTIDs 32 to 32 + this - 1.
-const VGIC_SPIS: u32 = 96;
+/// The bus under construction, placing each `emu_devices` row's model.
+pub struct DeviceLayout {
+    bus: MmioBus,
+}
 
-/// The emulated devices of the config. A GICv3 is a distributor (`emu_type` 0x21 or
-/// 0x1) and a redistributor region (0x20) of 128 KiB per vCPU.
+impl DeviceLayout {
+    /// Puts `model` at the window `device` names; returns that window.
+    pub fn insert(
+        &mut self,
+        field: &str,
+        device: &EmulatedDevice,
+        model: Box<dyn MmioDevice>,
+    ) -> Result<GuestRange, String> {
+        let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
+        self.bus
+            .insert(range, model)
+            .map_err(|e| format!("{field}: {e}"))?;
+        Ok(range)
+    }
+}
+
+/// The emulated devices of the config: the architecture's interrupt controller, then
+/// the console.
 fn create_devices(config: &VmConfig) -> Result<Devices, String> {
-    let mut bus = MmioBus::new();
-    let mut uart = None;
+    let mut layout = DeviceLayout {
+        bus: MmioBus::new(),
+    };
+    let arch = arch::create_devices(config, &mut layout)?;
     let mut console = None;
     let mut output = None;
-    let mut distributor = None;
-    let mut redistributors = None;
-    let vgic = Arc::new(Mutex::new(Vgic::new(
-        (0..config.base.cpu_num as u64).collect(),
-        VGIC_SPIS,
-    )));
+    let mut console_node = None;
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
         let field = format!("devices.emu_devices[{i}] ({})", device.name);
-        let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
-        let model: Box<dyn tessera_vdev::MmioDevice> = match device.emu_type {
+        match device.emu_type {
             EmuType::Console => {
-                let intid = u32::try_from(device.irq).unwrap_or(0);
-                uart = Some(UartNode {
-                    base: range,
-                    spi: intid.saturating_sub(tessera_vgic::SPI_BASE),
-                });
-                let line =
-                    (intid >= tessera_vgic::SPI_BASE).then(|| IrqLine::new(vgic.clone(), intid));
+                let line = arch::device_line(&arch.irqchip, device.irq);
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
                 output = Some(window.output());
-                Box::new(window)
+                let range = layout.insert(&field, device, Box::new(window))?;
+                console_node = Some((range, u32::try_from(device.irq).unwrap_or(0)));
             }
-            EmuType::GicDistributor | EmuType::InterruptController => {
-                if device.length < tessera_vgic::DISTRIBUTOR_SIZE {
-                    return Err(format!(
-                        "{field}: a GICv3 distributor needs {:#x} bytes",
-                        tessera_vgic::DISTRIBUTOR_SIZE
-                    ));
-                }
-                distributor = Some(range);
-                Box::new(VgicWindow::new(vgic.clone(), GicFrame::Distributor))
-            }
-            EmuType::GicRedistributor => {
-                let needed = tessera_vgic::REDISTRIBUTOR_STRIDE * config.base.cpu_num as u64;
-                if device.length < needed {
-                    return Err(format!(
-                        "{field}: {} vCPU(s) need {needed:#x} bytes of redistributors",
-                        config.base.cpu_num
-                    ));
-                }
-                redistributors = Some(range);
-                Box::new(VgicWindow::new(vgic.clone(), GicFrame::Redistributors))
-            }
+            _ if arch::is_arch_device(device) => {}
             other => {
                 return Err(format!(
-                    "{field}: emulated device type {:#x} is not supported on aarch64 yet",
+                    "{field}: emulated device type {:#x} is not supported on this architecture yet",
                     other.code()
                 ));
             }
-        };
-        bus.insert(range, model)
-            .map_err(|e| format!("{field}: {e}"))?;
-    }
-    let gic = match (distributor, redistributors) {
-        (Some(distributor), Some(redistributors)) => Some(GicV3Layout {
-            distributor,
-            redistributors,
-        }),
-        (None, None) => None,
-        _ => {
-            return Err(
-                "devices.emu_devices: an emulated GICv3 needs both a distributor (0x21) and redistributors (0x20)"
-                    .to_string(),
-            );
         }
-    };
-    let vgic = gic.is_some().then_some(vgic);
+    }
     Ok(Devices {
-        bus,
+        bus: layout.bus,
         console,
         output,
-        uart,
-        gic,
-        vgic,
+        console_node,
+        arch,
     })
-}
-
-/// The device tree Tessera gives a VM that has no `dtb_path`.
-fn build_device_tree(
-    config: &VmConfig,
-    memory: &GuestMemory,
-    devices: &Devices,
-    passthrough: &[tessera_dtb::CopiedNode],
-    initrd: Option<GuestRange>,
-) -> Result<Vec<u8>, String> {
-    let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
-    let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
-    let machine = Aarch64Machine {
-        memory: &ram,
-        cpu_mpidrs: &mpidrs,
-        gic: devices.gic,
-        uart: devices.uart,
-        timer_ppis: devices.gic.map(|_| QEMU_VIRT_TIMER_PPIS),
-        bootargs: config.kernel.cmdline.as_deref(),
-        initrd,
-        passthrough,
-    };
-    tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
 }
 
 impl VmEntry {
@@ -419,9 +362,7 @@ impl VmEntry {
         if let (Some(ramdisk), Some(addr)) = (self.images.ramdisk, kernel.ramdisk_load_addr) {
             self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
         }
-        if let Some(vgic) = &self.vgic {
-            vgic.lock().reset();
-        }
+        self.irqchip.reset();
         let dtb_addr = kernel
             .dtb_load_addr
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
@@ -475,7 +416,7 @@ impl VmEntry {
         if let Some(reason) = self.vm.end_reason()
             && !self.reported.swap(true, Ordering::AcqRel)
         {
-            irq::release_spis(self.vm.id);
+            irq::release(self.vm.id);
             self.flush_console();
             console::end_guest_line();
             println!(

@@ -144,6 +144,17 @@ pub trait MmioDevice: Send {
     fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError>;
 }
 
+/// An emulated serial port a VM's console is: an MMIO device that takes typed input
+/// and drives one level-sensitive interrupt line.
+pub trait SerialPort: MmioDevice {
+    /// Queues a typed byte for the guest (dropped as an overrun when full).
+    fn push_input(&mut self, byte: u8);
+    /// Whether another typed byte fits.
+    fn can_take_input(&self) -> bool;
+    /// Whether the interrupt line is asserted.
+    fn interrupt_pending(&self) -> bool;
+}
+
 /// Where a console device's output goes (the hypervisor's console, a buffer, ...).
 pub trait CharSink: Send {
     /// Takes bytes the guest sent.

@@ -10,7 +10,7 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
-use crate::{AccessWidth, CharSink, DeviceError, MmioDevice};
+use crate::{AccessWidth, CharSink, DeviceError, MmioDevice, SerialPort};
 
 #[cfg(test)]
 mod tests;
@@ -136,23 +136,13 @@ impl Pl011 {
     /// A byte typed on the console: queued for the guest, dropped (an overrun) when full.
     ///
     /// With FIFOs disabled (UARTLCR_H.FEN clear) only one byte can wait.
-    pub fn push_input(&mut self, byte: u8) {
+    fn queue_input(&mut self, byte: u8) {
         if self.rx.len() >= self.rx_capacity() {
             self.overrun_pending = true;
             self.overrun_error = true;
             return;
         }
         self.rx.push_back(byte);
-    }
-
-    /// Whether the receive FIFO has room for another byte.
-    pub fn can_take_input(&self) -> bool {
-        self.rx.len() < self.rx_capacity()
-    }
-
-    /// Whether the UART's interrupt line is asserted (UARTMIS is not zero).
-    pub fn interrupt_pending(&self) -> bool {
-        self.masked_status() != 0
     }
 
     /// Bytes the receive FIFO holds at most with the current UARTLCR_H.
@@ -217,7 +207,7 @@ impl Pl011 {
     /// A write to UARTDR: send the byte (or loop it back) and raise TXRIS.
     fn transmit(&mut self, byte: u8) {
         if self.cr & CR_LBE != 0 {
-            self.push_input(byte);
+            self.queue_input(byte);
         } else {
             self.sink.write_bytes(&[byte]);
         }
@@ -312,5 +302,21 @@ impl MmioDevice for Pl011 {
             _ => return Err(DeviceError::NoRegister { offset }),
         }
         Ok(())
+    }
+}
+
+impl SerialPort for Pl011 {
+    /// With FIFOs disabled (UARTLCR_H.FEN clear) only one byte can wait.
+    fn push_input(&mut self, byte: u8) {
+        self.queue_input(byte);
+    }
+
+    fn can_take_input(&self) -> bool {
+        self.rx.len() < self.rx_capacity()
+    }
+
+    /// UARTMIS is not zero.
+    fn interrupt_pending(&self) -> bool {
+        self.masked_status() != 0
     }
 }

@@ -1,0 +1,199 @@
+//! aarch64: EL1 guests under EL2, an emulated GICv3 per VM, PL011 consoles, and the
+//! device tree of QEMU's `virt` board.
+
+mod irqchip;
+
+pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
+
+use crate::vmm::DeviceLayout;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use irqchip::GicFrame;
+use spin::Mutex;
+use tessera_addr::{GuestRange, HostPhysAddr};
+use tessera_config::{EmuType, EmulatedDevice, VmConfig};
+use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
+use tessera_os::{hal, platform};
+use tessera_vdev::{CharSink, Pl011, SerialPort};
+use tessera_vgic::Vgic;
+
+/// The vCPU of this architecture.
+pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
+/// The stage-2 table layout of this architecture.
+pub type Stage2Format = tessera_stage2::Aarch64Stage2;
+
+/// SPIs an emulated GIC offers its guest: INTIDs 32 to 32 + this - 1.
+const VGIC_SPIS: u32 = 96;
+
+/// Sets the per-CPU EL2 controls every guest shares; called once on each CPU.
+pub fn init_cpu_for_guests() {
+    tessera_vcpu_aarch64::init_cpu_for_guests();
+}
+
+/// The physical CPU index of an MPIDR on this platform.
+pub fn pcpu_of(mpidr: u64) -> Result<usize, String> {
+    let index = ((mpidr >> 8) & 0xff) as usize * 16 + (mpidr & 0xff) as usize;
+    if mpidr & 0xff < 16 && index < platform::CPU_COUNT && hal::mpidr_of(index) == mpidr {
+        Ok(index)
+    } else {
+        Err(format!(
+            "base.phys_cpu_ids: no physical CPU {mpidr:#x} (this platform has {})",
+            platform::CPU_COUNT
+        ))
+    }
+}
+
+/// vCPU `index` of the VM with `vmid`, stage-2 root `root`, and a virtual counter
+/// that starts at zero when the VM is created (`created_at`, in counter ticks).
+pub fn new_vcpu(vmid: u8, root: HostPhysAddr, index: usize, created_at: u64) -> Vcpu {
+    Vcpu::new(vmid, root, index as u64, created_at)
+}
+
+/// A VM's interrupt controller and its place in the guest's memory map.
+pub struct ArchDevices {
+    /// The emulated GICv3 (absent when the config has none).
+    pub irqchip: IrqChip,
+    gic: Option<GicV3Layout>,
+}
+
+/// Puts the config's interrupt controller windows (GICv3 distributor `0x21` or `0x1`,
+/// redistributors `0x20`, 128 KiB per vCPU) on `bus`. `emu_devices` rows of other
+/// types are the generic VMM's.
+pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
+    let vgic = IrqChip::new(Arc::new(Mutex::new(Vgic::new(
+        (0..config.base.cpu_num as u64).collect(),
+        VGIC_SPIS,
+    ))));
+    let mut distributor = None;
+    let mut redistributors = None;
+    for (i, device) in config.devices.emu_devices.iter().enumerate() {
+        let (frame, needed) = match device.emu_type {
+            EmuType::GicDistributor | EmuType::InterruptController => {
+                (GicFrame::Distributor, tessera_vgic::DISTRIBUTOR_SIZE)
+            }
+            EmuType::GicRedistributor => (
+                GicFrame::Redistributors,
+                tessera_vgic::REDISTRIBUTOR_STRIDE * config.base.cpu_num as u64,
+            ),
+            _ => continue,
+        };
+        let field = format!("devices.emu_devices[{i}] ({})", device.name);
+        if device.length < needed {
+            return Err(format!("{field}: this GICv3 frame needs {needed:#x} bytes"));
+        }
+        let window = vgic
+            .window(frame)
+            .ok_or_else(|| format!("{field}: no interrupt controller model"))?;
+        let range = layout.insert(&field, device, Box::new(window))?;
+        match frame {
+            GicFrame::Distributor => distributor = Some(range),
+            GicFrame::Redistributors => redistributors = Some(range),
+        }
+    }
+    let gic = match (distributor, redistributors) {
+        (Some(distributor), Some(redistributors)) => Some(GicV3Layout {
+            distributor,
+            redistributors,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "devices.emu_devices: an emulated GICv3 needs both a distributor (0x21) and redistributors (0x20)"
+                    .into(),
+            );
+        }
+    };
+    Ok(ArchDevices {
+        irqchip: if gic.is_some() {
+            vgic
+        } else {
+            IrqChip::default()
+        },
+        gic,
+    })
+}
+
+/// Whether an `emu_devices` row is one [`create_devices`] handles.
+pub fn is_arch_device(device: &EmulatedDevice) -> bool {
+    matches!(
+        device.emu_type,
+        EmuType::GicDistributor | EmuType::GicRedistributor | EmuType::InterruptController
+    )
+}
+
+/// The serial port model of a console: a PL011.
+pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
+    Box::new(Pl011::new(sink))
+}
+
+/// The device tree Tessera gives a VM that has no `dtb_path`.
+pub fn build_device_tree(
+    config: &VmConfig,
+    ram: &[GuestRange],
+    devices: &ArchDevices,
+    console: Option<(GuestRange, u32)>,
+    passthrough: &[CopiedNode],
+    initrd: Option<GuestRange>,
+) -> Result<Vec<u8>, String> {
+    let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
+    let machine = Aarch64Machine {
+        memory: ram,
+        cpu_mpidrs: &mpidrs,
+        gic: devices.gic,
+        uart: console.map(|(base, intid)| UartNode {
+            base,
+            spi: intid.saturating_sub(tessera_vgic::SPI_BASE),
+        }),
+        timer_ppis: devices.gic.map(|_| QEMU_VIRT_TIMER_PPIS),
+        bootargs: config.kernel.cmdline.as_deref(),
+        initrd,
+        passthrough,
+    };
+    tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
+}
+
+/// Interrupts a guest's device may not be given: the hypervisor's console.
+pub fn is_reserved_irq(intid: u32) -> bool {
+    intid == platform::UART_IRQ
+}
+
+/// Whether `intid` can be a passed-through device's interrupt (an SPI).
+pub fn is_device_irq(intid: u32) -> bool {
+    (tessera_vgic::SPI_BASE..1020).contains(&intid)
+}
+
+/// Physical windows of the interrupt controller, which no VM may own:
+/// (what, base, size).
+pub fn reserved_windows() -> Vec<(&'static str, u64, u64)> {
+    alloc::vec![
+        ("the GIC distributor", platform::GICD_BASE, 0x1_0000),
+        (
+            "the GIC redistributors",
+            platform::GICR_BASE,
+            0x2_0000 * platform::CPU_COUNT as u64,
+        ),
+    ]
+}
+
+/// Routes physical device interrupt `intid` to physical CPU `pcpu`.
+pub fn enable_device_irq(intid: u32, pcpu: usize) {
+    hal::gic::enable_spi(intid, pcpu);
+}
+
+/// Disables physical device interrupt `intid` and ends its active state.
+pub fn disable_device_irq(intid: u32) {
+    hal::gic::disable_spi(intid);
+}
+
+/// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
+pub fn kick(cpu: Option<usize>) {
+    hal::gic::kick(cpu);
+}
+
+/// The interrupt line of a device whose config gives it interrupt `intid`.
+pub fn device_line(chip: &IrqChip, intid: u64) -> Option<IrqLine> {
+    u32::try_from(intid).ok().and_then(|intid| chip.line(intid))
+}

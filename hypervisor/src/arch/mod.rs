@@ -1,0 +1,11 @@
+//! What differs per architecture, behind one set of names the generic VMM uses:
+//! `Vcpu` and `Stage2Format` (the vCPU and its second-stage table layout),
+//! `IrqChip` (a VM's emulated interrupt controller), `IrqLine` (an emulated device's
+//! interrupt line into it), `init_cpu_for_guests`, `pcpu_of`, `new_vcpu`,
+//! `create_devices`, `build_device_tree`, `new_console_port` and
+//! `handle_host_interrupts`.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
