@@ -21,15 +21,16 @@ tessera_os::entry!(main, secondary);
 /// Boot CPU: create the VMs, start the other CPUs, run.
 fn main(cpu: usize) -> ! {
     println!(
-        "tessera: Tessera hypervisor {} (aarch64, EL2), {} CPUs, log level {}",
+        "tessera: Tessera hypervisor {} ({}), {} CPUs, log level {}",
         env!("CARGO_PKG_VERSION"),
+        arch::NAME,
         platform::CPU_COUNT,
         option_env!("TESSERA_LOG").unwrap_or("info")
     );
     arch::init_cpu_for_guests();
     let vms = vmm::create_all();
-    scheduler::install(vms);
-    for other in 1..platform::CPU_COUNT {
+    scheduler::install(vms, cpu);
+    for other in (0..platform::CPU_COUNT).filter(|&other| other != cpu) {
         if let Err(error) = hal::start_cpu(other) {
             println!("tessera: CPU {other} did not start: {error:?}");
         }

@@ -13,9 +13,12 @@ use tessera_vcpu::{ArchVcpu, VcpuExit};
 use tessera_vm::{Action, VcpuState, VmStatus};
 
 static VMS: Once<Vms> = Once::new();
+/// The CPU that created the VMs; it reports the verdict and powers off.
+static BOOT_CPU: Once<usize> = Once::new();
 
-/// Hands the created VMs to the scheduler; called once by the boot CPU.
-pub fn install(vms: Vms) {
+/// Hands the created VMs to the scheduler; called once by the boot CPU `cpu`.
+pub fn install(vms: Vms, cpu: usize) {
+    BOOT_CPU.call_once(|| cpu);
     VMS.call_once(|| vms);
 }
 
@@ -59,7 +62,7 @@ pub fn run(cpu: usize) -> ! {
             ran |= turn == Turn::Ran;
         }
         if vms.entries.iter().all(|e| e.vm.status() == VmStatus::Ended) {
-            if cpu == 0 {
+            if BOOT_CPU.get() == Some(&cpu) {
                 report_verdict(vms);
                 hal::power_off();
             }

@@ -135,6 +135,51 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 300,
     },
     BootTest {
+        name: "riscv64 test guest",
+        arch: "riscv64",
+        vm_configs: &["configs/vms/guest-riscv64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: Tessera hypervisor 0.1.0 (riscv64, HS-mode)",
+            "tessera: VM 1 (guest-riscv64) created",
+            "[guest-riscv64] tessera-guest: console ok",
+            "[guest-riscv64] tessera-guest: s-mode ok",
+            "[guest-riscv64] tessera-guest: memory ok",
+            "[guest-riscv64] tessera-guest: sbi version ok (2.0)",
+            "[guest-riscv64] tessera-guest: all checks passed",
+            "tessera: VM 1 (guest-riscv64) ended: powered off",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
+        name: "riscv64 two VMs at once",
+        arch: "riscv64",
+        vm_configs: &["configs/vms/two-guests-riscv64"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (guest-a) booted on CPU 1",
+            "tessera: VM 2 (guest-b) booted on CPU 2",
+            "[guest-a] tessera-guest: all checks passed",
+            "[guest-b] tessera-guest: all checks passed",
+            "tessera: VM 1 (guest-a) ended: powered off",
+            "tessera: VM 2 (guest-b) ended: powered off",
+            "tessera: all VMs ended cleanly (2 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
+        name: "riscv64 guest resets its VM (SBI system reset)",
+        arch: "riscv64",
+        vm_configs: &["xtask/testdata/guest-reset-riscv64.toml"],
+        expect: Expect::Clean(&[
+            "[guest-reset] tessera-guest: resetting the VM",
+            "tessera: VM 1 (guest-reset) resetting",
+            "[guest-reset] tessera-guest: reset ok",
+            "[guest-reset] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
         name: "invalid config is refused before QEMU starts",
         arch: "aarch64",
         vm_configs: &["xtask/testdata/unknown-field.toml"],
@@ -166,10 +211,23 @@ impl Tally {
     }
 }
 
-/// Runs everything; fails when any test failed.
-pub fn run_all(arch: &str, host_only: bool) -> Result<()> {
-    let platform = Platform::load(arch)?;
-    setup::ensure_rust(&platform.target)?;
+/// Architectures with boot tests, in the order they run.
+pub const ARCHES: &[&str] = &["aarch64", "riscv64"];
+
+/// Runs everything (the boot tests of `arch`, or of every architecture); fails when
+/// any test failed.
+pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
+    let arches: Vec<&str> = match arch {
+        Some(arch) => vec![arch],
+        None => ARCHES.to_vec(),
+    };
+    let platforms = arches
+        .iter()
+        .map(|arch| Platform::load(arch))
+        .collect::<Result<Vec<_>>>()?;
+    for platform in &platforms {
+        setup::ensure_rust(&platform.target)?;
+    }
     let mut tally = Tally::default();
     let started = Instant::now();
     tally.record(
@@ -180,9 +238,9 @@ pub fn run_all(arch: &str, host_only: bool) -> Result<()> {
     let (unit_passed, unit_failed) = run_unit_tests()?;
     tally.passed += unit_passed;
     tally.failed += unit_failed;
-    if !host_only {
-        setup::ensure_qemu(&platform)?;
-        for test in BOOT_TESTS.iter().filter(|t| t.arch == arch) {
+    for platform in platforms.iter().filter(|_| !host_only) {
+        setup::ensure_qemu(platform)?;
+        for test in BOOT_TESTS.iter().filter(|t| t.arch == platform.arch) {
             let started = Instant::now();
             println!("---- boot test: {} ----", test.name);
             tally.record(test.name, run_boot_test(test), started);

@@ -49,9 +49,15 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     Ok(Built { platform, image })
 }
 
-/// The VM config `make run` boots when none is given.
+/// The VM config `make run` boots when none is given: the architecture's Linux
+/// config, or its test guest while it has none.
 pub fn default_config(arch: &str) -> PathBuf {
-    PathBuf::from(format!("configs/vms/linux-{arch}-qemu-smp2.toml"))
+    let linux = PathBuf::from(format!("configs/vms/linux-{arch}-qemu-smp2.toml"));
+    if linux.exists() {
+        linux
+    } else {
+        PathBuf::from(format!("configs/vms/guest-{arch}.toml"))
+    }
 }
 
 /// Files as given, and the `*.toml` files (sorted) of any folder given.
@@ -183,10 +189,10 @@ fn linker_script(load_addr: u64) -> String {
     format!(
         "ENTRY(_start)\nSECTIONS\n{{\n    . = {load_addr:#x};\n    __image_start = .;\n\
          .text : {{ KEEP(*(.text.boot)) *(.text .text.*) }}\n\
-         .rodata : ALIGN(4096) {{ *(.rodata .rodata.*) }}\n\
-         .data : ALIGN(4096) {{ *(.data .data.*) *(.got .got.*) }}\n\
+         .rodata : ALIGN(4096) {{ *(.rodata .rodata.*) *(.srodata .srodata.*) }}\n\
+         .data : ALIGN(4096) {{ *(.data .data.*) *(.sdata .sdata.*) *(.got .got.*) }}\n\
          . = ALIGN(4096);\n    __image_file_end = .;\n\
-         .bss (NOLOAD) : ALIGN(4096) {{ __bss_start = .; *(.bss .bss.*) *(COMMON) . = ALIGN(4096); __bss_end = .; }}\n\
+         .bss (NOLOAD) : ALIGN(4096) {{ __bss_start = .; *(.sbss .sbss.*) *(.bss .bss.*) *(COMMON) . = ALIGN(4096); __bss_end = .; }}\n\
          __image_end = .;\n\
          /DISCARD/ : {{ *(.comment) *(.eh_frame*) }}\n}}\n"
     )
@@ -207,10 +213,8 @@ fn hypervisor_env(cmd: &mut Command, generated: &Path, log: &str) {
 }
 
 /// Prepares `cmd` (a clippy run over the bare-metal crates) to see an empty VM table.
-pub fn lint_environment(cmd: &mut Command, target: &str) -> Result<()> {
-    let arch = target.split('-').next().unwrap_or(target);
-    let platform = Platform::load(arch)?;
-    let generated = generate(&platform, &[], &format!("lint-{arch}"))?;
+pub fn lint_environment(cmd: &mut Command, platform: &Platform) -> Result<()> {
+    let generated = generate(platform, &[], &format!("lint-{}", platform.arch))?;
     hypervisor_env(cmd, &generated, "info");
     Ok(())
 }

@@ -60,9 +60,9 @@ enum Command {
     },
     /// Run the host unit tests and the QEMU boot tests.
     Test {
-        /// Architecture of the boot tests.
-        #[arg(long, default_value = "aarch64")]
-        arch: String,
+        /// Architecture of the boot tests (default: every architecture).
+        #[arg(long)]
+        arch: Option<String>,
         /// Run only the host unit tests.
         #[arg(long)]
         host_only: bool,
@@ -105,7 +105,7 @@ fn main() -> Result<()> {
         Command::Setup { arch } => setup::ensure_all(&platform::Platform::load(&arch)?),
         Command::Build(args) => build::build(&args).map(|_| ()),
         Command::Run { build, timeout } => run(&build, timeout),
-        Command::Test { arch, host_only } => boot_tests::run_all(&arch, host_only),
+        Command::Test { arch, host_only } => boot_tests::run_all(arch.as_deref(), host_only),
         Command::Lint => workspace::lint(),
         Command::Guest {
             command:

@@ -19,8 +19,12 @@ pub struct Platform {
     pub memory: Memory,
     /// The hypervisor's console UART.
     pub console: Console,
-    /// Interrupt controller.
-    pub gic: Gic,
+    /// The GICv3 (aarch64).
+    #[serde(default)]
+    pub gic: Option<Gic>,
+    /// The PLIC (riscv64).
+    #[serde(default)]
+    pub plic: Option<Plic>,
 }
 
 /// QEMU command line pieces.
@@ -39,6 +43,9 @@ pub struct Qemu {
     pub smp: u32,
     /// RAM size in MiB.
     pub memory_mib: u64,
+    /// Further arguments (such as `-bios default` for the firmware).
+    #[serde(default)]
+    pub extra_args: Vec<String>,
 }
 
 /// Physical memory of the board.
@@ -71,6 +78,14 @@ pub struct Gic {
     pub redistributors: u64,
 }
 
+/// PLIC layout.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Plic {
+    /// Base of the register window.
+    pub base: u64,
+}
+
 impl Platform {
     /// Loads `configs/platforms/qemu-virt-<arch>.toml`.
     pub fn load(arch: &str) -> Result<Self> {
@@ -91,21 +106,31 @@ impl Platform {
 
     /// Rust source of the constants the hypervisor is built with.
     pub fn constants_source(&self) -> String {
-        format!(
+        let mut source = format!(
             "/// Number of physical CPUs.\npub const CPU_COUNT: usize = {};\n\
              /// First RAM address.\npub const RAM_BASE: u64 = {:#x};\n\
              /// RAM size in bytes.\npub const RAM_SIZE: u64 = {:#x};\n\
-             /// PL011 console base.\npub const UART_BASE: u64 = {:#x};\n\
-             /// PL011 console interrupt (INTID).\npub const UART_IRQ: u32 = {};\n\
-             /// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
-             /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
+             /// Console UART base.\npub const UART_BASE: u64 = {:#x};\n\
+             /// Console UART interrupt.\npub const UART_IRQ: u32 = {};\n",
             self.qemu.smp,
             self.memory.ram_base,
             self.ram_size(),
             self.console.uart_base,
             self.console.uart_irq,
-            self.gic.distributor,
-            self.gic.redistributors,
-        )
+        );
+        if let Some(gic) = &self.gic {
+            source.push_str(&format!(
+                "/// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
+                 /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
+                gic.distributor, gic.redistributors
+            ));
+        }
+        if let Some(plic) = &self.plic {
+            source.push_str(&format!(
+                "/// PLIC base.\npub const PLIC_BASE: u64 = {:#x};\n",
+                plic.base
+            ));
+        }
+        source
     }
 }

@@ -56,6 +56,7 @@ pub fn boot(built: &Built, timeout: Duration, typing: Typing) -> Result<Outcome>
             "-m",
             &format!("{}M", q.memory_mib),
         ])
+        .args(&q.extra_args)
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&built.image)

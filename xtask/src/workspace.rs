@@ -4,12 +4,26 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Bare-metal crates, linted per target with `cargo clippy --target`.
-const BARE_METAL_PACKAGES: &[&str] = &[
-    "tessera-os",
-    "tessera-vcpu-aarch64",
-    "tessera-hypervisor",
-    "tessera-test-guest",
+/// Bare-metal crates of each architecture, linted with `cargo clippy --target`.
+const BARE_METAL_PACKAGES: &[(&str, &[&str])] = &[
+    (
+        "aarch64",
+        &[
+            "tessera-os",
+            "tessera-vcpu-aarch64",
+            "tessera-hypervisor",
+            "tessera-test-guest",
+        ],
+    ),
+    (
+        "riscv64",
+        &[
+            "tessera-os",
+            "tessera-vcpu-riscv64",
+            "tessera-hypervisor",
+            "tessera-test-guest",
+        ],
+    ),
 ];
 
 /// Changes the current directory to the workspace root, so relative paths in configs
@@ -42,15 +56,16 @@ pub fn run_checked(cmd: &mut Command) -> Result<()> {
 pub fn lint() -> Result<()> {
     run_checked(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
     run_checked(Command::new("cargo").args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    for target in ["aarch64-unknown-none-softfloat"] {
+    for (arch, packages) in BARE_METAL_PACKAGES {
+        let platform = crate::platform::Platform::load(arch)?;
         let mut cmd = Command::new("cargo");
-        cmd.args(["clippy", "--target", target]);
-        for package in BARE_METAL_PACKAGES {
+        cmd.args(["clippy", "--target", &platform.target]);
+        for package in *packages {
             cmd.args(["-p", package]);
         }
         cmd.args(["--", "-D", "warnings"]);
         // The hypervisor embeds the generated VM image table; lint it with the default configs.
-        crate::build::lint_environment(&mut cmd, target)?;
+        crate::build::lint_environment(&mut cmd, &platform)?;
         run_checked(&mut cmd)?;
     }
     Ok(())

@@ -1,12 +1,16 @@
 //! The device tree of an aarch64 VM, shaped like the one QEMU gives its `virt` board.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use tessera_addr::GuestRange;
 use vm_fdt::FdtWriter;
 
+use crate::common::{
+    Chosen, check_memory, cpu_address_cells, first_duplicate, reg, strings, write_aliases,
+    write_chosen, write_cpu_reg, write_memory,
+};
 use crate::{CopiedNode, DtbError, check_range};
 
 /// The architected timer's PPIs on QEMU `virt`: secure physical, non-secure
@@ -109,11 +113,14 @@ pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
     if let Some(ppis) = m.timer_ppis {
         write_timer(&mut fdt, ppis)?;
     }
-    write_chosen(&mut fdt, m, uart_path.as_deref())?;
+    let chosen = Chosen {
+        bootargs: m.bootargs,
+        stdout_path: uart_path.as_deref(),
+        initrd: m.initrd,
+    };
+    write_chosen(&mut fdt, &chosen)?;
     if let Some(path) = &uart_path {
-        let aliases = fdt.begin_node("aliases")?;
-        fdt.property_string("serial0", path)?;
-        fdt.end_node(aliases)?;
+        write_aliases(&mut fdt, path)?;
     }
     fdt.end_node(root)?;
     Ok(fdt.finish()?)
@@ -121,27 +128,12 @@ pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
 
 /// Refuses machines the tree cannot describe.
 fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
-    if m.memory.is_empty() {
-        return Err(DtbError::NoMemory);
-    }
+    check_memory(m.memory)?;
     if m.cpu_mpidrs.is_empty() {
         return Err(DtbError::NoCpus);
     }
-    for (i, region) in m.memory.iter().enumerate() {
-        check_range("memory", *region)?;
-        if let Some(other) = m.memory.iter().skip(i + 1).find(|o| o.overlaps(region)) {
-            return Err(DtbError::MemoryOverlap {
-                first: *region,
-                second: *other,
-            });
-        }
-    }
-    for (i, mpidr) in m.cpu_mpidrs.iter().enumerate() {
-        let affinity = mpidr & MPIDR_AFFINITY_MASK;
-        let mut rest = m.cpu_mpidrs.iter().skip(i + 1);
-        if rest.any(|other| other & MPIDR_AFFINITY_MASK == affinity) {
-            return Err(DtbError::DuplicateCpu { mpidr: affinity });
-        }
+    if let Some(mpidr) = first_duplicate(affinities(m.cpu_mpidrs)) {
+        return Err(DtbError::DuplicateCpu { mpidr });
     }
     if let Some(gic) = m.gic {
         check_range("gic distributor", gic.distributor)?;
@@ -159,17 +151,9 @@ fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
     Ok(())
 }
 
-/// A string-list property value.
-fn strings(values: &[&str]) -> Vec<String> {
-    values.iter().map(|s| s.to_string()).collect()
-}
-
-/// `reg` cells (two address, two size cells each) for `ranges`.
-fn reg(ranges: &[GuestRange]) -> Vec<u64> {
-    ranges
-        .iter()
-        .flat_map(|r| [r.start.raw(), r.size])
-        .collect()
+/// The MPIDR affinity fields of each CPU.
+fn affinities(mpidrs: &[u64]) -> impl Iterator<Item = u64> + Clone {
+    mpidrs.iter().map(|mpidr| mpidr & MPIDR_AFFINITY_MASK)
 }
 
 /// `/psci`: PSCI 1.0 (0.2-compatible) through HVC, so no function IDs are listed.
@@ -181,36 +165,20 @@ fn write_psci(fdt: &mut FdtWriter) -> Result<(), DtbError> {
     Ok(())
 }
 
-/// `/memory@<start>` for one RAM region.
-fn write_memory(fdt: &mut FdtWriter, region: GuestRange) -> Result<(), DtbError> {
-    let node = fdt.begin_node(&format!("memory@{:x}", region.start.raw()))?;
-    fdt.property_string("device_type", "memory")?;
-    fdt.property_array_u64("reg", &reg(&[region]))?;
-    fdt.end_node(node)?;
-    Ok(())
-}
-
 /// `/cpus` with one `cpu@<affinity>` per vCPU, started through PSCI.
 ///
 /// `reg` is the MPIDR affinity; two address cells are used only if some CPU has
 /// a non-zero Aff3 (as the arm CPU binding asks).
 fn write_cpus(fdt: &mut FdtWriter, mpidrs: &[u64]) -> Result<(), DtbError> {
-    let wide = mpidrs
-        .iter()
-        .any(|m| m & MPIDR_AFFINITY_MASK > u64::from(u32::MAX));
+    let cells = cpu_address_cells(affinities(mpidrs));
     let cpus = fdt.begin_node("cpus")?;
-    fdt.property_u32("#address-cells", if wide { 2 } else { 1 })?;
+    fdt.property_u32("#address-cells", cells)?;
     fdt.property_u32("#size-cells", 0)?;
-    for mpidr in mpidrs {
-        let affinity = mpidr & MPIDR_AFFINITY_MASK;
+    for affinity in affinities(mpidrs) {
         let cpu = fdt.begin_node(&format!("cpu@{affinity:x}"))?;
         fdt.property_string("device_type", "cpu")?;
         fdt.property_string("compatible", "arm,armv8")?;
-        if wide {
-            fdt.property_u64("reg", affinity)?;
-        } else {
-            fdt.property_u32("reg", affinity as u32)?;
-        }
+        write_cpu_reg(fdt, cells, affinity)?;
         fdt.property_string("enable-method", "psci")?;
         fdt.end_node(cpu)?;
     }
@@ -298,29 +266,6 @@ fn write_timer(fdt: &mut FdtWriter, ppis: [u32; 4]) -> Result<(), DtbError> {
         .flat_map(|ppi| [GIC_PPI, *ppi, IRQ_LEVEL_HIGH])
         .collect();
     fdt.property_array_u32("interrupts", &cells)?;
-    fdt.end_node(node)?;
-    Ok(())
-}
-
-/// `/chosen`: command line, console and initial ramdisk.
-fn write_chosen(
-    fdt: &mut FdtWriter,
-    m: &Aarch64Machine,
-    uart_path: Option<&str>,
-) -> Result<(), DtbError> {
-    let node = fdt.begin_node("chosen")?;
-    if let Some(bootargs) = m.bootargs {
-        fdt.property_string("bootargs", bootargs)?;
-    }
-    if let Some(path) = uart_path {
-        fdt.property_string("stdout-path", path)?;
-    }
-    if let Some(initrd) = m.initrd {
-        fdt.property_u64("linux,initrd-start", initrd.start.raw())?;
-        // Checked not to wrap in `check_machine`.
-        let end = initrd.end().map_or(u64::MAX, |end| end.raw());
-        fdt.property_u64("linux,initrd-end", end)?;
-    }
     fdt.end_node(node)?;
     Ok(())
 }

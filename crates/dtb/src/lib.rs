@@ -1,7 +1,8 @@
 //! The flattened device tree (DTB) that tells a guest what machine it runs on.
 //!
 //! The tree describes the memory map of the QEMU `virt` board the VM imitates, so
-//! that kernels built for that board (Linux's `linux,dummy-virt`) boot unchanged.
+//! that kernels built for that board (Linux's `linux,dummy-virt` on aarch64, its
+//! `riscv-virtio` tree on riscv64) boot unchanged.
 //! The blob is written with `vm-fdt`; node and property names follow the
 //! Devicetree Specification v0.4 and the Linux bindings they name.
 #![cfg_attr(not(test), no_std)]
@@ -17,12 +18,16 @@
 extern crate alloc;
 
 mod aarch64;
+mod common;
 mod passthrough;
+mod riscv64;
 
 #[cfg(test)]
 mod aarch64_tests;
 #[cfg(test)]
 mod passthrough_tests;
+#[cfg(test)]
+mod riscv64_tests;
 
 use core::fmt;
 
@@ -30,6 +35,10 @@ pub use aarch64::{
     Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode, build_aarch64,
 };
 pub use passthrough::{CopiedNode, HostDevice, find_host_device};
+pub use riscv64::{
+    PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, UART16550_CLOCK_HZ, Uart16550Node,
+    build_riscv64,
+};
 use tessera_addr::GuestRange;
 
 /// Why a device tree could not be built.
@@ -43,6 +52,25 @@ pub enum DtbError {
     DuplicateCpu {
         /// The repeated affinity value.
         mpidr: u64,
+    },
+    /// Two harts have the same hart ID.
+    DuplicateHart {
+        /// The repeated hart ID.
+        hart_id: u64,
+    },
+    /// A PLIC's source count is outside 1 to 1023.
+    BadPlicSources {
+        /// The refused count.
+        sources: u32,
+    },
+    /// A device's interrupt is not one of the PLIC's sources.
+    BadIrq {
+        /// What the interrupt belongs to (`"uart"`).
+        what: &'static str,
+        /// The refused interrupt number.
+        irq: u32,
+        /// The PLIC's source count.
+        sources: u32,
     },
     /// A range is empty or wraps around the address space.
     BadRange {
@@ -76,6 +104,14 @@ impl fmt::Display for DtbError {
             Self::NoMemory => write!(f, "the machine has no memory"),
             Self::NoCpus => write!(f, "the machine has no CPU"),
             Self::DuplicateCpu { mpidr } => write!(f, "two CPUs have MPIDR affinity {mpidr:#x}"),
+            Self::DuplicateHart { hart_id } => write!(f, "two harts have hart ID {hart_id}"),
+            Self::BadPlicSources { sources } => {
+                write!(f, "a PLIC has 1 to 1023 interrupt sources, not {sources}")
+            }
+            Self::BadIrq { what, irq, sources } => write!(
+                f,
+                "{what} interrupt {irq} is not a PLIC source (1 to {sources})"
+            ),
             Self::BadRange { what, range } => write!(
                 f,
                 "{what} range {}+{:#x} is empty or wraps around",

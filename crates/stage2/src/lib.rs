@@ -16,6 +16,7 @@
 
 mod aarch64;
 mod format;
+mod riscv64;
 mod table;
 
 #[cfg(test)]
@@ -23,12 +24,15 @@ mod fake;
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
+mod riscv64_tests;
+#[cfg(test)]
 mod table_tests;
 
 use core::fmt;
 
 pub use aarch64::Aarch64Stage2;
 pub use format::{Descriptor, FRAME_SIZE, PageTableFormat};
+pub use riscv64::{Riscv64Sv39x4, hgatp};
 pub use table::Stage2Table;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 

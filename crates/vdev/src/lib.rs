@@ -4,7 +4,7 @@
 //! [`MmioBus`] owns the devices of one VM, keyed by guest-physical range. Every
 //! guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
-//! file: [`Pl011`] now; the GIC distributor, 16550 and PLIC go beside it.
+//! file: [`Pl011`], [`Uart16550`] and [`Plic`]; the GIC distributor goes beside them.
 #![cfg_attr(not(test), no_std)]
 #![deny(
     clippy::unwrap_used,
@@ -19,11 +19,15 @@ extern crate alloc;
 
 mod bus;
 mod pl011;
+mod plic;
+mod uart16550;
 
 use core::fmt;
 
 pub use bus::{BusError, MmioBus};
 pub use pl011::Pl011;
+pub use plic::Plic;
+pub use uart16550::Uart16550;
 
 /// Size of one access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]

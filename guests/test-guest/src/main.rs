@@ -30,10 +30,10 @@ const PROBE_BYTES: u64 = 1 << 20;
 /// Runs every check; `dtb` is the device tree address the VM passed.
 fn run_checks(dtb: usize) -> Result<(), &'static str> {
     say!("tessera-guest: console ok");
-    if arch::privilege_level() != arch::EXPECTED_PRIVILEGE {
-        return Err("el1: running at the wrong privilege level");
+    if !arch::runs_at_kernel_level() {
+        return Err("privilege: not running at the guest kernel level");
     }
-    say!("tessera-guest: el1 ok");
+    say!("tessera-guest: {} ok", arch::PRIVILEGE_NAME);
     let ram = check_memory(dtb)?;
     say!("tessera-guest: memory ok");
     if wants_reset(dtb) {
@@ -41,9 +41,12 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
     }
     let (major, minor) = arch::firmware_version();
     if major < 1 {
-        return Err("psci version: below 1.0");
+        return Err("firmware version: below 1.0");
     }
-    say!("tessera-guest: psci version ok ({major}.{minor})");
+    say!(
+        "tessera-guest: {} version ok ({major}.{minor})",
+        arch::FIRMWARE_NAME
+    );
     Ok(())
 }
 

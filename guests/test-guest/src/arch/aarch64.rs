@@ -6,8 +6,10 @@ use core::arch::{asm, global_asm};
 const UART_DR: usize = 0x0900_0000;
 /// PL011 flag register.
 const UART_FR: usize = 0x0900_0018;
-/// The level a guest kernel runs at.
-pub const EXPECTED_PRIVILEGE: u64 = 1;
+/// What the privilege check calls the level a guest kernel runs at.
+pub const PRIVILEGE_NAME: &str = "el1";
+/// What the firmware check calls the firmware interface.
+pub const FIRMWARE_NAME: &str = "psci";
 
 global_asm!(
     r#"
@@ -55,12 +57,12 @@ pub fn putc(byte: u8) {
     }
 }
 
-/// CurrentEL.EL.
-pub fn privilege_level() -> u64 {
+/// Whether this program runs at EL1 (CurrentEL.EL).
+pub fn runs_at_kernel_level() -> bool {
     let el: u64;
     // SAFETY: reading CurrentEL has no side effects.
     unsafe { asm!("mrs {}, CurrentEL", out(reg) el, options(nomem, nostack)) };
-    (el >> 2) & 3
+    (el >> 2) & 3 == 1
 }
 
 fn psci(function: u64, arg: u64) -> u64 {

@@ -25,6 +25,9 @@ pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
 /// The stage-2 table layout of this architecture.
 pub type Stage2Format = tessera_stage2::Aarch64Stage2;
 
+/// The architecture and the level the hypervisor runs at, for the banner.
+pub const NAME: &str = "aarch64, EL2";
+
 /// SPIs an emulated GIC offers its guest: INTIDs 32 to 32 + this - 1.
 const VGIC_SPIS: u32 = 96;
 

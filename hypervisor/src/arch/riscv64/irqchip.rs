@@ -1,0 +1,186 @@
+//! Interrupts on riscv64: a VM's emulated PLIC (`IrqChip`, shown to the guest through
+//! a `PlicWindow` on its bus) drives each vCPU's virtual external interrupt (hvip.VSEIP
+//! follows the vCPU's S-mode context), SBI IPIs become virtual software interrupts
+//! (hvip.VSSIP), and the hart takes its own interrupts (kicks as supervisor software
+//! interrupts, the console and passthrough devices through the platform PLIC). Guest
+//! timers need nothing here: with Sstc the hardware raises VSTIP from vstimecmp.
+
+use crate::irq::{self, TaskId};
+use crate::vmm::Vms;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+use tessera_os::hal::{self, plic};
+use tessera_os::platform;
+use tessera_vcpu_riscv64::Riscv64Vcpu;
+use tessera_vdev::{AccessWidth, DeviceError, MmioDevice, Plic};
+
+/// sip bits the hypervisor takes: supervisor software (kick) and external.
+const SIP_SSIP: u64 = 1 << 1;
+const SIP_SEIP: u64 = 1 << 9;
+
+/// The PLIC context of vCPU `index`'s supervisor mode.
+fn context(index: usize) -> u32 {
+    Plic::supervisor_context(u32::try_from(index).unwrap_or(u32::MAX))
+}
+
+/// A VM's emulated PLIC and its vCPUs' pending software interrupts.
+struct Model {
+    plic: Mutex<Plic>,
+    sources: u32,
+    harts: u32,
+    /// vCPUs (bit mask) with an SBI IPI not yet handed to them.
+    ipis: AtomicU64,
+}
+
+/// A VM's interrupt controller: its emulated PLIC, if the config gives it one.
+#[derive(Clone, Default)]
+pub struct IrqChip(Option<Arc<Model>>);
+
+impl IrqChip {
+    /// A VM with a PLIC of `sources` interrupt sources for `harts` vCPUs.
+    pub fn with_plic(sources: u32, harts: u32) -> Self {
+        Self(Some(Arc::new(Model {
+            plic: Mutex::new(Plic::new(sources, harts.saturating_mul(2))),
+            sources,
+            harts,
+            ipis: AtomicU64::new(0),
+        })))
+    }
+
+    /// Whether the VM has an interrupt controller.
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Back to the power-on state (VM reset).
+    pub fn reset(&self) {
+        if let Some(model) = &self.0 {
+            *model.plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
+            model.ipis.store(0, Ordering::Release);
+        }
+    }
+
+    /// Makes source `irq` pending (an edge); whether the VM can take it.
+    pub fn raise(&self, _vcpu: usize, irq: u32) -> bool {
+        let Some(model) = &self.0 else { return false };
+        if irq == 0 || irq > model.sources {
+            return false;
+        }
+        model.plic.lock().raise(irq);
+        true
+    }
+
+    /// The vCPUs (bit mask) whose external interrupt line may have changed.
+    pub fn take_kicks(&self) -> u64 {
+        let Some(model) = &self.0 else { return 0 };
+        let contexts = model.plic.lock().take_changed();
+        // Context 2h + 1 is hart h's S mode.
+        (0..32u32)
+            .filter(|hart| contexts & (1u64 << (2 * hart + 1)) != 0)
+            .fold(0, |mask, hart| mask | (1 << hart))
+    }
+
+    /// SBI IPIs from vCPU `_sender` to the vCPUs in `mask`; returns those that exist.
+    pub fn send_ipi(&self, _sender: usize, mask: u64) -> u64 {
+        let Some(model) = &self.0 else { return 0 };
+        let exists = if model.harts >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << model.harts) - 1
+        };
+        let targets = mask & exists;
+        model.ipis.fetch_or(targets, Ordering::AcqRel);
+        targets
+    }
+
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
+    pub fn has_work(&self, index: usize, vcpu: &Riscv64Vcpu) -> bool {
+        vcpu.has_pending_interrupt()
+            || self.0.as_ref().is_some_and(|model| {
+                index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0
+                    || model.plic.lock().context_interrupt(context(index))
+            })
+    }
+
+    /// Sets vCPU `index`'s virtual interrupt lines before it runs: external from its
+    /// PLIC context, software when an IPI waits for it.
+    pub fn deliver(&self, index: usize, vcpu: &mut Riscv64Vcpu, _linked: &[u32]) {
+        let Some(model) = &self.0 else { return };
+        vcpu.set_external_interrupt(model.plic.lock().context_interrupt(context(index)));
+        if index < 64 {
+            let bit = 1u64 << index;
+            if model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
+                vcpu.set_software_interrupt(true);
+            }
+        }
+    }
+
+    /// The window onto this model, for the VM's bus.
+    pub fn window(&self) -> Option<PlicWindow> {
+        self.0.clone().map(|model| PlicWindow { model })
+    }
+
+    /// The interrupt line of source `irq` into this model.
+    pub fn line(&self, irq: u32) -> Option<IrqLine> {
+        let model = self.0.clone()?;
+        (1..=model.sources)
+            .contains(&irq)
+            .then_some(IrqLine { model, irq })
+    }
+}
+
+/// A level-sensitive interrupt line from an emulated device into a VM's PLIC.
+#[derive(Clone)]
+pub struct IrqLine {
+    model: Arc<Model>,
+    irq: u32,
+}
+
+impl IrqLine {
+    /// Follows the device's output level.
+    pub fn set_level(&self, high: bool) {
+        self.model.plic.lock().set_level(self.irq, high);
+    }
+}
+
+/// A bus window onto a VM's PLIC model.
+pub struct PlicWindow {
+    model: Arc<Model>,
+}
+
+impl MmioDevice for PlicWindow {
+    fn name(&self) -> &str {
+        "plic"
+    }
+
+    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+        self.model.plic.lock().read(offset, width)
+    }
+
+    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+        self.model.plic.lock().write(offset, width, value)
+    }
+}
+
+/// Takes every interrupt pending for this hart: kicks (software interrupts), and the
+/// platform PLIC's sources (the console, passthrough devices).
+pub fn handle_host_interrupts(vms: &Vms, _loaded: Option<TaskId>) {
+    let sip: u64;
+    // SAFETY: reading sip has no side effects.
+    unsafe { core::arch::asm!("csrr {}, sip", out(reg) sip, options(nomem, nostack)) };
+    if sip & SIP_SSIP != 0 {
+        hal::cpu::clear_kick();
+    }
+    if sip & SIP_SEIP == 0 {
+        return;
+    }
+    while let Some(source) = plic::claim() {
+        if source == platform::UART_IRQ {
+            irq::console_input(vms);
+        } else if !irq::forward_device_irq(vms, source) {
+            log::warn!("unexpected platform interrupt {source} ignored");
+        }
+        plic::complete(source);
+    }
+}

@@ -1,0 +1,171 @@
+//! riscv64: VS-mode guests under HS-mode, an emulated PLIC per VM, 16550 consoles,
+//! SBI IPIs as virtual software interrupts, and the device tree of QEMU's `virt` board.
+
+mod irqchip;
+
+pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
+
+use crate::vmm::DeviceLayout;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use tessera_addr::{GuestRange, HostPhysAddr};
+use tessera_config::{EmuType, EmulatedDevice, VmConfig};
+use tessera_dtb::{CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, Uart16550Node};
+use tessera_os::{hal, platform};
+use tessera_vdev::{CharSink, SerialPort, Uart16550};
+
+/// The vCPU of this architecture.
+pub type Vcpu = tessera_vcpu_riscv64::Riscv64Vcpu;
+/// The G-stage table layout of this architecture.
+pub type Stage2Format = tessera_stage2::Riscv64Sv39x4;
+
+/// The architecture and the level the hypervisor runs at, for the banner.
+pub const NAME: &str = "riscv64, HS-mode";
+
+/// Interrupt sources an emulated PLIC offers its guest (QEMU `virt` has 95).
+const PLIC_SOURCES: u32 = 95;
+/// `emu_type` of AxVisor's riscv64 PLIC rows.
+const EMU_TYPE_PLIC: u64 = 0x30;
+/// The ISA the guest's device tree names: what QEMU's `rv64` CPU gives a VS-mode
+/// guest, with Sstc so it programs its own timer.
+const GUEST_ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zihpm_sstc";
+
+/// Sets the per-CPU HS-mode controls every guest shares; called once on each CPU.
+pub fn init_cpu_for_guests() {
+    tessera_vcpu_riscv64::init_cpu_for_guests();
+}
+
+/// The physical CPU index of a hart id on this platform (the same number).
+pub fn pcpu_of(hart: u64) -> Result<usize, String> {
+    usize::try_from(hart)
+        .ok()
+        .filter(|&index| index < platform::CPU_COUNT)
+        .ok_or_else(|| {
+            format!(
+                "base.phys_cpu_ids: no hart {hart} (this platform has {})",
+                platform::CPU_COUNT
+            )
+        })
+}
+
+/// Hart `index` of the VM with `vmid` and G-stage root `root`. Guests read the
+/// platform's `time` directly (htimedelta 0), so `_created_at` is not used.
+pub fn new_vcpu(vmid: u8, root: HostPhysAddr, index: usize, _created_at: u64) -> Vcpu {
+    Vcpu::new(u16::from(vmid), root, index as u64)
+}
+
+/// A VM's interrupt controller and its place in the guest's memory map.
+pub struct ArchDevices {
+    /// The emulated PLIC (absent when the config has none).
+    pub irqchip: IrqChip,
+    plic: Option<GuestRange>,
+}
+
+/// Whether an `emu_devices` row is one [`create_devices`] handles.
+pub fn is_arch_device(device: &EmulatedDevice) -> bool {
+    matches!(device.emu_type, EmuType::InterruptController)
+        || device.emu_type.code() == EMU_TYPE_PLIC
+}
+
+/// Puts the config's PLIC window (`emu_type` 0x30 or 0x1) on the bus.
+pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
+    let harts = u32::try_from(config.base.cpu_num).unwrap_or(u32::MAX);
+    let mut plic = None;
+    let mut chip = IrqChip::default();
+    for (i, device) in config.devices.emu_devices.iter().enumerate() {
+        if !is_arch_device(device) {
+            continue;
+        }
+        let field = format!("devices.emu_devices[{i}] ({})", device.name);
+        if plic.is_some() {
+            return Err(format!("{field}: a VM has one PLIC"));
+        }
+        chip = IrqChip::with_plic(PLIC_SOURCES, harts);
+        let window = chip
+            .window()
+            .ok_or_else(|| format!("{field}: no interrupt controller model"))?;
+        plic = Some(layout.insert(&field, device, Box::new(window))?);
+    }
+    Ok(ArchDevices {
+        irqchip: chip,
+        plic,
+    })
+}
+
+/// The serial port model of a console: a 16550.
+pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
+    Box::new(Uart16550::new(sink))
+}
+
+/// The device tree Tessera gives a VM that has no `dtb_path`.
+pub fn build_device_tree(
+    config: &VmConfig,
+    ram: &[GuestRange],
+    devices: &ArchDevices,
+    console: Option<(GuestRange, u32)>,
+    passthrough: &[CopiedNode],
+    initrd: Option<GuestRange>,
+) -> Result<Vec<u8>, String> {
+    if !passthrough.is_empty() {
+        return Err(
+            "devices.passthrough_devices: device tree nodes are not passed through on riscv64 yet"
+                .into(),
+        );
+    }
+    let harts: Vec<u64> = (0..config.base.cpu_num as u64).collect();
+    let machine = Riscv64Machine {
+        memory: ram,
+        hart_ids: &harts,
+        isa: GUEST_ISA,
+        timebase_frequency: QEMU_VIRT_TIMEBASE_HZ,
+        plic: devices.plic.map(|base| PlicNode {
+            base,
+            sources: PLIC_SOURCES,
+        }),
+        uart: console.map(|(base, irq)| Uart16550Node {
+            base,
+            irq: (irq != 0).then_some(irq),
+        }),
+        bootargs: config.kernel.cmdline.as_deref(),
+        initrd,
+    };
+    tessera_dtb::build_riscv64(&machine).map_err(|e| format!("device tree: {e}"))
+}
+
+/// Interrupts a guest's device may not be given: the hypervisor's console.
+pub fn is_reserved_irq(irq: u32) -> bool {
+    irq == platform::UART_IRQ
+}
+
+/// Whether `irq` can be a passed-through device's interrupt (a PLIC source).
+pub fn is_device_irq(irq: u32) -> bool {
+    (1..=PLIC_SOURCES).contains(&irq)
+}
+
+/// Physical windows of the interrupt controller, which no VM may own:
+/// (what, base, size).
+pub fn reserved_windows() -> Vec<(&'static str, u64, u64)> {
+    alloc::vec![("the PLIC", platform::PLIC_BASE, 0x400_0000)]
+}
+
+/// Routes physical device interrupt `irq` to CPU `pcpu`.
+pub fn enable_device_irq(irq: u32, pcpu: usize) {
+    hal::plic::enable(irq, pcpu);
+}
+
+/// Stops physical device interrupt `irq`.
+pub fn disable_device_irq(irq: u32) {
+    hal::plic::disable(irq);
+}
+
+/// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
+pub fn kick(cpu: Option<usize>) {
+    hal::kick(cpu);
+}
+
+/// The interrupt line of a device whose config gives it interrupt `irq`.
+pub fn device_line(chip: &IrqChip, irq: u64) -> Option<IrqLine> {
+    u32::try_from(irq).ok().and_then(|irq| chip.line(irq))
+}

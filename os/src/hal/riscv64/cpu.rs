@@ -1,0 +1,74 @@
+//! CPU (hart) identity, waiting, waking and power control. A CPU's index is its hart
+//! id (QEMU `virt` numbers harts from 0), kept in `tp` from boot on.
+
+use super::sbi;
+use core::arch::asm;
+
+/// sie/sip bits: supervisor software (1), timer (5) and external (9) interrupts.
+const SIE_SSIE: u64 = 1 << 1;
+const SIE_SEIE: u64 = 1 << 9;
+
+/// Index of the running CPU (its hart id).
+pub fn cpu_index() -> usize {
+    let tp: usize;
+    // SAFETY: reading tp, which boot code set to the hart id and nothing else changes.
+    unsafe { asm!("mv {}, tp", out(reg) tp, options(nomem, nostack)) };
+    tp
+}
+
+/// Lets software (kick) and external interrupts reach this CPU while a guest runs or
+/// while it waits in [`wait_for_interrupt`]; sstatus.SIE stays clear, so the
+/// hypervisor itself is never interrupted.
+pub fn enable_interrupts() {
+    // SAFETY: only this hart's interrupt enables change.
+    unsafe { asm!("csrs sie, {}", in(reg) SIE_SSIE | SIE_SEIE, options(nomem, nostack)) };
+}
+
+/// Starts CPU `index` at the secondary entry point.
+pub fn start_cpu(index: usize) -> Result<(), i64> {
+    sbi::hart_start(index as u64, super::boot::secondary_entry_address(), 0)
+}
+
+/// Sleeps until an interrupt is pending for this CPU (even with sstatus.SIE clear).
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only waits.
+    unsafe { asm!("wfi", options(nomem, nostack)) };
+}
+
+/// Sends a software interrupt to CPU `target`, or to every other CPU when `None`.
+pub fn kick(target: Option<usize>) {
+    // SAFETY: a fence makes this CPU's writes visible before the IPI is sent.
+    unsafe { asm!("fence rw, rw", options(nostack)) };
+    match target {
+        Some(cpu) if cpu < 64 => sbi::send_ipi(1 << cpu, 0),
+        Some(_) => {}
+        None => {
+            let me = cpu_index();
+            let others = (0..crate::platform::CPU_COUNT.min(64))
+                .filter(|&cpu| cpu != me)
+                .fold(0u64, |mask, cpu| mask | (1 << cpu));
+            sbi::send_ipi(others, 0);
+        }
+    }
+}
+
+/// Clears this CPU's pending software interrupt (a kick was seen).
+pub fn clear_kick() {
+    // SAFETY: only the SSIP bit of this hart changes.
+    unsafe { asm!("csrc sip, {}", in(reg) SIE_SSIE, options(nomem, nostack)) };
+}
+
+/// Stops this CPU for good.
+pub fn halt() -> ! {
+    // SAFETY: interrupts off for this hart, then wait forever.
+    unsafe { asm!("csrw sie, zero", options(nomem, nostack)) };
+    loop {
+        wait_for_interrupt();
+    }
+}
+
+/// Powers the machine off through SBI system reset.
+pub fn power_off() -> ! {
+    sbi::shutdown();
+    halt()
+}
