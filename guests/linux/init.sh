@@ -26,11 +26,12 @@ count_cpu_list() {
     } END { print n + 0 }'
 }
 
-# Prints "<timer> <ipi>": the arch timer interrupts and all IPIs of /proc/interrupts text
+# Prints "<timer> <ipi>": the architected timer's interrupts (arm64 `arch_timer`, riscv
+# `riscv-timer`) and all IPIs of /proc/interrupts text
 # (from stdin), each summed over every CPU column.
 irq_counts() {
     awk 'NR == 1 { ncpu = NF; next }
-        $NF == "arch_timer" || $1 ~ /^IPI/ {
+        $NF == "arch_timer" || $NF == "riscv-timer" || $1 ~ /^IPI/ {
             s = 0
             for (i = 2; i <= ncpu + 1 && i <= NF; i++)
                 if ($i ~ /^[0-9]+$/) s += $i

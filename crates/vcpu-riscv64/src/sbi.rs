@@ -271,12 +271,13 @@ pub fn is_legacy(eid: u64) -> bool {
 /// and every guest written for SBI v0.2 or later (Linux included) uses the IPI and
 /// RFENCE extensions instead. 0x03 (clear IPI) goes with them: a guest clears its
 /// software interrupt in sip itself.
+///
+/// The consoles (legacy 0x01/0x02 and DBCN) are not offered either: a VM's console is
+/// its emulated UART, and the vCPU answers their calls with NOT_SUPPORTED.
 pub fn is_implemented(eid: u64) -> bool {
     matches!(
         eid,
         eid::LEGACY_SET_TIMER
-            | eid::LEGACY_CONSOLE_PUTCHAR
-            | eid::LEGACY_CONSOLE_GETCHAR
             | eid::LEGACY_SHUTDOWN
             | eid::BASE
             | eid::TIME
@@ -284,7 +285,6 @@ pub fn is_implemented(eid: u64) -> bool {
             | eid::RFENCE
             | eid::HSM
             | eid::SRST
-            | eid::DBCN
     )
 }
 

@@ -8,11 +8,13 @@ use crate::sbi::{self, ResetKind, SbiCall};
 use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::guest::{self, GuestRegs};
+use tessera_os::hal::sbi as sbi_firmware;
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 
 /// hstatus: SPV (guest was in V mode), SPVP (its privilege was S), VTW (WFI traps).
 const HSTATUS_GUEST: u64 = (1 << 7) | (1 << 8) | (1 << 21);
-/// sstatus: SPP (return to S level), FS (bits 14:13) = Initial so the guest may use FP.
+/// sstatus: SPP (SRET returns to S level), FS (bits 14:13) = Initial so the guest may
+/// use FP.
 const SSTATUS_SPP: u64 = 1 << 8;
 const SSTATUS_FS_INITIAL: u64 = 1 << 13;
 /// vsstatus at reset: FS Initial, UXL 64-bit (bits 33:32 = 2).
@@ -139,6 +141,9 @@ pub struct Riscv64Vcpu {
     fp: FpRegs,
     hgatp: u64,
     hart_id: u64,
+    /// The guest ran at S level (VS) rather than U level (VU) when it last trapped:
+    /// sstatus.SPP as the trap left it, and what SRET returns to.
+    supervisor: bool,
     /// Virtual interrupts asserted for the guest (hvip: VSSIP, VSTIP, VSEIP).
     hvip: u64,
     /// The saved context is newer than what the hart holds (the vCPU is not loaded).
@@ -161,6 +166,7 @@ impl Riscv64Vcpu {
             fp: FpRegs::default(),
             hgatp: HGATP_SV39X4 | (u64::from(vmid) << 44) | (root.raw() >> 12),
             hart_id,
+            supervisor: true,
             hvip: 0,
             dirty: true,
             pending: Pending::None,
@@ -275,18 +281,11 @@ impl Riscv64Vcpu {
                 Some(VcpuExit::SendIpi { value: mask })
             }
             SbiCall::RemoteFence { .. } => {
-                // SAFETY: flushing this VMID's guest translations on this hart only
-                // costs TLB refills.
-                unsafe {
-                    asm!(
-                        ".option push",
-                        ".option arch, +h",
-                        "hfence.vvma zero, zero",
-                        ".option pop",
-                        "fence.i",
-                        options(nostack)
-                    );
-                }
+                // The firmware fences every physical hart, with this VM's VMID (from
+                // hgatp, loaded here): wherever the guest's harts run, their stale
+                // translations and instructions are gone before the call returns.
+                sbi_firmware::remote_fence_i_all();
+                sbi_firmware::remote_hfence_vvma_all();
                 self.answer_sbi(sbi::error::SUCCESS, 0);
                 None
             }
@@ -356,10 +355,16 @@ impl Riscv64Vcpu {
     /// Delivers exception `cause` with `tval` to the guest's own trap vector, as the
     /// hardware would have done had the trap been delegated.
     fn inject_exception(&mut self, cause: u64, tval: u64) {
+        if !self.dirty {
+            // The live VS registers are newer than the saved copy.
+            self.vs.save();
+        }
         let vsstatus = self.vs.vsstatus;
-        // SPP = S (the guest ran at S level), SPIE = SIE, SIE = 0.
+        // SPP = the level the guest ran at, SPIE = SIE, SIE = 0; the handler runs at S.
         let sie = (vsstatus >> 1) & 1;
-        self.vs.vsstatus = (vsstatus & !((1 << 1) | (1 << 5))) | (sie << 5) | SSTATUS_SPP;
+        let spp = if self.supervisor { SSTATUS_SPP } else { 0 };
+        self.vs.vsstatus = (vsstatus & !((1 << 1) | (1 << 5) | SSTATUS_SPP)) | (sie << 5) | spp;
+        self.supervisor = true;
         self.vs.vsepc = self.pc;
         self.vs.vscause = cause;
         self.vs.vstval = tval;
@@ -382,7 +387,8 @@ impl ArchVcpu for Riscv64Vcpu {
             self.load();
         }
         loop {
-            let (scause, stval, htval, htinst, live_hvip): (u64, u64, u64, u64, u64);
+            let (scause, stval, htval, htinst, live_hvip, sstatus): (u64, u64, u64, u64, u64, u64);
+            let spp = if self.supervisor { SSTATUS_SPP } else { 0 };
             // SAFETY: the hart now describes this guest: its G-stage table confines it
             // to its own memory, hstatus.SPV/SPVP and sstatus.SPP make SRET enter VS
             // mode, hideleg/hedeleg send only its own events to it, and sstatus.SIE
@@ -390,13 +396,15 @@ impl ArchVcpu for Riscv64Vcpu {
             unsafe {
                 asm!(
                     "csrw sepc, {pc}",
+                    "csrc sstatus, {spp_bit}",
                     "csrs sstatus, {spp}",
                     "csrr {t}, hstatus",
                     "or {t}, {t}, {hstatus}",
                     "csrw hstatus, {t}",
                     "csrw hvip, {hvip}",
                     pc = in(reg) self.pc,
-                    spp = in(reg) SSTATUS_SPP,
+                    spp_bit = in(reg) SSTATUS_SPP,
+                    spp = in(reg) spp,
                     hstatus = in(reg) HSTATUS_GUEST,
                     hvip = in(reg) self.hvip,
                     t = out(reg) _,
@@ -405,6 +413,7 @@ impl ArchVcpu for Riscv64Vcpu {
                 guest::run(&mut self.regs);
                 asm!(
                     "csrr {hvip}, hvip",
+                    "csrr {sstatus}, sstatus",
                     "csrr {pc}, sepc",
                     "csrr {cause}, scause",
                     "csrr {tval}, stval",
@@ -416,9 +425,12 @@ impl ArchVcpu for Riscv64Vcpu {
                     htval = out(reg) htval,
                     htinst = out(reg) htinst,
                     hvip = out(reg) live_hvip,
+                    sstatus = out(reg) sstatus,
                     options(nomem, nostack),
                 );
             }
+            // A trap from guest user code (VU) must return there, not to VS.
+            self.supervisor = sstatus & SSTATUS_SPP != 0;
             // The guest clears its software interrupt itself (sip.SSIP is hvip.VSSIP).
             self.hvip = (self.hvip & !csr::HVIP_VSSIP) | (live_hvip & csr::HVIP_VSSIP);
             if csr::is_interrupt(scause) {
@@ -492,6 +504,7 @@ impl ArchVcpu for Riscv64Vcpu {
         self.regs.x[10] = self.hart_id;
         self.regs.x[11] = arg;
         self.pc = entry.raw();
+        self.supervisor = true;
         self.vs = VsCsrs {
             vsstatus: VSSTATUS_RESET,
             vstimecmp: u64::MAX,

@@ -6,7 +6,7 @@ mod boot;
 pub mod cpu;
 pub mod guest;
 pub mod plic;
-mod sbi;
+pub mod sbi;
 mod trap;
 mod uart;
 

@@ -11,20 +11,27 @@ const EID_IPI: u64 = 0x735049;
 /// RFENCE extension id, remote FENCE.I function.
 const EID_RFENCE: u64 = 0x52464E43;
 const RFENCE_FENCE_I: u64 = 0;
+/// RFENCE remote HFENCE.VVMA (for the VMID in the calling hart's hgatp).
+const RFENCE_HFENCE_VVMA: u64 = 6;
 /// System reset extension id; shutdown type.
 const EID_SRST: u64 = 0x53525354;
 const SRST_SHUTDOWN: u64 = 0;
 
-/// An SBI call; returns (error, value).
-fn call(eid: u64, fid: u64, a0: u64, a1: u64, a2: u64) -> (i64, u64) {
+/// An SBI call with arguments a0-a3; returns (error, value).
+fn call4(eid: u64, fid: u64, args: [u64; 4]) -> (i64, u64) {
     let (error, value): (i64, u64);
     // SAFETY: an ecall to the firmware, which follows the SBI calling convention and
     // only changes a0/a1.
     unsafe {
-        asm!("ecall", inlateout("a0") a0 => error, inlateout("a1") a1 => value,
-             in("a2") a2, in("a6") fid, in("a7") eid, options(nostack));
+        asm!("ecall", inlateout("a0") args[0] => error, inlateout("a1") args[1] => value,
+             in("a2") args[2], in("a3") args[3], in("a6") fid, in("a7") eid, options(nostack));
     }
     (error, value)
+}
+
+/// An SBI call with arguments a0-a2; returns (error, value).
+fn call(eid: u64, fid: u64, a0: u64, a1: u64, a2: u64) -> (i64, u64) {
+    call4(eid, fid, [a0, a1, a2, 0])
 }
 
 /// Starts hart `hart` at physical address `entry` with `opaque` in a1.
@@ -44,6 +51,12 @@ pub fn send_ipi(mask: u64, base: u64) {
 /// FENCE.I on every hart.
 pub fn remote_fence_i_all() {
     call(EID_RFENCE, RFENCE_FENCE_I, 0, u64::MAX, 0);
+}
+
+/// HFENCE.VVMA on every hart for the VMID in this hart's hgatp: every guest
+/// translation of the loaded VM, everywhere, is dropped.
+pub fn remote_hfence_vvma_all() {
+    call4(EID_RFENCE, RFENCE_HFENCE_VVMA, [0, u64::MAX, 0, u64::MAX]);
 }
 
 /// Powers the machine off.
