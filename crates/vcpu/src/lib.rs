@@ -46,7 +46,9 @@ pub enum VcpuExit {
         target: u64,
     },
     /// The guest asks for inter-processor interrupts to vCPUs of its VM; `value` is
-    /// the architecture's request word (aarch64: the ICC_SGI1R_EL1 value written).
+    /// the architecture's request word, which its interrupt controller routes
+    /// (aarch64: the ICC_SGI1R_EL1 value written; riscv64: the bit mask of target
+    /// harts from SBI send_ipi).
     SendIpi {
         /// The request as the guest wrote it.
         value: u64,
