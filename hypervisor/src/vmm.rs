@@ -423,6 +423,10 @@ impl VmEntry {
                 "tessera: VM {} ({}) ended: {reason}",
                 self.vm.id, self.vm.name
             );
+            println!(
+                "tessera: VM {} ({}) {}",
+                self.vm.id, self.vm.name, self.vm.exits
+            );
         }
     }
 }

@@ -295,6 +295,11 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
             println!("---- boot test: {} ----", test.name);
             tally.record(test.name, run_boot_test(test), started);
         }
+        // The benchmarks run once to prove they work; nothing is asserted about speed.
+        let started = Instant::now();
+        let name = format!("{} benchmarks run and repeat", platform.arch);
+        println!("---- {name} ----");
+        tally.record(&name, crate::bench::bench_arch(&platform.arch), started);
     }
     println!("total: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {

@@ -2,6 +2,7 @@
 //! compiled in, runs it under QEMU, runs the host unit tests and the QEMU boot tests,
 //! and installs what the machine lacks.
 
+mod bench;
 mod boot_tests;
 mod build;
 mod cpio;
@@ -69,6 +70,12 @@ enum Command {
     },
     /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
     Lint,
+    /// Benchmark figures under Tessera and native, under `-icount`; table, JSON, chart.
+    Bench {
+        /// Architecture (default: every architecture).
+        #[arg(long)]
+        arch: Option<String>,
+    },
     /// Guest operating systems made from distribution packages.
     Guest {
         #[command(subcommand)]
@@ -107,6 +114,7 @@ fn main() -> Result<()> {
         Command::Run { build, timeout } => run(&build, timeout),
         Command::Test { arch, host_only } => boot_tests::run_all(arch.as_deref(), host_only),
         Command::Lint => workspace::lint(),
+        Command::Bench { arch } => bench::run(arch.as_deref()),
         Command::Guest {
             command:
                 GuestCommand::Fetch {

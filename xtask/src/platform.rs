@@ -25,6 +25,19 @@ pub struct Platform {
     /// The PLIC (riscv64).
     #[serde(default)]
     pub plic: Option<Plic>,
+    /// How `cargo xtask bench` boots the benchmark guest natively.
+    #[serde(default)]
+    pub bench: Option<Bench>,
+}
+
+/// The native baseline of the benchmarks: QEMU booting the guest directly.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Bench {
+    /// `-machine` value without virtualization extensions.
+    pub native_machine: String,
+    /// `-cpu` value.
+    pub native_cpu: String,
 }
 
 /// QEMU command line pieces.

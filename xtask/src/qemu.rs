@@ -47,6 +47,11 @@ pub enum Typing {
 /// Starts QEMU on `built`, stops it after `timeout`, echoes the console, and types on
 /// it as `typing` says.
 pub fn boot(built: &Built, timeout: Duration, typing: Typing) -> Result<Outcome> {
+    run(hypervisor_command(built), timeout, typing)
+}
+
+/// The QEMU command line that boots the hypervisor image of `built`.
+pub fn hypervisor_command(built: &Built) -> Command {
     let q = &built.platform.qemu;
     let mut cmd = Command::new(&q.binary);
     cmd.args(["-machine", &q.machine, "-cpu", &q.cpu])
@@ -59,17 +64,24 @@ pub fn boot(built: &Built, timeout: Duration, typing: Typing) -> Result<Outcome>
         .args(&q.extra_args)
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
-        .arg(&built.image)
-        .stdin(match typing {
-            Typing::User => Stdio::inherit(),
-            Typing::Nothing => Stdio::null(),
-            Typing::Script(_) => Stdio::piped(),
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .arg(&built.image);
+    cmd
+}
+
+/// Runs QEMU as `cmd` says, stops it after `timeout`, echoes the console, and types on
+/// it as `typing` says.
+pub fn run(mut cmd: Command, timeout: Duration, typing: Typing) -> Result<Outcome> {
+    let binary = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(match typing {
+        Typing::User => Stdio::inherit(),
+        Typing::Nothing => Stdio::null(),
+        Typing::Script(_) => Stdio::piped(),
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("cannot start {}", q.binary))?;
+        .with_context(|| format!("cannot start {binary}"))?;
     let mut stdout = child.stdout.take().context("QEMU has no stdout")?;
     let output = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&output);

@@ -1,5 +1,6 @@
 //! Guest exits, answered in one match for every architecture.
 
+use crate::ExitReason;
 use crate::Vm;
 use crate::end::{EndReason, GuestError};
 use tessera_vcpu::{ArchVcpu, VcpuError, VcpuExit};
@@ -36,6 +37,7 @@ impl Vm {
             Ok(exit) => exit,
             Err(error) => return self.fault(index, GuestError::Vcpu(error)),
         };
+        self.exits.record(ExitReason::of(&exit));
         match exit {
             VcpuExit::MmioRead { addr, width } => match self.bus.lock().read(addr, width) {
                 Ok(value) => {

@@ -14,11 +14,13 @@
 
 extern crate alloc;
 
+mod counts;
 mod end;
 mod exit;
 mod memory;
 mod vcpus;
 
+pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::Action;
 pub use memory::{GuestMemory, MemoryError, RamRegion};
@@ -55,6 +57,8 @@ pub struct Vm {
     pub vcpus: VcpuTable,
     status: AtomicU8,
     end_reason: Mutex<Option<EndReason>>,
+    /// Exits of its vCPUs by reason.
+    pub exits: ExitCounts,
 }
 
 impl Vm {
@@ -74,6 +78,7 @@ impl Vm {
             vcpus: VcpuTable::new(vcpu_ids),
             status: AtomicU8::new(VmStatus::Running as u8),
             end_reason: Mutex::new(None),
+            exits: ExitCounts::default(),
         }
     }
 

@@ -199,3 +199,20 @@ fn ipi_requests_go_to_the_interrupt_controller() {
     );
     assert_eq!(vm.status(), VmStatus::Running);
 }
+
+#[test]
+fn exits_are_counted_by_reason() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::Idle));
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::Idle));
+    vm.handle_exit(1, &mut vcpu, Ok(VcpuExit::SendIpi { value: 1 }));
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::HostInterrupt));
+    assert_eq!(vm.exits.get(crate::ExitReason::Idle), 2);
+    assert_eq!(vm.exits.get(crate::ExitReason::Ipi), 1);
+    assert_eq!(vm.exits.total(), 4);
+    assert_eq!(
+        alloc::format!("{}", vm.exits),
+        "4 exits (mmio 0, idle 2, host-interrupt 1, ipi 1, power 0, handled 0)"
+    );
+}

@@ -7,11 +7,12 @@
 #![no_main]
 
 mod arch;
+mod bench;
 
 use core::fmt::Write;
 
 /// Formats to the console.
-struct Console;
+pub(crate) struct Console;
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -36,7 +37,7 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
     say!("tessera-guest: {} ok", arch::PRIVILEGE_NAME);
     let ram = check_memory(dtb)?;
     say!("tessera-guest: memory ok");
-    if wants_reset(dtb) {
+    if has_word(dtb, "tessera.reset") {
         check_reset(ram);
     }
     let (major, minor) = arch::firmware_version();
@@ -47,21 +48,37 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
         "tessera-guest: {} version ok ({major}.{minor})",
         arch::FIRMWARE_NAME
     );
+    if has_word(dtb, "tessera.bench") {
+        let hz = arch::counter_frequency()
+            .or_else(|| timebase_frequency(dtb))
+            .ok_or("bench: the counter frequency is unknown")?;
+        // The lower half of RAM above the first 4 MiB (image, stack, device tree).
+        let (base, size) = ram;
+        bench::run((base + (4 << 20), (size / 2).saturating_sub(4 << 20)), hz);
+    }
     Ok(())
+}
+
+/// `/cpus/timebase-frequency` of the device tree.
+fn timebase_frequency(dtb: usize) -> Option<u64> {
+    // SAFETY: as in `check_memory`.
+    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
+    let cpus = fdt.find_node("/cpus")?;
+    Some(cpus.property("timebase-frequency")?.as_usize()? as u64)
 }
 
 /// Marks RAM across the one reset of the reset check.
 const RESET_MAGIC: u64 = 0x7e55_e7a0_4e5e_7001;
 
-/// Whether the command line (`/chosen/bootargs`) holds the word `tessera.reset`.
-fn wants_reset(dtb: usize) -> bool {
+/// Whether the command line (`/chosen/bootargs`) holds `word`.
+fn has_word(dtb: usize, word: &str) -> bool {
     // SAFETY: as in `check_memory`.
     let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }) else {
         return false;
     };
     fdt.chosen()
         .bootargs()
-        .is_some_and(|args| args.split_whitespace().any(|w| w == "tessera.reset"))
+        .is_some_and(|args| args.split_whitespace().any(|w| w == word))
 }
 
 /// First run: marks RAM and resets the VM. Second run: finds the mark, clears it.

@@ -77,6 +77,28 @@ fn psci(function: u64, arg: u64) -> u64 {
     x0
 }
 
+/// The virtual counter (CNTVCT_EL0).
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading the virtual counter has no side effects; ISB orders it.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
+    ticks
+}
+
+/// The counter's frequency (CNTFRQ_EL0).
+pub fn counter_frequency() -> Option<u64> {
+    let hz: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) hz, options(nomem, nostack)) };
+    Some(hz)
+}
+
+/// Reads the UART's flag register (an emulated device register under Tessera).
+pub fn read_console_status() -> u32 {
+    // SAFETY: the `virt` board's PL011 flag register; reading it has no side effects.
+    unsafe { core::ptr::read_volatile(UART_FR as *const u32) }
+}
+
 /// PSCI_VERSION as (major, minor).
 pub fn firmware_version() -> (u32, u32) {
     let version = psci(0x8400_0000, 0);

@@ -78,6 +78,27 @@ fn sbi(eid: u64, fid: u64, a0: u64) -> (i64, u64) {
     (error, value)
 }
 
+/// The `time` CSR.
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reading time has no side effects.
+    unsafe { asm!("rdtime {}", out(reg) ticks, options(nomem, nostack)) };
+    ticks
+}
+
+/// The counter's frequency, when the CPU says it: on riscv only the device tree
+/// does (`/cpus/timebase-frequency`).
+pub fn counter_frequency() -> Option<u64> {
+    None
+}
+
+/// Reads the UART's line status register (an emulated device register under Tessera).
+pub fn read_console_status() -> u32 {
+    // SAFETY: the `virt` board's 16550 line status register; reading it has no side
+    // effects (it clears only the overrun flag, which this program never causes).
+    u32::from(unsafe { core::ptr::read_volatile(UART_LSR as *const u8) })
+}
+
 /// SBI specification version as (major, minor).
 pub fn firmware_version() -> (u32, u32) {
     let (_, version) = sbi(0x10, 0, 0);

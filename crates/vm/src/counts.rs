@@ -1,0 +1,99 @@
+//! Exits of a VM counted by reason: what a guest costs, printed when the VM ends.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+use tessera_vcpu::VcpuExit;
+
+/// Why a vCPU left the guest, as counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// An emulated device access.
+    Mmio,
+    /// The guest waited for an interrupt.
+    Idle,
+    /// A physical interrupt arrived while the guest ran.
+    HostInterrupt,
+    /// The guest sent inter-processor interrupts.
+    Ipi,
+    /// A power call: CPU on/off/status, system off/reset.
+    Power,
+    /// An exit the vCPU dealt with itself and reported.
+    Handled,
+}
+
+/// Counters of exits by [`ExitReason`].
+#[derive(Debug, Default)]
+pub struct ExitCounts {
+    counts: [AtomicU64; 6],
+}
+
+impl ExitReason {
+    /// The reason an exit is counted under.
+    pub fn of(exit: &VcpuExit) -> Self {
+        match exit {
+            VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. } => Self::Mmio,
+            VcpuExit::Idle => Self::Idle,
+            VcpuExit::HostInterrupt => Self::HostInterrupt,
+            VcpuExit::SendIpi { .. } => Self::Ipi,
+            VcpuExit::CpuOn { .. }
+            | VcpuExit::CpuStatus { .. }
+            | VcpuExit::CpuOff
+            | VcpuExit::SystemOff
+            | VcpuExit::SystemReset => Self::Power,
+            VcpuExit::Handled => Self::Handled,
+        }
+    }
+
+    const ALL: [Self; 6] = [
+        Self::Mmio,
+        Self::Idle,
+        Self::HostInterrupt,
+        Self::Ipi,
+        Self::Power,
+        Self::Handled,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Mmio => "mmio",
+            Self::Idle => "idle",
+            Self::HostInterrupt => "host-interrupt",
+            Self::Ipi => "ipi",
+            Self::Power => "power",
+            Self::Handled => "handled",
+        }
+    }
+}
+
+impl ExitCounts {
+    /// Counts one exit.
+    pub fn record(&self, reason: ExitReason) {
+        if let Some(counter) = self.counts.get(reason as usize) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The count of `reason`.
+    pub fn get(&self, reason: ExitReason) -> u64 {
+        self.counts
+            .get(reason as usize)
+            .map_or(0, |counter| counter.load(Ordering::Relaxed))
+    }
+
+    /// The total of every reason.
+    pub fn total(&self) -> u64 {
+        ExitReason::ALL.iter().map(|&r| self.get(r)).sum()
+    }
+}
+
+/// `total N (mmio N, idle N, ...)`.
+impl fmt::Display for ExitCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} exits (", self.total())?;
+        for (i, reason) in ExitReason::ALL.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{} {}", reason.name(), self.get(*reason))?;
+        }
+        write!(f, ")")
+    }
+}

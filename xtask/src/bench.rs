@@ -1,0 +1,283 @@
+//! `cargo xtask bench`: the benchmark figures of the test guest (`tessera.bench`),
+//! booted under Tessera and natively by QEMU, both under `-icount` so virtual time is
+//! instruction counts and the figures repeat exactly. Prints a table, writes
+//! `target/bench/<arch>.json` and a bar chart of the ratios, `target/bench/<arch>.svg`.
+
+use crate::build::{self, Built};
+use crate::platform::Platform;
+use crate::qemu::{self, Typing};
+use crate::{BuildArgs, setup};
+use anyhow::{Context, Result, bail};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// QEMU arguments that make virtual time advance one nanosecond per instruction.
+const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off,sleep=off"];
+/// Seconds a benchmark boot may take.
+const TIMEOUT_SECS: u64 = 120;
+
+/// One figure: nanoseconds of virtual time (instructions) per operation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// Figure name, such as `hypercall`.
+    pub name: String,
+    /// Virtual nanoseconds per operation.
+    pub ns_per_op: f64,
+}
+
+/// Parses the guest's `tessera-bench: name=.. ops=.. ticks=.. hz=..` lines.
+pub fn parse_figures(console: &str) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for line in console.lines() {
+        let Some(rest) = line.split("tessera-bench: ").nth(1) else {
+            continue;
+        };
+        if rest.trim() == "done" {
+            return Ok(figures);
+        }
+        let field = |key: &str| {
+            rest.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .with_context(|| format!("benchmark line without `{key}`: {line}"))
+        };
+        let number = |key: &str| -> Result<f64> {
+            field(key)?
+                .parse::<u64>()
+                .map(|n| n as f64)
+                .with_context(|| format!("`{key}` is not a number: {line}"))
+        };
+        let (ops, ticks, hz) = (number("ops")?, number("ticks")?, number("hz")?);
+        if ops == 0.0 || hz == 0.0 {
+            bail!("benchmark line with zero ops or frequency: {line}");
+        }
+        figures.push(Figure {
+            name: field("name")?.to_string(),
+            ns_per_op: ticks * 1e9 / hz / ops,
+        });
+    }
+    bail!("the benchmark guest did not finish (no `tessera-bench: done`)")
+}
+
+/// `cargo xtask bench [--arch A]`.
+pub fn run(arch: Option<&str>) -> Result<()> {
+    let arches: Vec<&str> = match arch {
+        Some(arch) => vec![arch],
+        None => crate::boot_tests::ARCHES.to_vec(),
+    };
+    for arch in arches {
+        bench_arch(arch)?;
+    }
+    Ok(())
+}
+
+/// The figures of one architecture, twice each way to show they repeat.
+pub fn bench_arch(arch: &str) -> Result<()> {
+    let config = PathBuf::from(format!("xtask/testdata/bench-{arch}.toml"));
+    let built = build::build(&BuildArgs {
+        arch: arch.to_string(),
+        vm_configs: vec![config],
+        log: "info".to_string(),
+    })?;
+    setup::ensure_qemu(&built.platform)?;
+    let tessera = [under_tessera(&built)?, under_tessera(&built)?];
+    let native = [native(&built.platform)?, native(&built.platform)?];
+    let repeatable = tessera[0] == tessera[1] && native[0] == native[1];
+    let report = Report {
+        arch: arch.to_string(),
+        tessera: tessera[0].clone(),
+        native: native[0].clone(),
+        repeatable,
+    };
+    println!("{}", report.table());
+    let dir = Path::new("target/bench");
+    std::fs::create_dir_all(dir).context("cannot create target/bench")?;
+    let json = dir.join(format!("{arch}.json"));
+    std::fs::write(&json, report.json())
+        .with_context(|| format!("cannot write {}", json.display()))?;
+    let svg = dir.join(format!("{arch}.svg"));
+    std::fs::write(&svg, report.svg())
+        .with_context(|| format!("cannot write {}", svg.display()))?;
+    println!("tessera: wrote {} and {}", json.display(), svg.display());
+    if !repeatable {
+        bail!("{arch}: two runs gave different instruction-based figures");
+    }
+    Ok(())
+}
+
+/// The guest's figures under Tessera.
+fn under_tessera(built: &Built) -> Result<Vec<Figure>> {
+    let mut cmd = qemu::hypervisor_command(built);
+    cmd.args(ICOUNT);
+    let outcome = qemu::run(cmd, Duration::from_secs(TIMEOUT_SECS), Typing::Nothing)?;
+    let figures = parse_figures(&outcome.output)?;
+    outcome.into_result()?;
+    Ok(figures)
+}
+
+/// The same guest booted by QEMU directly, at the guest kernel level.
+fn native(platform: &Platform) -> Result<Vec<Figure>> {
+    let bench = platform.bench.as_ref().with_context(|| {
+        format!(
+            "{}: the platform file has no [bench] section",
+            platform.arch
+        )
+    })?;
+    let q = &platform.qemu;
+    let guest = PathBuf::from(format!("target/guests/{}/test-guest.bin", platform.arch));
+    let mut cmd = Command::new(&q.binary);
+    cmd.args(["-machine", &bench.native_machine, "-cpu", &bench.native_cpu])
+        .args(["-smp", "1", "-m", "256M"])
+        .args(&q.extra_args)
+        .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
+        .args(ICOUNT)
+        .arg("-kernel")
+        .arg(&guest)
+        .args(["-append", "tessera.bench"]);
+    let outcome = qemu::run(cmd, Duration::from_secs(TIMEOUT_SECS), Typing::Nothing)?;
+    parse_figures(&outcome.output)
+}
+
+/// The figures of one architecture, both ways.
+struct Report {
+    arch: String,
+    tessera: Vec<Figure>,
+    native: Vec<Figure>,
+    repeatable: bool,
+}
+
+impl Report {
+    /// (name, native, tessera, ratio) for every figure measured both ways.
+    fn rows(&self) -> Vec<(&str, f64, f64, f64)> {
+        self.tessera
+            .iter()
+            .filter_map(|t| {
+                let n = self.native.iter().find(|n| n.name == t.name)?;
+                let ratio = if n.ns_per_op > 0.0 {
+                    t.ns_per_op / n.ns_per_op
+                } else {
+                    0.0
+                };
+                Some((t.name.as_str(), n.ns_per_op, t.ns_per_op, ratio))
+            })
+            .collect()
+    }
+
+    fn table(&self) -> String {
+        let mut out = format!(
+            "{} (virtual ns per operation = instructions, -icount shift=0)\n{:<18} {:>12} {:>12} {:>8}\n",
+            self.arch, "figure", "native", "tessera", "ratio"
+        );
+        for (name, native, tessera, ratio) in self.rows() {
+            let _ = writeln!(
+                out,
+                "{name:<18} {native:>12.1} {tessera:>12.1} {ratio:>8.2}"
+            );
+        }
+        let _ = write!(
+            out,
+            "repeatable: {}",
+            if self.repeatable {
+                "yes (two runs each, identical figures)"
+            } else {
+                "NO"
+            }
+        );
+        out
+    }
+
+    fn json(&self) -> String {
+        let rows: Vec<String> = self
+            .rows()
+            .iter()
+            .map(|(name, native, tessera, ratio)| {
+                format!(
+                    "    {{\"figure\": \"{name}\", \"native_ns\": {native:.3}, \"tessera_ns\": {tessera:.3}, \"ratio\": {ratio:.4}}}"
+                )
+            })
+            .collect();
+        format!(
+            "{{\n  \"arch\": \"{}\",\n  \"unit\": \"virtual ns per operation (instructions) under -icount shift=0\",\n  \"repeatable\": {},\n  \"figures\": [\n{}\n  ]\n}}\n",
+            self.arch,
+            self.repeatable,
+            rows.join(",\n")
+        )
+    }
+
+    /// Horizontal bars of the ratios (log scale would hide small overheads, so linear
+    /// up to the largest ratio), one per figure, with the values written beside them.
+    fn svg(&self) -> String {
+        let rows = self.rows();
+        let max = rows.iter().map(|r| r.3).fold(1.0_f64, f64::max);
+        let (left, width, bar, gap) = (150.0, 420.0, 22.0, 10.0);
+        let height = 50.0 + rows.len() as f64 * (bar + gap);
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"680\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n\
+             <text x=\"10\" y=\"22\">{}: under Tessera / native (virtual time per operation)</text>\n",
+            self.arch
+        );
+        for (i, (name, _, _, ratio)) in rows.iter().enumerate() {
+            let y = 40.0 + i as f64 * (bar + gap);
+            let w = (ratio / max * width).max(1.0);
+            let _ = write!(
+                svg,
+                "<text x=\"10\" y=\"{:.0}\">{name}</text>\n<rect x=\"{left}\" y=\"{y:.0}\" width=\"{w:.1}\" height=\"{bar}\" fill=\"#4a7ab0\"/>\n<text x=\"{:.1}\" y=\"{:.0}\">{ratio:.2}x</text>\n",
+                y + 16.0,
+                left + w + 6.0,
+                y + 16.0
+            );
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_guest_lines() {
+        let console = "noise\n[bench] tessera-bench: name=hypercall ops=2000 ticks=18000 hz=1000000000\n\
+                       [bench] tessera-bench: name=mmio_read ops=2000 ticks=80 hz=10000000\n\
+                       [bench] tessera-bench: done\n";
+        let figures = parse_figures(console).unwrap();
+        assert_eq!(figures.len(), 2);
+        assert_eq!(figures[0].name, "hypercall");
+        assert!((figures[0].ns_per_op - 9.0).abs() < 1e-9);
+        assert!((figures[1].ns_per_op - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn refuses_unfinished_or_broken_output() {
+        assert!(parse_figures("tessera-bench: name=x ops=1 ticks=1 hz=1\n").is_err());
+        assert!(
+            parse_figures("tessera-bench: name=x ops=0 ticks=1 hz=1\ntessera-bench: done\n")
+                .is_err()
+        );
+        assert!(
+            parse_figures("tessera-bench: name=x ops=a ticks=1 hz=1\ntessera-bench: done\n")
+                .is_err()
+        );
+        assert!(parse_figures("tessera-bench: ops=1 ticks=1 hz=1\ntessera-bench: done\n").is_err());
+    }
+
+    #[test]
+    fn report_rows_json_and_chart() {
+        let fig = |name: &str, ns| Figure {
+            name: name.into(),
+            ns_per_op: ns,
+        };
+        let report = Report {
+            arch: "aarch64".into(),
+            tessera: vec![fig("hypercall", 900.0), fig("only_here", 1.0)],
+            native: vec![fig("hypercall", 9.0)],
+            repeatable: true,
+        };
+        assert_eq!(report.rows(), vec![("hypercall", 9.0, 900.0, 100.0)]);
+        assert!(report.table().contains("hypercall"));
+        assert!(report.json().contains("\"ratio\": 100.0000"));
+        assert!(report.svg().contains("100.00x"));
+    }
+}
