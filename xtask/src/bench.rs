@@ -128,7 +128,7 @@ fn native(platform: &Platform) -> Result<Vec<Figure>> {
     let guest = PathBuf::from(format!("target/guests/{}/test-guest.bin", platform.arch));
     let mut cmd = Command::new(&q.binary);
     cmd.args(["-machine", &bench.native_machine, "-cpu", &bench.native_cpu])
-        .args(["-smp", "1", "-m", "256M"])
+        .args(["-smp", "2", "-m", "256M"])
         .args(&q.extra_args)
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .args(ICOUNT)

@@ -13,6 +13,8 @@ const MATRIX: usize = 24;
 /// Bytes of the pointer-chasing buffer (larger than the caches QEMU models matter
 /// little under TCG, but the loop does no exits at all).
 const CHASE_BYTES: u64 = 2 << 20;
+/// Rounds of the interrupt figures.
+const IRQ_ROUNDS: u64 = 200;
 /// Steps of the pointer chase.
 const CHASE_STEPS: u64 = 200_000;
 
@@ -61,6 +63,18 @@ pub fn run(scratch: (u64, u64), hz: u64) {
             core::hint::black_box(pointer_chase(base));
         });
         report("pointer_chase", CHASE_STEPS, ticks, hz);
+    }
+    arch::init_cpu();
+    let ticks = crate::irq::timer_latency(IRQ_ROUNDS);
+    report("timer_irq_latency", IRQ_ROUNDS, ticks, hz);
+    match crate::irq::ipi_round_trip(IRQ_ROUNDS) {
+        Some(ticks) => report("ipi_round_trip", IRQ_ROUNDS, ticks, hz),
+        None => {
+            let _ = writeln!(
+                Console,
+                "tessera-bench: ipi_round_trip skipped (no second CPU)"
+            );
+        }
     }
     let _ = writeln!(Console, "tessera-bench: done");
 }

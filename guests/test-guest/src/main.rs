@@ -8,6 +8,7 @@
 
 mod arch;
 mod bench;
+mod irq;
 
 use core::fmt::Write;
 

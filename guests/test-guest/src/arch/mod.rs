@@ -3,9 +3,17 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
+mod aarch64_irq;
+#[cfg(target_arch = "aarch64")]
 pub use aarch64::*;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64_irq::*;
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;
 #[cfg(target_arch = "riscv64")]
+mod riscv64_irq;
+#[cfg(target_arch = "riscv64")]
 pub use riscv64::*;
+#[cfg(target_arch = "riscv64")]
+pub use riscv64_irq::*;

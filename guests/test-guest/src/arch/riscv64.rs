@@ -17,6 +17,7 @@ global_asm!(
     .section .text.boot, "ax"
     .global _start
 _start:
+    li      tp, 0
     la      t0, __bss_start
     la      t1, __bss_end
 1:  bgeu    t0, t1, 2f

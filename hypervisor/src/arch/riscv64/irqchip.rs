@@ -24,57 +24,62 @@ fn context(index: usize) -> u32 {
     Plic::supervisor_context(u32::try_from(index).unwrap_or(u32::MAX))
 }
 
-/// A VM's emulated PLIC and its vCPUs' pending software interrupts.
+/// A VM's emulated PLIC (if its config gives it one) and its vCPUs' pending software
+/// interrupts (SBI IPIs need no PLIC).
 struct Model {
-    plic: Mutex<Plic>,
+    plic: Option<Mutex<Plic>>,
     sources: u32,
     harts: u32,
     /// vCPUs (bit mask) with an SBI IPI not yet handed to them.
     ipis: AtomicU64,
 }
 
-/// A VM's interrupt controller: its emulated PLIC, if the config gives it one.
-#[derive(Clone, Default)]
-pub struct IrqChip(Option<Arc<Model>>);
+/// A VM's interrupt state: IPIs between its vCPUs, and its emulated PLIC.
+#[derive(Clone)]
+pub struct IrqChip(Arc<Model>);
 
 impl IrqChip {
-    /// A VM with a PLIC of `sources` interrupt sources for `harts` vCPUs.
-    pub fn with_plic(sources: u32, harts: u32) -> Self {
-        Self(Some(Arc::new(Model {
-            plic: Mutex::new(Plic::new(sources, harts.saturating_mul(2))),
-            sources,
+    /// A VM of `harts` vCPUs, with a PLIC of `sources` interrupt sources when given.
+    pub fn new(harts: u32, plic_sources: Option<u32>) -> Self {
+        Self(Arc::new(Model {
+            plic: plic_sources
+                .map(|sources| Mutex::new(Plic::new(sources, harts.saturating_mul(2)))),
+            sources: plic_sources.unwrap_or(0),
             harts,
             ipis: AtomicU64::new(0),
-        })))
+        }))
     }
 
-    /// Whether the VM has an interrupt controller.
+    /// Whether the VM has an interrupt controller for devices (a PLIC).
     pub fn is_present(&self) -> bool {
-        self.0.is_some()
+        self.0.plic.is_some()
     }
 
     /// Back to the power-on state (VM reset).
     pub fn reset(&self) {
-        if let Some(model) = &self.0 {
-            *model.plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
-            model.ipis.store(0, Ordering::Release);
+        let model = &self.0;
+        if let Some(plic) = &model.plic {
+            *plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
         }
+        model.ipis.store(0, Ordering::Release);
     }
 
     /// Makes source `irq` pending (an edge); whether the VM can take it.
     pub fn raise(&self, _vcpu: usize, irq: u32) -> bool {
-        let Some(model) = &self.0 else { return false };
-        if irq == 0 || irq > model.sources {
+        let Some(plic) = &self.0.plic else {
+            return false;
+        };
+        if irq == 0 || irq > self.0.sources {
             return false;
         }
-        model.plic.lock().raise(irq);
+        plic.lock().raise(irq);
         true
     }
 
     /// The vCPUs (bit mask) whose external interrupt line may have changed.
     pub fn take_kicks(&self) -> u64 {
-        let Some(model) = &self.0 else { return 0 };
-        let contexts = model.plic.lock().take_changed();
+        let Some(plic) = &self.0.plic else { return 0 };
+        let contexts = plic.lock().take_changed();
         // Context 2h + 1 is hart h's S mode.
         (0..32u32)
             .filter(|hart| contexts & (1u64 << (2 * hart + 1)) != 0)
@@ -83,7 +88,7 @@ impl IrqChip {
 
     /// SBI IPIs from vCPU `_sender` to the vCPUs in `mask`; returns those that exist.
     pub fn send_ipi(&self, _sender: usize, mask: u64) -> u64 {
-        let Some(model) = &self.0 else { return 0 };
+        let model = &self.0;
         let exists = if model.harts >= 64 {
             u64::MAX
         } else {
@@ -96,18 +101,22 @@ impl IrqChip {
 
     /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
     pub fn has_work(&self, index: usize, vcpu: &Riscv64Vcpu) -> bool {
+        let model = &self.0;
         vcpu.has_pending_interrupt()
-            || self.0.as_ref().is_some_and(|model| {
-                index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0
-                    || model.plic.lock().context_interrupt(context(index))
-            })
+            || (index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0)
+            || model
+                .plic
+                .as_ref()
+                .is_some_and(|plic| plic.lock().context_interrupt(context(index)))
     }
 
     /// Sets vCPU `index`'s virtual interrupt lines before it runs: external from its
     /// PLIC context, software when an IPI waits for it.
     pub fn deliver(&self, index: usize, vcpu: &mut Riscv64Vcpu, _linked: &[u32]) {
-        let Some(model) = &self.0 else { return };
-        vcpu.set_external_interrupt(model.plic.lock().context_interrupt(context(index)));
+        let model = &self.0;
+        if let Some(plic) = &model.plic {
+            vcpu.set_external_interrupt(plic.lock().context_interrupt(context(index)));
+        }
         if index < 64 {
             let bit = 1u64 << index;
             if model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
@@ -116,17 +125,20 @@ impl IrqChip {
         }
     }
 
-    /// The window onto this model, for the VM's bus.
+    /// The window onto the PLIC model, for the VM's bus.
     pub fn window(&self) -> Option<PlicWindow> {
-        self.0.clone().map(|model| PlicWindow { model })
+        self.0.plic.as_ref()?;
+        Some(PlicWindow {
+            model: self.0.clone(),
+        })
     }
 
-    /// The interrupt line of source `irq` into this model.
+    /// The interrupt line of source `irq` into the PLIC model.
     pub fn line(&self, irq: u32) -> Option<IrqLine> {
-        let model = self.0.clone()?;
-        (1..=model.sources)
-            .contains(&irq)
-            .then_some(IrqLine { model, irq })
+        (self.0.plic.is_some() && (1..=self.0.sources).contains(&irq)).then(|| IrqLine {
+            model: self.0.clone(),
+            irq,
+        })
     }
 }
 
@@ -140,7 +152,9 @@ pub struct IrqLine {
 impl IrqLine {
     /// Follows the device's output level.
     pub fn set_level(&self, high: bool) {
-        self.model.plic.lock().set_level(self.irq, high);
+        if let Some(plic) = &self.model.plic {
+            plic.lock().set_level(self.irq, high);
+        }
     }
 }
 
@@ -155,11 +169,17 @@ impl MmioDevice for PlicWindow {
     }
 
     fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
-        self.model.plic.lock().read(offset, width)
+        match &self.model.plic {
+            Some(plic) => plic.lock().read(offset, width),
+            None => Err(DeviceError::NoRegister { offset }),
+        }
     }
 
     fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
-        self.model.plic.lock().write(offset, width, value)
+        match &self.model.plic {
+            Some(plic) => plic.lock().write(offset, width, value),
+            None => Err(DeviceError::NoRegister { offset }),
+        }
     }
 }
 

@@ -72,8 +72,9 @@ pub fn is_arch_device(device: &EmulatedDevice) -> bool {
 /// Puts the config's PLIC window (`emu_type` 0x30 or 0x1) on the bus.
 pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
     let harts = u32::try_from(config.base.cpu_num).unwrap_or(u32::MAX);
+    let has_plic = config.devices.emu_devices.iter().any(is_arch_device);
+    let chip = IrqChip::new(harts, has_plic.then_some(PLIC_SOURCES));
     let mut plic = None;
-    let mut chip = IrqChip::default();
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
         if !is_arch_device(device) {
             continue;
@@ -82,7 +83,6 @@ pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<Ar
         if plic.is_some() {
             return Err(format!("{field}: a VM has one PLIC"));
         }
-        chip = IrqChip::with_plic(PLIC_SOURCES, harts);
         let window = chip
             .window()
             .ok_or_else(|| format!("{field}: no interrupt controller model"))?;

@@ -1,0 +1,96 @@
+//! Interrupt benchmarks shared by the architectures: how long after its deadline the
+//! guest's timer interrupt reaches its handler, and how long an IPI round trip to a
+//! second vCPU (started through the firmware interface) takes.
+
+use crate::arch;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// What an interrupt handler saw.
+pub enum Event {
+    /// The timer fired.
+    Timer,
+    /// CPU 1 got the IPI of a round trip.
+    Ping,
+    /// CPU 0 got the answer.
+    Pong,
+}
+
+/// Counter value when the timer handler ran (0: not yet).
+static TIMER_AT: AtomicU64 = AtomicU64::new(0);
+/// Answers CPU 0 got.
+static PONGS: AtomicU64 = AtomicU64::new(0);
+/// CPU 1 runs and takes interrupts.
+static SECONDARY_UP: AtomicBool = AtomicBool::new(false);
+
+/// Stack of CPU 1.
+#[repr(C, align(16))]
+struct Stack([u8; 32 * 1024]);
+
+static mut SECONDARY_STACK: Stack = Stack([0; 32 * 1024]);
+
+/// Ticks the timer is armed ahead.
+const TIMER_AHEAD: u64 = 200;
+/// Busy iterations CPU 0 waits at most for CPU 1 to come up.
+const START_PATIENCE: u64 = 50_000_000;
+
+/// Called by the architecture's interrupt handler.
+pub fn on_event(event: Event) {
+    match event {
+        Event::Timer => TIMER_AT.store(arch::counter().max(1), Ordering::Release),
+        Event::Ping => arch::send_ipi(0, arch::SGI_PONG),
+        Event::Pong => {
+            PONGS.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// CPU 1: take interrupts forever.
+pub fn secondary_main() -> ! {
+    arch::init_cpu();
+    SECONDARY_UP.store(true, Ordering::Release);
+    loop {
+        arch::wait();
+    }
+}
+
+/// Total ticks from each of `rounds` timer deadlines to its handler.
+pub fn timer_latency(rounds: u64) -> u64 {
+    let mut total = 0;
+    for _ in 0..rounds {
+        TIMER_AT.store(0, Ordering::Release);
+        let deadline = arch::counter() + TIMER_AHEAD;
+        arch::arm_timer(deadline);
+        let fired = loop {
+            match TIMER_AT.load(Ordering::Acquire) {
+                0 => arch::wait(),
+                at => break at,
+            }
+        };
+        total += fired.saturating_sub(deadline);
+    }
+    total
+}
+
+/// Total ticks of `rounds` IPI round trips to CPU 1, or `None` when it cannot start.
+pub fn ipi_round_trip(rounds: u64) -> Option<u64> {
+    let top = core::ptr::addr_of!(SECONDARY_STACK) as u64 + 32 * 1024;
+    if !arch::start_secondary(top) {
+        return None;
+    }
+    let mut patience = START_PATIENCE;
+    while !SECONDARY_UP.load(Ordering::Acquire) {
+        patience = patience.checked_sub(1)?;
+        core::hint::spin_loop();
+    }
+    let mut total = 0;
+    for _ in 0..rounds {
+        let before = PONGS.load(Ordering::Acquire);
+        let start = arch::counter();
+        arch::send_ipi(1, arch::SGI_PING);
+        while PONGS.load(Ordering::Acquire) == before {
+            arch::wait();
+        }
+        total += arch::counter() - start;
+    }
+    Some(total)
+}
