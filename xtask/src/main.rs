@@ -7,6 +7,7 @@ mod boot_tests;
 mod build;
 mod cpio;
 mod guest_fetch;
+mod hostile;
 mod platform;
 mod qemu;
 mod setup;
@@ -70,6 +71,12 @@ enum Command {
     },
     /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
     Lint,
+    /// Every hostile-guest case beside a neighbour VM; fails when one is not contained.
+    Hostile {
+        /// Architecture (default: every architecture).
+        #[arg(long)]
+        arch: Option<String>,
+    },
     /// Benchmark figures under Tessera and native, under `-icount`; table, JSON, chart.
     Bench {
         /// Architecture (default: every architecture).
@@ -115,6 +122,7 @@ fn main() -> Result<()> {
         Command::Test { arch, host_only } => boot_tests::run_all(arch.as_deref(), host_only),
         Command::Lint => workspace::lint(),
         Command::Bench { arch } => bench::run(arch.as_deref()),
+        Command::Hostile { arch } => hostile::run(arch.as_deref()),
         Command::Guest {
             command:
                 GuestCommand::Fetch {

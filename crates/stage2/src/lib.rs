@@ -18,6 +18,7 @@ mod aarch64;
 mod format;
 mod riscv64;
 mod table;
+mod x86_64;
 
 #[cfg(test)]
 mod fake;
@@ -27,6 +28,8 @@ mod format_tests;
 mod riscv64_tests;
 #[cfg(test)]
 mod table_tests;
+#[cfg(test)]
+mod x86_64_tests;
 
 use core::fmt;
 
@@ -35,6 +38,7 @@ pub use format::{Descriptor, FRAME_SIZE, PageTableFormat};
 pub use riscv64::{Riscv64Sv39x4, hgatp};
 pub use table::Stage2Table;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
+pub use x86_64::X86Npt;
 
 /// Access rights and memory type of a mapping.
 ///

@@ -456,6 +456,11 @@ impl ArchVcpu for Riscv64Vcpu {
                     );
                     self.inject_exception(csr::CAUSE_ILLEGAL_INSTRUCTION, stval);
                 }
+                csr::CAUSE_ILLEGAL_INSTRUCTION => {
+                    // Not delegated so the hypervisor sees it; the guest's own handler
+                    // deals with it, as without a hypervisor.
+                    self.inject_exception(csr::CAUSE_ILLEGAL_INSTRUCTION, stval);
+                }
                 csr::CAUSE_INSTRUCTION_GUEST_PAGE_FAULT => {
                     return Err(VcpuError::MemoryFault {
                         addr: csr::fault_gpa(htval, stval),

@@ -1,4 +1,5 @@
 //! The MMIO bus of one VM: devices keyed by guest-physical range, found by binary search.
+//! [`BusError`] also names the refusals of the port bus, [`crate::PortBus`].
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
@@ -7,7 +8,7 @@ use core::fmt;
 
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
-use crate::{AccessWidth, DeviceError, MmioDevice};
+use crate::{AccessWidth, DeviceError, MmioDevice, PortRange};
 
 /// Why the bus refused a device or an access.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -53,6 +54,63 @@ pub enum BusError {
         /// What the device said.
         error: DeviceError,
     },
+    /// The new port device's window overlaps a device already on the port bus.
+    PortOverlap {
+        /// Name of the device being inserted.
+        device: String,
+        /// The window being inserted.
+        range: PortRange,
+        /// Name of the device already there.
+        existing: String,
+        /// Window of the device already there.
+        existing_range: PortRange,
+    },
+    /// The new port device's window is empty or runs past port 0xffff (or the
+    /// device has no window at all: then the range is empty).
+    PortBadRange {
+        /// Name of the device being inserted.
+        device: String,
+        /// The refused window.
+        range: PortRange,
+    },
+    /// No device claims the port: the guest reads all ones and its writes are lost.
+    PortUnclaimed {
+        /// The accessed port.
+        port: u16,
+    },
+    /// The port access starts inside a device's window and runs past its end.
+    PortStraddle {
+        /// The accessed port.
+        port: u16,
+        /// Width of the access.
+        width: AccessWidth,
+        /// Name of the device the access starts in.
+        device: String,
+    },
+    /// A port access of a width x86 does not have (64 bits).
+    PortBadWidth {
+        /// The accessed port.
+        port: u16,
+        /// Width of the access.
+        width: AccessWidth,
+    },
+    /// The port device refused the access.
+    PortDevice {
+        /// Name of the device.
+        device: String,
+        /// The accessed port.
+        port: u16,
+        /// What the device said.
+        error: DeviceError,
+    },
+}
+
+impl BusError {
+    /// Whether nothing answers the address or port ([`BusError::Unmapped`],
+    /// [`BusError::PortUnclaimed`]), rather than a device refusing the access.
+    pub fn is_unclaimed(&self) -> bool {
+        matches!(self, Self::Unmapped { .. } | Self::PortUnclaimed { .. })
+    }
 }
 
 impl fmt::Display for BusError {
@@ -81,6 +139,38 @@ impl fmt::Display for BusError {
                 )
             }
             Self::Device { device, gpa, error } => write!(f, "device {device} at {gpa}: {error}"),
+            Self::PortOverlap {
+                device,
+                range,
+                existing,
+                existing_range,
+            } => write!(
+                f,
+                "device {device} at {range} overlaps device {existing} at {existing_range}"
+            ),
+            Self::PortBadRange { device, range } => {
+                write!(f, "device {device} has an empty or wrapping window {range}")
+            }
+            Self::PortUnclaimed { port } => write!(f, "no device at port {port:#x}"),
+            Self::PortStraddle {
+                port,
+                width,
+                device,
+            } => write!(
+                f,
+                "{width} access at port {port:#x} runs past the end of device {device}"
+            ),
+            Self::PortBadWidth { port, width } => {
+                write!(
+                    f,
+                    "{width} access at port {port:#x}: x86 has no such port access"
+                )
+            }
+            Self::PortDevice {
+                device,
+                port,
+                error,
+            } => write!(f, "device {device} at port {port:#x}: {error}"),
         }
     }
 }

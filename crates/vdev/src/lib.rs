@@ -1,10 +1,15 @@
-//! Emulated devices and the MMIO bus that routes a guest's trapped accesses to them.
+//! Emulated devices and the MMIO and port buses that route a guest's trapped
+//! accesses to them.
 //!
 //! A device implements [`MmioDevice`] and sees offsets from its own base; the
-//! [`MmioBus`] owns the devices of one VM, keyed by guest-physical range. Every
-//! guest mistake (an unmapped address, a bad width, a write to a read-only
+//! [`MmioBus`] owns the devices of one VM, keyed by guest-physical range. x86 port
+//! I/O devices implement [`PortDevice`] (or [`TimedPortDevice`], when their
+//! registers depend on the time) and go on a [`PortBus`], keyed by port window.
+//! Every guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
-//! file: [`Pl011`], [`Uart16550`] and [`Plic`]; the GIC distributor goes beside them.
+//! file: [`Pl011`], [`Uart16550`] and [`Plic`]; for x86 PCs the [`Pic8259`] pair,
+//! the [`Pit8254`] timer, the [`Cmos`] real-time clock and the [`IoApic`]. The
+//! GIC distributor goes beside them.
 #![cfg_attr(not(test), no_std)]
 #![deny(
     clippy::unwrap_used,
@@ -18,15 +23,27 @@
 extern crate alloc;
 
 mod bus;
+mod cmos;
+mod ioapic;
+mod pic8259;
+mod pit8254;
 mod pl011;
 mod plic;
+mod port;
+mod port_bus;
 mod uart16550;
 
 use core::fmt;
 
 pub use bus::{BusError, MmioBus};
+pub use cmos::Cmos;
+pub use ioapic::{Delivery, DeliveryMode, IoApic};
+pub use pic8259::Pic8259;
+pub use pit8254::Pit8254;
 pub use pl011::Pl011;
 pub use plic::Plic;
+pub use port::{Clocked, PortDevice, PortRange, TimedPortDevice};
+pub use port_bus::PortBus;
 pub use uart16550::Uart16550;
 
 /// Size of one access.

@@ -12,11 +12,14 @@
 //! Received data raises the "received data available" interrupt as soon as one
 //! byte waits, whatever the FIFO trigger level (FCR bits 7:6 are not modelled),
 //! so the character timeout identification (IIR 0xC) is never reported.
+//!
+//! The same model serves x86 port I/O: as a [`crate::PortDevice`] its eight
+//! registers are eight consecutive ports, COM1 at [`Uart16550::COM1`] on IRQ 4.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
-use crate::{AccessWidth, CharSink, DeviceError, MmioDevice, SerialPort};
+use crate::{AccessWidth, CharSink, DeviceError, MmioDevice, PortRange, SerialPort};
 
 #[cfg(test)]
 mod tests;
@@ -138,6 +141,10 @@ pub struct Uart16550 {
 impl Uart16550 {
     /// Size of the register window, as QEMU `virt` describes it.
     pub const SIZE: u64 = 0x100;
+    /// The ports of a PC's first serial port, COM1: 0x3F8 to 0x3FF.
+    pub const COM1: PortRange = PortRange::new(0x3f8, 8);
+    /// The ISA interrupt line of COM1.
+    pub const COM1_IRQ: u8 = 4;
 
     /// A UART in its reset state sending its output to `sink`.
     pub fn new(sink: Box<dyn CharSink>) -> Self {
@@ -347,6 +354,28 @@ impl MmioDevice for Uart16550 {
             _ => self.scr = value,
         }
         Ok(())
+    }
+}
+
+/// The registers as eight byte-wide ports; the same register logic as over MMIO.
+/// (The trait is named in full so that `read` and `write` on a `Uart16550` stay
+/// unambiguous wherever only [`MmioDevice`] is imported.)
+impl crate::PortDevice for Uart16550 {
+    fn name(&self) -> &str {
+        MmioDevice::name(self)
+    }
+
+    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
+        MmioDevice::read(self, port_offset.into(), width).map(|value| value as u32)
+    }
+
+    fn write(
+        &mut self,
+        port_offset: u16,
+        width: AccessWidth,
+        value: u32,
+    ) -> Result<(), DeviceError> {
+        MmioDevice::write(self, port_offset.into(), width, value.into())
     }
 }
 

@@ -52,6 +52,12 @@ pub enum EndReason {
         /// What the guest did.
         error: GuestError,
     },
+    /// It asked for more resets than a VM gets ([`crate::MAX_RESETS`]): a guest that
+    /// resets itself in a loop is stopped rather than restarted forever.
+    ResetLoop {
+        /// Resets carried out before it was stopped.
+        resets: u32,
+    },
 }
 
 impl EndReason {
@@ -66,6 +72,9 @@ impl fmt::Display for EndReason {
         match self {
             Self::PoweredOff => write!(f, "powered off"),
             Self::Fault { vcpu, error } => write!(f, "stopped: vCPU {vcpu}: {error}"),
+            Self::ResetLoop { resets } => {
+                write!(f, "stopped: it reset itself {resets} times (a reset loop)")
+            }
         }
     }
 }

@@ -96,7 +96,16 @@ impl Vm {
             }
             VcpuExit::SystemReset => {
                 self.request_reset();
-                Action::Reset
+                if self.status() == crate::VmStatus::Ended {
+                    log::warn!(
+                        "VM {} ({}): reset loop; stopping the VM",
+                        self.id,
+                        self.name
+                    );
+                    Action::Ended
+                } else {
+                    Action::Reset
+                }
             }
         }
     }

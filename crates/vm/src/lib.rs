@@ -31,6 +31,9 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use spin::Mutex;
 use tessera_vdev::MmioBus;
 
+/// Resets a VM gets; the next request stops it ([`EndReason::ResetLoop`]).
+pub const MAX_RESETS: u32 = 64;
+
 /// Life cycle of a VM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -59,6 +62,7 @@ pub struct Vm {
     end_reason: Mutex<Option<EndReason>>,
     /// Exits of its vCPUs by reason.
     pub exits: ExitCounts,
+    resets: core::sync::atomic::AtomicU32,
 }
 
 impl Vm {
@@ -79,6 +83,7 @@ impl Vm {
             status: AtomicU8::new(VmStatus::Running as u8),
             end_reason: Mutex::new(None),
             exits: ExitCounts::default(),
+            resets: core::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -108,8 +113,14 @@ impl Vm {
         self.end_reason.lock().clone()
     }
 
-    /// Asks for a reset (unless the VM already ended).
+    /// Asks for a reset (unless the VM already ended); after [`MAX_RESETS`] resets the
+    /// VM is stopped instead.
     pub fn request_reset(&self) {
+        let resets = self.resets.fetch_add(1, Ordering::AcqRel);
+        if resets >= MAX_RESETS {
+            self.end(EndReason::ResetLoop { resets });
+            return;
+        }
         let _ = self.status.compare_exchange(
             VmStatus::Running as u8,
             VmStatus::Resetting as u8,

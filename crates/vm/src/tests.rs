@@ -216,3 +216,27 @@ fn exits_are_counted_by_reason() {
         "4 exits (mmio 0, idle 2, host-interrupt 1, ipi 1, power 0, handled 0)"
     );
 }
+
+#[test]
+fn a_reset_loop_stops_the_vm() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    for _ in 0..crate::MAX_RESETS {
+        assert_eq!(
+            vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::SystemReset)),
+            Action::Reset
+        );
+        vm.finish_reset();
+    }
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::SystemReset)),
+        Action::Ended
+    );
+    assert_eq!(
+        vm.end_reason(),
+        Some(EndReason::ResetLoop {
+            resets: crate::MAX_RESETS
+        })
+    );
+    assert!(!vm.end_reason().unwrap().is_clean());
+}

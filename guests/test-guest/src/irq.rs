@@ -71,6 +71,20 @@ pub fn timer_latency(rounds: u64) -> u64 {
     total
 }
 
+/// Takes `ticks` timer interrupts `spacing` counter ticks apart; returns how many came.
+pub fn count_ticks(ticks: u64, spacing: u64) -> u64 {
+    let mut taken = 0;
+    for _ in 0..ticks {
+        TIMER_AT.store(0, Ordering::Release);
+        arch::arm_timer(arch::counter() + spacing);
+        while TIMER_AT.load(Ordering::Acquire) == 0 {
+            arch::wait();
+        }
+        taken += 1;
+    }
+    taken
+}
+
 /// Total ticks of `rounds` IPI round trips to CPU 1, or `None` when it cannot start.
 pub fn ipi_round_trip(rounds: u64) -> Option<u64> {
     let top = core::ptr::addr_of!(SECONDARY_STACK) as u64 + 32 * 1024;

@@ -8,6 +8,7 @@
 
 mod arch;
 mod bench;
+mod hostile;
 mod irq;
 
 use core::fmt::Write;
@@ -22,6 +23,8 @@ impl Write for Console {
     }
 }
 
+/// Prints a line on the console.
+#[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{ let _ = writeln!(Console, $($arg)*); }};
 }
@@ -38,6 +41,9 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
     say!("tessera-guest: {} ok", arch::PRIVILEGE_NAME);
     let ram = check_memory(dtb)?;
     say!("tessera-guest: memory ok");
+    if let Some(case) = word_value(dtb, "tessera.hostile=") {
+        hostile::run(case, ram.0 + ram.1);
+    }
     if has_word(dtb, "tessera.reset") {
         check_reset(ram);
     }
@@ -49,6 +55,9 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
         "tessera-guest: {} version ok ({major}.{minor})",
         arch::FIRMWARE_NAME
     );
+    if has_word(dtb, "tessera.neighbour") {
+        check_neighbour(ram)?;
+    }
     if has_word(dtb, "tessera.bench") {
         let hz = arch::counter_frequency()
             .or_else(|| timebase_frequency(dtb))
@@ -57,6 +66,42 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
         let (base, size) = ram;
         bench::run((base + (4 << 20), (size / 2).saturating_sub(4 << 20)), hz);
     }
+    Ok(())
+}
+
+/// The value of the first `<prefix><value>` word of the command line.
+fn word_value(dtb: usize, prefix: &str) -> Option<&'static str> {
+    // SAFETY: as in `check_memory`; the blob stays in place for the program's life.
+    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
+    fdt.chosen()
+        .bootargs()?
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix(prefix))
+}
+
+/// Ticks of the neighbour check and their spacing in counter ticks.
+const NEIGHBOUR_TICKS: u64 = 20;
+const NEIGHBOUR_TICK_SPACING: u64 = 50_000;
+
+/// Beside a hostile VM: fills 1 MiB of RAM with a pattern, takes timer interrupts
+/// while the other VM misbehaves, then checks the pattern is intact.
+fn check_neighbour((base, size): (u64, u64)) -> Result<(), &'static str> {
+    let area = base + size / 2;
+    let words = (1u64 << 20) / 8;
+    let pattern = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x7e55;
+    for i in 0..words {
+        // SAFETY: the upper half of this guest's RAM holds nothing else.
+        unsafe { ((area + i * 8) as *mut u64).write_volatile(pattern(i)) };
+    }
+    arch::init_cpu();
+    let ticks = irq::count_ticks(NEIGHBOUR_TICKS, NEIGHBOUR_TICK_SPACING);
+    for i in 0..words {
+        // SAFETY: as above.
+        if unsafe { ((area + i * 8) as *const u64).read_volatile() } != pattern(i) {
+            return Err("neighbour: its memory changed");
+        }
+    }
+    say!("tessera-guest: neighbour ok ({ticks} timer ticks, memory intact)");
     Ok(())
 }
 

@@ -404,3 +404,70 @@ fn works_behind_the_bus() {
         "device uart16550 at 0x10000000: 32-bit access not supported at offset 0x0"
     );
 }
+
+#[test]
+fn works_on_ports_as_com1() {
+    use crate::{BusError, PortBus, PortDevice};
+
+    let (u, c) = uart();
+    assert_eq!(PortDevice::name(&u), "uart16550");
+    let mut bus = PortBus::new();
+    bus.insert(Uart16550::COM1, Box::new(u)).unwrap();
+    assert_eq!((Uart16550::COM1.base, Uart16550::COM1.count), (0x3f8, 8));
+    assert_eq!(Uart16550::COM1_IRQ, 4);
+    // Linux's 8250 set-up through ports: 115200 8N1, FIFOs, OUT2, RX interrupts.
+    for (port, value) in [
+        (0x3fb, 0x83),
+        (0x3f8, 0x01),
+        (0x3f9, 0x00),
+        (0x3fb, 0x03),
+        (0x3fa, 0x07),
+        (0x3fc, 0x0b),
+        (0x3f9, 0x05),
+    ] {
+        bus.write(port, Byte, value).unwrap();
+    }
+    assert_eq!(bus.read(0x3fb, Byte), Ok(0x03));
+    assert_eq!(bus.read(0x3f9, Byte), Ok(0x05));
+    assert_eq!(bus.read(0x3fa, Byte), Ok(u32::from(IIR_NO_INT | IIR_FIFOS)));
+    for byte in *b"ok\n" {
+        bus.write(0x3f8, Byte, byte.into()).unwrap();
+    }
+    assert_eq!(c.taken(), b"ok\n");
+    assert_eq!(bus.read(0x3fd, Byte), Ok(u32::from(LSR_THRE | LSR_TEMT)));
+    bus.write(0x3ff, Byte, 0x5a).unwrap();
+    assert_eq!(bus.read(0x3ff, Byte), Ok(0x5a));
+    let err = bus.read(0x3f8, Half).unwrap_err();
+    assert_eq!(
+        err,
+        BusError::PortDevice {
+            device: "uart16550".into(),
+            port: 0x3f8,
+            error: DeviceError::BadWidth {
+                offset: 0,
+                width: Half
+            },
+        }
+    );
+    assert_eq!(bus.read_or_open(0x3f8, Word), 0xffff_ffff);
+}
+
+#[test]
+fn port_accesses_match_mmio_accesses() {
+    use crate::PortDevice;
+
+    let (mut u, _) = uart();
+    for offset in 0..0x20u16 {
+        for width in [Byte, Half, Word, Double] {
+            let by_mmio = MmioDevice::read(&mut u, offset.into(), width);
+            let by_port = PortDevice::read(&mut u, offset, width);
+            assert_eq!(by_port, by_mmio.map(|v| v as u32), "{offset:#x} {width}");
+        }
+    }
+    assert_eq!(
+        PortDevice::write(&mut u, 9, Byte, 0),
+        Err(DeviceError::NoRegister { offset: 9 })
+    );
+    PortDevice::write(&mut u, 0x7, Byte, 0x1ab).unwrap();
+    assert_eq!(rd(&mut u, SCR), 0xab);
+}

@@ -1,4 +1,5 @@
-//! aarch64 interrupts for the benchmarks: an EL1 vector table, the GICv3 CPU interface
+//! aarch64 exceptions and interrupts for the benchmarks and hostile cases: an EL1
+//! vector table, the GICv3 CPU interface
 //! and this CPU's redistributor on QEMU `virt`'s layout, the virtual timer, SGIs, and a
 //! second CPU started with PSCI CPU_ON.
 
@@ -23,10 +24,24 @@ global_asm!(
     .balign 0x800
     .global tessera_guest_vectors
 tessera_guest_vectors:
-    .rept 5
+    .rept 4
     .balign 0x80
     b       .
     .endr
+    .balign 0x80                    // current EL with SPx, synchronous (offset 0x200)
+    stp     x29, x30, [sp, #-16]!
+    stp     x0, x1, [sp, #-16]!
+    stp     x2, x3, [sp, #-16]!
+    stp     x4, x5, [sp, #-16]!
+    stp     x6, x7, [sp, #-16]!
+    stp     x8, x9, [sp, #-16]!
+    stp     x10, x11, [sp, #-16]!
+    stp     x12, x13, [sp, #-16]!
+    stp     x14, x15, [sp, #-16]!
+    stp     x16, x17, [sp, #-16]!
+    str     x18, [sp, #-16]!
+    bl      {sync}
+    b       tessera_guest_return
     .balign 0x80                    // current EL with SPx, IRQ (offset 0x280)
     stp     x29, x30, [sp, #-16]!
     stp     x0, x1, [sp, #-16]!
@@ -40,6 +55,7 @@ tessera_guest_vectors:
     stp     x16, x17, [sp, #-16]!
     str     x18, [sp, #-16]!
     bl      {handler}
+tessera_guest_return:
     ldr     x18, [sp], #16
     ldp     x16, x17, [sp], #16
     ldp     x14, x15, [sp], #16
@@ -63,6 +79,7 @@ tessera_guest_secondary:            // x0 = context: top of this CPU's stack
     b       {secondary}
 "#,
     handler = sym irq_entry,
+    sync = sym sync_entry,
     secondary = sym secondary_entry,
 );
 
@@ -82,6 +99,28 @@ pub fn cpu() -> usize {
     // SAFETY: reading MPIDR_EL1 has no side effects.
     unsafe { asm!("mrs {}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
     (mpidr & 0xff) as usize
+}
+
+/// Points VBAR_EL1 at this program's vector table.
+pub fn install_vectors() {
+    // SAFETY: the vector table above is this program's.
+    unsafe {
+        asm!("adr {t}, tessera_guest_vectors", "msr vbar_el1, {t}", "isb",
+             t = out(reg) _, options(nostack));
+    }
+}
+
+/// The synchronous exception vector's Rust half: records the syndrome and steps over
+/// the instruction that caused it.
+extern "C" fn sync_entry() {
+    let esr: u64;
+    // SAFETY: reading ESR_EL1 and moving ELR_EL1 past the faulting instruction: the
+    // exception returns to the next one.
+    unsafe {
+        asm!("mrs {esr}, esr_el1", "mrs {t}, elr_el1", "add {t}, {t}, #4", "msr elr_el1, {t}",
+             esr = out(reg) esr, t = out(reg) _, options(nostack));
+    }
+    crate::hostile::exception_taken(esr);
 }
 
 /// Vector table, this CPU's redistributor and GIC CPU interface; interrupts unmasked.
@@ -184,4 +223,113 @@ extern "C" fn irq_entry() {
         // SAFETY: ends the interrupt acknowledged above (EOImode 0 also deactivates).
         unsafe { asm!("msr icc_eoir1_el1, {}", "isb", in(reg) u64::from(intid), options(nostack)) };
     }
+}
+
+/// A guest-physical address no VM config maps (between the devices and RAM).
+pub const UNMAPPED_GPA: u64 = 0x2000_0000;
+/// The physical GIC distributor the hypervisor itself drives.
+pub const HOST_DEVICE_GPA: u64 = GICD as u64;
+/// A region the hostile VM config maps read-only (flags 0x1).
+pub const READONLY_GPA: u64 = 0x4200_0000;
+
+/// An SMCCC call over HVC with function `x0` and arguments `x1`-`x3`; returns x0.
+fn hvc(x0: u64, x1: u64, x2: u64, x3: u64) -> u64 {
+    let mut r0 = x0;
+    // SAFETY: an SMCCC call; the callee may clobber x0-x17.
+    unsafe {
+        asm!("hvc #0", inout("x0") r0, inout("x1") x1 => _, inout("x2") x2 => _,
+             inout("x3") x3 => _, out("x4") _, out("x5") _, out("x6") _, out("x7") _,
+             out("x8") _, out("x9") _, out("x10") _, out("x11") _, out("x12") _,
+             out("x13") _, out("x14") _, out("x15") _, out("x16") _, out("x17") _,
+             options(nostack));
+    }
+    r0
+}
+
+/// The aarch64-only hostile cases.
+pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
+    use crate::hostile::{Outcome, read};
+    const CPU_ON: u64 = 0xC400_0003;
+    let value = match case {
+        "psci-cpu-on-bad-target" => hvc(CPU_ON, 0xff, 0x4008_0000, 0),
+        "psci-cpu-on-bad-entry" => hvc(CPU_ON, 1, 0x10, 0),
+        "psci-cpu-on-self" => hvc(CPU_ON, 0, 0x4008_0000, 0),
+        "psci-unknown-function" => hvc(0x8400_00ff, 0, 0, 0),
+        "hvc-nonzero-immediate" => {
+            let mut x0 = 0x8400_0000u64;
+            // SAFETY: an HVC with an immediate the SMCCC does not define.
+            unsafe { asm!("hvc #0x42", inout("x0") x0, options(nostack)) };
+            x0
+        }
+        "smc-unknown-service" => {
+            let mut x0 = 0xC200_0000u64;
+            // SAFETY: an SMC to a service (SiP) that is not there.
+            unsafe { asm!("smc #0", inout("x0") x0, options(nostack)) };
+            x0
+        }
+        "sysreg-impdef" => {
+            let value: u64;
+            // SAFETY: reads an IMPLEMENTATION DEFINED register the hypervisor traps.
+            unsafe { asm!("mrs {}, s3_0_c15_c0_0", out(reg) value, options(nostack)) };
+            value
+        }
+        "sysreg-el2" => {
+            let value: u64;
+            // SAFETY: reads an EL2 register from EL1: undefined by the architecture.
+            unsafe { asm!("mrs {}, hcr_el2", out(reg) value, options(nostack)) };
+            value
+        }
+        "cache-set-way" => {
+            // SAFETY: clean and invalidate by set/way, which the hypervisor traps.
+            unsafe { asm!("dc cisw, xzr", options(nostack)) };
+            0
+        }
+        "debug-registers" => {
+            let value: u64;
+            // SAFETY: debug registers the hypervisor hides (reads as zero, writes ignored).
+            unsafe {
+                asm!("msr mdscr_el1, {v}", "mrs {v}, mdscr_el1", v = inout(reg) u64::MAX => value,
+                     options(nostack));
+            }
+            value
+        }
+        "pmu-registers" => {
+            let value: u64;
+            // SAFETY: PMU registers the hypervisor hides.
+            unsafe {
+                asm!("msr pmcr_el0, {v}", "mrs {v}, pmcr_el0", v = inout(reg) 1u64 => value,
+                     options(nostack));
+            }
+            value
+        }
+        "sgi-storm" => {
+            for i in 0..20_000u64 {
+                // Every target list and Aff1, and IRM (all but self) every 16th time.
+                let value = (i & 0xffff)
+                    | ((i & 0xff) << 16)
+                    | ((i % 16) << 24)
+                    | ((i % 16 == 0) as u64) << 40;
+                // SAFETY: SGIs only signal interrupts to vCPUs of this VM, if any.
+                unsafe { asm!("msr icc_sgi1r_el1, {}", in(reg) value, options(nostack)) };
+            }
+            0
+        }
+        "mmio-wide-read" => read(0x0900_0000),
+        "mmio-unaligned" => {
+            // SAFETY: a 32-bit read at an offset that is no register boundary.
+            unsafe { u64::from(core::ptr::read_volatile(0x0900_0002 as *const u32)) }
+        }
+        "mmio-readonly-register" => {
+            // SAFETY: a write to the PL011's read-only flag register.
+            unsafe { core::ptr::write_volatile(0x0900_0018 as *mut u32, 0xffff) };
+            0
+        }
+        "mmio-unknown-register" => {
+            // SAFETY: a 32-bit write where the PL011 has no register.
+            unsafe { core::ptr::write_volatile(0x0900_0f00 as *mut u32, 1) };
+            0
+        }
+        _ => return None,
+    };
+    Some(Outcome::Answered(value))
 }

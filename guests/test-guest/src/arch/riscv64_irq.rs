@@ -136,9 +136,23 @@ extern "C" fn secondary_entry() -> ! {
     irq::secondary_main()
 }
 
-/// The trap vector's Rust half.
+/// Points stvec at this program's trap vector.
+pub fn install_vectors() {
+    // SAFETY: this program's own trap vector.
+    unsafe {
+        asm!("la {t}, tessera_guest_trap", "csrw stvec, {t}", t = out(reg) _, options(nostack));
+    }
+}
+
+/// The trap vector's Rust half. Exceptions are recorded and the faulting instruction
+/// is stepped over (4 bytes: the hostile cases use no compressed instructions there).
 extern "C" fn trap_entry(scause: u64) {
     if scause >> 63 == 0 {
+        // SAFETY: moving sepc past the faulting instruction.
+        unsafe {
+            asm!("csrr {t}, sepc", "addi {t}, {t}, 4", "csrw sepc, {t}", t = out(reg) _, options(nostack))
+        };
+        crate::hostile::exception_taken(scause);
         return;
     }
     match scause & 0xff {
@@ -153,4 +167,62 @@ extern "C" fn trap_entry(scause: u64) {
         }
         _ => {}
     }
+}
+
+/// A guest-physical address no VM config maps (between the devices and RAM).
+pub const UNMAPPED_GPA: u64 = 0x4000_0000;
+/// The physical PLIC the hypervisor itself drives.
+pub const HOST_DEVICE_GPA: u64 = 0x0c00_0000;
+/// A region the hostile VM config maps read-only (flags 0x1).
+pub const READONLY_GPA: u64 = 0x8200_0000;
+
+/// An SBI call: extension `eid`, function `fid`, arguments a0-a2; returns (a0, a1).
+fn sbi(eid: u64, fid: u64, a0: u64, a1: u64, a2: u64) -> (u64, u64) {
+    let (r0, r1): (u64, u64);
+    // SAFETY: an SBI call; only a0/a1 change.
+    unsafe {
+        asm!("ecall", inlateout("a0") a0 => r0, inlateout("a1") a1 => r1, in("a2") a2,
+             in("a6") fid, in("a7") eid, options(nostack));
+    }
+    (r0, r1)
+}
+
+/// The riscv64-only hostile cases.
+pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
+    use crate::hostile::{Outcome, read};
+    const HSM: u64 = 0x48_534D;
+    let value = match case {
+        "sbi-unknown-extension" => sbi(0x0bad_cafe, 0, 0, 0, 0).0,
+        "sbi-unknown-function" => sbi(0x10, 99, 0, 0, 0).0,
+        "sbi-hart-start-bad-hart" => sbi(HSM, 0, 7, 0x8020_0000, 0).0,
+        "sbi-hart-start-bad-entry" => sbi(HSM, 0, 1, 0x10, 0).0,
+        "sbi-hart-start-self" => sbi(HSM, 0, 0, 0x8020_0000, 0).0,
+        "sbi-hart-status-bad-hart" => sbi(HSM, 2, 1000, 0, 0).0,
+        "sbi-ipi-bad-mask" => sbi(0x73_5049, 0, u64::MAX, 1000, 0).0,
+        "sbi-rfence-bad-mask" => sbi(0x5246_4E43, 1, u64::MAX, 77, 0).0,
+        "sbi-reset-bad-type" => sbi(0x5352_5354, 0, 99, 0, 0).0,
+        "sbi-legacy-ipi-pointer" => sbi(0x04, 0, 0xdead_0000, 0, 0).0,
+        "csr-hypervisor" => {
+            let value: u64;
+            // SAFETY: reads a hypervisor CSR from VS-mode: a virtual-instruction trap.
+            unsafe {
+                asm!(".option push", ".option arch, +h", "csrr {}, hstatus", ".option pop", out(reg) value, options(nostack))
+            };
+            value
+        }
+        "csr-machine" => {
+            let value: u64;
+            // SAFETY: reads a machine CSR from S level: an illegal instruction.
+            unsafe { asm!("csrr {}, mstatus", out(reg) value, options(nostack)) };
+            value
+        }
+        "mmio-wide-read" => read(0x1000_0000),
+        "mmio-unknown-register" => {
+            // SAFETY: a byte write where the 16550 has no register.
+            unsafe { core::ptr::write_volatile(0x1000_0080 as *mut u8, 1) };
+            0
+        }
+        _ => return None,
+    };
+    Some(Outcome::Answered(value))
 }

@@ -1,0 +1,62 @@
+//! The Linux x86 boot protocol, as a loader that enters the kernel at its 64-bit
+//! entry point follows it.
+//!
+//! Field names, offsets and rules come from Linux's
+//! `Documentation/arch/x86/boot.rst` (the setup header, protocol 2.12 and later)
+//! and `Documentation/arch/x86/zero-page.rst` (the `boot_params` page). A loader:
+//!
+//! 1. parses the kernel file with [`BzImage::parse`], which checks that the kernel
+//!    speaks boot protocol 2.12 or later and has a 64-bit entry point;
+//! 2. copies [`BzImage::kernel`] (the protected-mode kernel) to a load address
+//!    aligned to [`BzImage::kernel_alignment`] (or [`BzImage::pref_address`] if the
+//!    kernel is not relocatable), with [`BzImage::init_size`] bytes free from there;
+//! 3. writes the command line (NUL-terminated) and the initrd into guest memory;
+//! 4. builds the zero page with [`build_boot_params`] from an e820 memory map
+//!    ([`e820_from_regions`]) and puts it in guest memory;
+//! 5. starts the vCPU in 64-bit mode at [`kernel_entry_64`] with identity-mapped
+//!    page tables covering the kernel, the zero page, the command line and the
+//!    initrd, a flat GDT, interrupts off and `rsi` = the zero page's address.
+#![cfg_attr(not(test), no_std)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unimplemented,
+    clippy::todo,
+    clippy::indexing_slicing
+)]
+
+extern crate alloc;
+
+mod bytes;
+mod bzimage;
+mod e820;
+mod zero_page;
+
+#[cfg(test)]
+mod test_image;
+
+pub use bzimage::{BzImage, BzImageError};
+pub use e820::{E820Entry, E820Error, e820_from_regions};
+pub use zero_page::{BootParamsError, ZERO_PAGE_SIZE, build_boot_params};
+
+/// Offset of the 64-bit entry point from the start of the protected-mode kernel.
+pub const ENTRY_64_OFFSET: u64 = 0x200;
+
+/// The 64-bit entry point of a protected-mode kernel loaded at `load_addr`: its
+/// first byte plus 0x200 (boot protocol 2.12 and later with `XLF_KERNEL_64`).
+pub const fn kernel_entry_64(load_addr: u64) -> u64 {
+    load_addr.wrapping_add(ENTRY_64_OFFSET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_point() {
+        assert_eq!(kernel_entry_64(0x100_0000), 0x100_0200);
+        assert_eq!(kernel_entry_64(0x1_2340_0000), 0x1_2340_0200);
+        assert_eq!(kernel_entry_64(0), 0x200);
+    }
+}
