@@ -255,6 +255,9 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
         "psci-cpu-on-bad-entry" => hvc(CPU_ON, 1, 0x10, 0),
         "psci-cpu-on-self" => hvc(CPU_ON, 0, 0x4008_0000, 0),
         "psci-unknown-function" => hvc(0x8400_00ff, 0, 0, 0),
+        "psci-affinity-info-bad-target" => hvc(0xC400_0004, 0xff_ff00, 0, 0),
+        "psci-system-suspend" => hvc(0xC400_000E, 0x4008_0000, 0, 0),
+        "psci-migrate" => hvc(0xC400_0005, 1, 0, 0),
         "hvc-nonzero-immediate" => {
             let mut x0 = 0x8400_0000u64;
             // SAFETY: an HVC with an immediate the SMCCC does not define.

@@ -202,6 +202,20 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
         "sbi-rfence-bad-mask" => sbi(0x5246_4E43, 1, u64::MAX, 77, 0).0,
         "sbi-reset-bad-type" => sbi(0x5352_5354, 0, 99, 0, 0).0,
         "sbi-legacy-ipi-pointer" => sbi(0x04, 0, 0xdead_0000, 0, 0).0,
+        "sbi-set-timer-past" => sbi(0x5449_4D45, 0, 0, 0, 0).0,
+        "sbi-hart-suspend-bad-type" => sbi(HSM, 3, 0x1234, 0, 0).0,
+        "sbi-dbcn-write-outside-ram" => sbi(0x4442_434E, 0, 64, 0xdead_0000, 0).0,
+        "sbi-pmu-extension" => sbi(0x0050_4D55, 0, 0, 0, 0).0,
+        "csr-satp-bad-mode" => {
+            let value: u64;
+            // SAFETY: writes an unsupported translation mode to satp (WARL: ignored),
+            // then reads it back; the MMU stays off either way.
+            unsafe {
+                asm!("csrw satp, {v}", "csrr {v}, satp", v = inout(reg) 15u64 << 60 => value,
+                     options(nostack));
+            }
+            value
+        }
         "csr-hypervisor" => {
             let value: u64;
             // SAFETY: reads a hypervisor CSR from VS-mode: a virtual-instruction trap.
