@@ -288,6 +288,12 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
     let (unit_passed, unit_failed) = run_unit_tests()?;
     tally.passed += unit_passed;
     tally.failed += unit_failed;
+    let started = Instant::now();
+    tally.record(
+        "fuzz targets, 1 s each, no panic",
+        crate::fuzz::run(1.0, None),
+        started,
+    );
     for platform in platforms.iter().filter(|_| !host_only) {
         setup::ensure_qemu(platform)?;
         for test in BOOT_TESTS.iter().filter(|t| t.arch == platform.arch) {

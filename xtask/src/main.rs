@@ -6,6 +6,7 @@ mod bench;
 mod boot_tests;
 mod build;
 mod cpio;
+mod fuzz;
 mod guest_fetch;
 mod hostile;
 mod platform;
@@ -71,6 +72,15 @@ enum Command {
     },
     /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
     Lint,
+    /// Random and mutated input to every parser and device model, bounded in time.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Replays one case: the target's name and the seed a failure printed.
+        #[arg(long, num_args = 2, value_names = ["TARGET", "SEED"])]
+        replay: Vec<String>,
+    },
     /// Every hostile-guest case beside a neighbour VM; fails when one is not contained.
     Hostile {
         /// Architecture (default: every architecture).
@@ -123,6 +133,13 @@ fn main() -> Result<()> {
         Command::Lint => workspace::lint(),
         Command::Bench { arch } => bench::run(arch.as_deref()),
         Command::Hostile { arch } => hostile::run(arch.as_deref()),
+        Command::Fuzz { seconds, replay } => {
+            let replay = match replay.as_slice() {
+                [target, seed] => Some((target.as_str(), seed.parse()?)),
+                _ => None,
+            };
+            fuzz::run(seconds, replay)
+        }
         Command::Guest {
             command:
                 GuestCommand::Fetch {

@@ -21,6 +21,7 @@ mod aarch64;
 mod common;
 mod passthrough;
 mod riscv64;
+mod validate;
 
 #[cfg(test)]
 mod aarch64_tests;
@@ -40,6 +41,7 @@ pub use riscv64::{
     build_riscv64,
 };
 use tessera_addr::GuestRange;
+pub use validate::is_well_formed;
 
 /// Why a device tree could not be built.
 #[derive(Debug, PartialEq, Eq)]

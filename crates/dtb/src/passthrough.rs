@@ -41,6 +41,9 @@ pub struct HostDevice {
 
 /// Finds the device at `path` in the host device tree `host_dtb`.
 pub fn find_host_device(host_dtb: &[u8], path: &str) -> Result<HostDevice, String> {
+    if !crate::is_well_formed(host_dtb) {
+        return Err("the host device tree is invalid (its structure does not check out)".into());
+    }
     let fdt = Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))?;
     if path == "/" || !path.starts_with('/') {
         return Err(format!(

@@ -115,3 +115,26 @@ fn copied_nodes_appear_in_the_guest_tree() {
         0x0901_0000
     );
 }
+
+/// Found by `cargo xtask fuzz` (dtb-host-device): a corrupted blob made the `fdt` crate
+/// panic on a property name that was not UTF-8; it is refused now.
+#[test]
+fn corrupted_host_trees_are_refused_not_a_panic() {
+    let host = host_tree();
+    assert!(crate::is_well_formed(&host));
+    for at in 0..host.len() {
+        for value in [0x00, 0x01, 0x7f, 0xff] {
+            let mut blob = host.clone();
+            blob[at] = value;
+            let _ = find_host_device(&blob, "/pl031@9010000");
+        }
+    }
+    let mut truncated = host.clone();
+    truncated.truncate(host.len() / 2);
+    assert!(!crate::is_well_formed(&truncated));
+    assert!(
+        find_host_device(&truncated, "/pl031@9010000")
+            .unwrap_err()
+            .contains("invalid")
+    );
+}
