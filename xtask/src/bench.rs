@@ -210,7 +210,7 @@ impl Report {
             out,
             "repeatable: {}",
             if self.repeatable {
-                "yes (two runs each, identical figures)"
+                "yes (two runs each: identical, the two-vCPU figure within 1%)"
             } else {
                 "NO"
             }

@@ -301,6 +301,15 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
             println!("---- boot test: {} ----", test.name);
             tally.record(test.name, run_boot_test(test), started);
         }
+        // Every hostile case must be contained, with the neighbour intact.
+        let started = Instant::now();
+        let name = format!("{} hostile guests contained", platform.arch);
+        println!("---- {name} ----");
+        let hostile = crate::hostile::run_arch(&platform.arch).and_then(|failed| match failed {
+            0 => Ok(()),
+            n => bail!("{n} hostile case(s) not contained"),
+        });
+        tally.record(&name, hostile, started);
         // The benchmarks run once to prove they work; nothing is asserted about speed.
         let started = Instant::now();
         let name = format!("{} benchmarks run and repeat", platform.arch);

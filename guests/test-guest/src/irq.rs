@@ -33,6 +33,22 @@ const TIMER_AHEAD: u64 = 200;
 /// Busy iterations CPU 0 waits at most for CPU 1 to come up.
 const START_PATIENCE: u64 = 50_000_000;
 
+/// Waits until `done` holds. The check and the WFI run with interrupts masked, so an
+/// interrupt that arrives between them still ends the WFI (it is pending) and is taken
+/// right after: checking with interrupts on and then waiting would lose a wake-up that
+/// came in between and sleep for good.
+fn wait_until(done: impl Fn() -> bool) {
+    loop {
+        arch::mask_interrupts();
+        if done() {
+            arch::unmask_interrupts();
+            return;
+        }
+        arch::wait();
+        arch::unmask_interrupts();
+    }
+}
+
 /// Called by the architecture's interrupt handler.
 pub fn on_event(event: Event) {
     match event {
@@ -60,13 +76,8 @@ pub fn timer_latency(rounds: u64) -> u64 {
         TIMER_AT.store(0, Ordering::Release);
         let deadline = arch::counter() + TIMER_AHEAD;
         arch::arm_timer(deadline);
-        let fired = loop {
-            match TIMER_AT.load(Ordering::Acquire) {
-                0 => arch::wait(),
-                at => break at,
-            }
-        };
-        total += fired.saturating_sub(deadline);
+        wait_until(|| TIMER_AT.load(Ordering::Acquire) != 0);
+        total += TIMER_AT.load(Ordering::Acquire).saturating_sub(deadline);
     }
     total
 }
@@ -77,9 +88,7 @@ pub fn count_ticks(ticks: u64, spacing: u64) -> u64 {
     for _ in 0..ticks {
         TIMER_AT.store(0, Ordering::Release);
         arch::arm_timer(arch::counter() + spacing);
-        while TIMER_AT.load(Ordering::Acquire) == 0 {
-            arch::wait();
-        }
+        wait_until(|| TIMER_AT.load(Ordering::Acquire) != 0);
         taken += 1;
     }
     taken
@@ -101,9 +110,7 @@ pub fn ipi_round_trip(rounds: u64) -> Option<u64> {
         let before = PONGS.load(Ordering::Acquire);
         let start = arch::counter();
         arch::send_ipi(1, arch::SGI_PING);
-        while PONGS.load(Ordering::Acquire) == before {
-            arch::wait();
-        }
+        wait_until(|| PONGS.load(Ordering::Acquire) != before);
         total += arch::counter() - start;
     }
     Some(total)

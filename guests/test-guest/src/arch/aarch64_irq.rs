@@ -175,7 +175,19 @@ pub fn send_ipi(target: usize, intid: u32) {
     unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nostack)) };
 }
 
-/// Waits for an interrupt.
+/// Masks IRQs (PSTATE.I).
+pub fn mask_interrupts() {
+    // SAFETY: only this CPU's interrupt mask changes.
+    unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
+}
+
+/// Unmasks IRQs; a pending one is taken at once.
+pub fn unmask_interrupts() {
+    // SAFETY: only this CPU's interrupt mask changes.
+    unsafe { asm!("msr daifclr, #2", "isb", options(nomem, nostack)) };
+}
+
+/// Waits for an interrupt (also when IRQs are masked: a pending one ends the wait).
 pub fn wait() {
     // SAFETY: WFI only waits.
     unsafe { asm!("wfi", options(nomem, nostack)) };

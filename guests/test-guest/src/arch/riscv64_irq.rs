@@ -109,7 +109,19 @@ pub fn send_ipi(target: usize, _event: u32) {
     }
 }
 
-/// Waits for an interrupt.
+/// Masks interrupts (sstatus.SIE).
+pub fn mask_interrupts() {
+    // SAFETY: only this hart's interrupt enable changes.
+    unsafe { asm!("csrci sstatus, 2", options(nomem, nostack)) };
+}
+
+/// Unmasks interrupts; a pending one is taken at once.
+pub fn unmask_interrupts() {
+    // SAFETY: only this hart's interrupt enable changes.
+    unsafe { asm!("csrsi sstatus, 2", options(nomem, nostack)) };
+}
+
+/// Waits for an interrupt (also when interrupts are masked: a pending one ends it).
 pub fn wait() {
     // SAFETY: WFI only waits.
     unsafe { asm!("wfi", options(nomem, nostack)) };
