@@ -63,6 +63,16 @@ pub fn run(cpu: usize) -> ! {
         }
         if vms.entries.iter().all(|e| e.vm.status() == VmStatus::Ended) {
             if BOOT_CPU.get() == Some(&cpu) {
+                // Every VM's end is on the console before the verdict: report those
+                // no CPU has yet, and wait (the reporting CPU kicks) for those that
+                // another CPU is printing right now.
+                for entry in &vms.entries {
+                    entry.report_end();
+                }
+                while !vms.entries.iter().all(|e| e.end_reported()) {
+                    hal::wait_for_interrupt();
+                    arch::handle_host_interrupts(vms, loaded);
+                }
                 report_verdict(vms);
                 hal::power_off();
             }

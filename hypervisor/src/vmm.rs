@@ -70,6 +70,8 @@ pub struct VmEntry {
     _stage2: Stage2,
     booted: AtomicBool,
     reported: AtomicBool,
+    /// Its end has been printed (by whichever CPU won `reported`).
+    report_done: AtomicBool,
 }
 
 /// Every VM of this build.
@@ -265,6 +267,7 @@ fn build(
         _stage2: stage2,
         booted: AtomicBool::new(false),
         reported: AtomicBool::new(false),
+        report_done: AtomicBool::new(false),
     };
     if !entry.passthrough_irqs.is_empty() && !entry.irqchip.is_present() {
         return Err(
@@ -411,6 +414,11 @@ impl VmEntry {
         }
     }
 
+    /// Whether the VM's end has been printed.
+    pub fn end_reported(&self) -> bool {
+        self.report_done.load(Ordering::Acquire)
+    }
+
     /// Prints how the VM ended, once.
     pub fn report_end(&self) {
         if let Some(reason) = self.vm.end_reason()
@@ -427,6 +435,7 @@ impl VmEntry {
                 "tessera: VM {} ({}) {}",
                 self.vm.id, self.vm.name, self.vm.exits
             );
+            self.report_done.store(true, Ordering::Release);
         }
     }
 }

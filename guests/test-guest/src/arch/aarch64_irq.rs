@@ -329,6 +329,30 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
             }
             0
         }
+        "busy-loop-masked" => {
+            // SAFETY: masks every exception and spins forever: the hostile case.
+            unsafe { asm!("msr daifset, #0xf", "2:", "b 2b", options(noreturn)) }
+        }
+        "exception-loop" => {
+            // SAFETY: a vector table whose every entry raises the next exception; then
+            // the first one. The guest loops in its own exceptions forever.
+            unsafe {
+                asm!(
+                    "adr x9, 3f",
+                    "msr vbar_el1, x9",
+                    "isb",
+                    "brk #0",
+                    "b .",
+                    ".balign 0x800",
+                    "3:",
+                    ".rept 16",
+                    ".balign 0x80",
+                    "brk #1",
+                    ".endr",
+                    options(noreturn),
+                )
+            }
+        }
         "mmio-wide-read" => read(0x0900_0000),
         "mmio-unaligned" => {
             // SAFETY: a 32-bit read at an offset that is no register boundary.

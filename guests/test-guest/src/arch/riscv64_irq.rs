@@ -242,6 +242,35 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
             unsafe { asm!("csrr {}, mstatus", out(reg) value, options(nostack)) };
             value
         }
+        "busy-loop-masked" => {
+            // SAFETY: masks interrupts and spins forever: the hostile case.
+            unsafe {
+                asm!(
+                    "csrw sie, zero",
+                    "csrci sstatus, 2",
+                    "2:",
+                    "j 2b",
+                    options(noreturn)
+                )
+            }
+        }
+        "exception-loop" => {
+            // SAFETY: a trap vector that traps again (ebreak), then the first trap. The
+            // guest loops in its own exceptions forever.
+            unsafe {
+                asm!(
+                    "la t0, 3f",
+                    "csrw stvec, t0",
+                    "ebreak",
+                    "j .",
+                    ".balign 4",
+                    "3:",
+                    "ebreak",
+                    "j 3b",
+                    options(noreturn),
+                )
+            }
+        }
         "mmio-wide-read" => read(0x1000_0000),
         "mmio-unknown-register" => {
             // SAFETY: a byte write where the 16550 has no register.
