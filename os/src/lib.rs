@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+mod boot_dtb;
 pub mod console;
 pub mod frames;
 pub mod hal;

@@ -31,29 +31,12 @@ static mut BOOT_L1_TABLE: Table = Table([0; 512]);
 #[unsafe(no_mangle)]
 static mut BOOT_DTB: u64 = 0;
 
-/// Largest device tree accepted from the boot loader.
-const MAX_DTB_SIZE: usize = 2 << 20;
-
 /// The platform's device tree from the boot loader, if it passed a valid one.
 pub fn host_dtb() -> Option<&'static [u8]> {
-    // SAFETY: BOOT_DTB is written once in `_start`, before any Rust code runs.
-    let addr = unsafe { core::ptr::addr_of!(BOOT_DTB).read() };
-    if addr == 0 || addr % 8 != 0 || addr >= 1 << 32 {
-        return None;
-    }
-    // SAFETY: the low 4 GiB are identity-mapped; the boot loader placed the blob
-    // below the image, which nothing of ours overwrites. The FDT header holds the
-    // magic (big-endian 0xd00dfeed) and the total size.
-    let header = unsafe { core::slice::from_raw_parts(addr as *const u8, 8) };
-    if header.get(..4) != Some(&[0xd0, 0x0d, 0xfe, 0xed][..]) {
-        return None;
-    }
-    let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-    if size > MAX_DTB_SIZE {
-        return None;
-    }
-    // SAFETY: as above, for the size the header gives.
-    Some(unsafe { core::slice::from_raw_parts(addr as *const u8, size) })
+    // SAFETY: BOOT_DTB is written once in `_start`, before any Rust code runs, with the
+    // address the boot loader passed; that memory lies below the image, which nothing
+    // of ours overwrites, in the identity-mapped low 4 GiB.
+    unsafe { crate::boot_dtb::blob_at(core::ptr::addr_of!(BOOT_DTB).read()) }
 }
 
 unsafe extern "C" {
