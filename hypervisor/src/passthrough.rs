@@ -107,9 +107,9 @@ pub fn assign(
             length,
         )?;
     }
-    if let Some(&irq) = given.irqs.iter().find(|&&i| arch::is_reserved_irq(i)) {
+    if let Some(&irq) = given.irqs.iter().find(|&&i| i == platform::UART_IRQ) {
         return Err(format!(
-            "devices.passthrough_devices: interrupt {irq} belongs to the hypervisor"
+            "devices.passthrough_devices: interrupt {irq} belongs to the hypervisor's console"
         ));
     }
     Ok(given)

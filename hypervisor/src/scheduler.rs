@@ -70,8 +70,7 @@ pub fn run(cpu: usize) -> ! {
                     entry.report_end();
                 }
                 while !vms.entries.iter().all(|e| e.end_reported()) {
-                    hal::wait_for_interrupt();
-                    arch::handle_host_interrupts(vms, loaded);
+                    sleep(vms, loaded);
                 }
                 report_verdict(vms);
                 hal::power_off();
@@ -79,10 +78,16 @@ pub fn run(cpu: usize) -> ! {
             hal::halt();
         }
         if !ran {
-            hal::wait_for_interrupt();
-            arch::handle_host_interrupts(vms, loaded);
+            sleep(vms, loaded);
         }
     }
+}
+
+/// Waits for an interrupt, then takes every one pending; `loaded` is the vCPU whose
+/// state is on this CPU.
+fn sleep(vms: &Vms, loaded: Option<TaskId>) {
+    hal::wait_for_interrupt();
+    arch::handle_host_interrupts(vms, loaded);
 }
 
 /// Whether a waiting vCPU has an interrupt to take.

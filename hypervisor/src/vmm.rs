@@ -328,7 +328,9 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
         let field = format!("devices.emu_devices[{i}] ({})", device.name);
         match device.emu_type {
             EmuType::Console => {
-                let line = arch::device_line(&arch.irqchip, device.irq);
+                let line = u32::try_from(device.irq)
+                    .ok()
+                    .and_then(|irq| arch.irqchip.line(irq));
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
                 output = Some(window.output());

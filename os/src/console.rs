@@ -12,8 +12,19 @@ struct Uart;
 
 impl Write for Uart {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        crate::hal::console_write(s.as_bytes());
+        write_translated(s.as_bytes());
         Ok(())
+    }
+}
+
+/// Writes bytes through the HAL's UART, turning `\n` into `\r\n`; the caller holds
+/// the console lock.
+fn write_translated(bytes: &[u8]) {
+    for &byte in bytes {
+        if byte == b'\n' {
+            crate::hal::console_put(b'\r');
+        }
+        crate::hal::console_put(byte);
     }
 }
 
@@ -26,7 +37,7 @@ pub fn print(args: fmt::Arguments<'_>) {
 /// Writes raw bytes (a guest's console output) atomically with respect to other CPUs.
 pub fn write_bytes(bytes: &[u8]) {
     let _guard = CONSOLE_LOCK.lock();
-    crate::hal::console_write(bytes);
+    write_translated(bytes);
 }
 
 /// Prints to the hypervisor console.

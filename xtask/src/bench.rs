@@ -88,10 +88,7 @@ pub fn parse_figures(console: &str) -> Result<Vec<Figure>> {
 
 /// `cargo xtask bench [--arch A]`.
 pub fn run(arch: Option<&str>) -> Result<()> {
-    let arches: Vec<&str> = match arch {
-        Some(arch) => vec![arch],
-        None => crate::boot_tests::ARCHES.to_vec(),
-    };
+    let arches = crate::boot_tests::arches(arch);
     for arch in arches {
         bench_arch(arch)?;
     }

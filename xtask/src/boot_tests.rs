@@ -262,15 +262,17 @@ impl Tally {
 }
 
 /// Architectures with boot tests, in the order they run.
-pub const ARCHES: &[&str] = &["aarch64", "riscv64"];
+const ARCHES: &[&str] = &["aarch64", "riscv64"];
+
+/// `arch` alone, or every architecture with boot tests.
+pub fn arches(arch: Option<&str>) -> Vec<&str> {
+    arch.map_or_else(|| ARCHES.to_vec(), |arch| vec![arch])
+}
 
 /// Runs everything (the boot tests of `arch`, or of every architecture); fails when
 /// any test failed.
 pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
-    let arches: Vec<&str> = match arch {
-        Some(arch) => vec![arch],
-        None => ARCHES.to_vec(),
-    };
+    let arches = arches(arch);
     let platforms = arches
         .iter()
         .map(|arch| Platform::load(arch))

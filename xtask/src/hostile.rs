@@ -319,10 +319,7 @@ fn observe(case: &str, console: &str) -> Observed {
 
 /// `cargo xtask hostile [--arch A]`: fails when a case is not contained.
 pub fn run(arch: Option<&str>) -> Result<()> {
-    let arches: Vec<&str> = match arch {
-        Some(arch) => vec![arch],
-        None => crate::boot_tests::ARCHES.to_vec(),
-    };
+    let arches = crate::boot_tests::arches(arch);
     let mut failures = 0;
     for arch in arches {
         failures += run_arch(arch)?;

@@ -69,29 +69,26 @@ pub fn secondary_main() -> ! {
     }
 }
 
-/// Total ticks from each of `rounds` timer deadlines to its handler.
-pub fn timer_latency(rounds: u64) -> u64 {
-    let mut total = 0;
-    for _ in 0..rounds {
-        TIMER_AT.store(0, Ordering::Release);
-        let deadline = arch::counter() + TIMER_AHEAD;
-        arch::arm_timer(deadline);
-        wait_until(|| TIMER_AT.load(Ordering::Acquire) != 0);
-        total += TIMER_AT.load(Ordering::Acquire).saturating_sub(deadline);
-    }
-    total
+/// Arms the timer `ahead` ticks from now and waits for its interrupt; returns how many
+/// ticks after the deadline the handler ran.
+fn one_tick(ahead: u64) -> u64 {
+    TIMER_AT.store(0, Ordering::Release);
+    let deadline = arch::counter() + ahead;
+    arch::arm_timer(deadline);
+    wait_until(|| TIMER_AT.load(Ordering::Acquire) != 0);
+    TIMER_AT.load(Ordering::Acquire).saturating_sub(deadline)
 }
 
-/// Takes `ticks` timer interrupts `spacing` counter ticks apart; returns how many came.
-pub fn count_ticks(ticks: u64, spacing: u64) -> u64 {
-    let mut taken = 0;
+/// Total ticks from each of `rounds` timer deadlines to its handler.
+pub fn timer_latency(rounds: u64) -> u64 {
+    (0..rounds).map(|_| one_tick(TIMER_AHEAD)).sum()
+}
+
+/// Takes `ticks` timer interrupts `spacing` counter ticks apart.
+pub fn take_ticks(ticks: u64, spacing: u64) {
     for _ in 0..ticks {
-        TIMER_AT.store(0, Ordering::Release);
-        arch::arm_timer(arch::counter() + spacing);
-        wait_until(|| TIMER_AT.load(Ordering::Acquire) != 0);
-        taken += 1;
+        one_tick(spacing);
     }
-    taken
 }
 
 /// Total ticks of `rounds` IPI round trips to CPU 1, or `None` when it cannot start.

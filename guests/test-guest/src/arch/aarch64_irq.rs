@@ -20,6 +20,21 @@ pub const SGI_PONG: u32 = 2;
 
 global_asm!(
     r#"
+    // The registers a Rust function may change, on the stack (x18 alone, padded).
+    .macro SAVE_CALLER_SAVED
+    stp     x29, x30, [sp, #-16]!
+    stp     x0, x1, [sp, #-16]!
+    stp     x2, x3, [sp, #-16]!
+    stp     x4, x5, [sp, #-16]!
+    stp     x6, x7, [sp, #-16]!
+    stp     x8, x9, [sp, #-16]!
+    stp     x10, x11, [sp, #-16]!
+    stp     x12, x13, [sp, #-16]!
+    stp     x14, x15, [sp, #-16]!
+    stp     x16, x17, [sp, #-16]!
+    str     x18, [sp, #-16]!
+    .endm
+
     .section .text
     .balign 0x800
     .global tessera_guest_vectors
@@ -29,31 +44,11 @@ tessera_guest_vectors:
     b       .
     .endr
     .balign 0x80                    // current EL with SPx, synchronous (offset 0x200)
-    stp     x29, x30, [sp, #-16]!
-    stp     x0, x1, [sp, #-16]!
-    stp     x2, x3, [sp, #-16]!
-    stp     x4, x5, [sp, #-16]!
-    stp     x6, x7, [sp, #-16]!
-    stp     x8, x9, [sp, #-16]!
-    stp     x10, x11, [sp, #-16]!
-    stp     x12, x13, [sp, #-16]!
-    stp     x14, x15, [sp, #-16]!
-    stp     x16, x17, [sp, #-16]!
-    str     x18, [sp, #-16]!
+    SAVE_CALLER_SAVED
     bl      {sync}
     b       tessera_guest_return
     .balign 0x80                    // current EL with SPx, IRQ (offset 0x280)
-    stp     x29, x30, [sp, #-16]!
-    stp     x0, x1, [sp, #-16]!
-    stp     x2, x3, [sp, #-16]!
-    stp     x4, x5, [sp, #-16]!
-    stp     x6, x7, [sp, #-16]!
-    stp     x8, x9, [sp, #-16]!
-    stp     x10, x11, [sp, #-16]!
-    stp     x12, x13, [sp, #-16]!
-    stp     x14, x15, [sp, #-16]!
-    stp     x16, x17, [sp, #-16]!
-    str     x18, [sp, #-16]!
+    SAVE_CALLER_SAVED
     bl      {handler}
 tessera_guest_return:
     ldr     x18, [sp], #16

@@ -158,11 +158,6 @@ pub fn build_device_tree(
     tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
 }
 
-/// Interrupts a guest's device may not be given: the hypervisor's console.
-pub fn is_reserved_irq(intid: u32) -> bool {
-    intid == platform::UART_IRQ
-}
-
 /// Whether `intid` can be a passed-through device's interrupt (an SPI).
 pub fn is_device_irq(intid: u32) -> bool {
     (tessera_vgic::SPI_BASE..1020).contains(&intid)
@@ -194,9 +189,4 @@ pub fn disable_device_irq(intid: u32) {
 /// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
 pub fn kick(cpu: Option<usize>) {
     hal::gic::kick(cpu);
-}
-
-/// The interrupt line of a device whose config gives it interrupt `intid`.
-pub fn device_line(chip: &IrqChip, intid: u64) -> Option<IrqLine> {
-    u32::try_from(intid).ok().and_then(|intid| chip.line(intid))
 }

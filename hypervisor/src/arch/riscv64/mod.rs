@@ -134,11 +134,6 @@ pub fn build_device_tree(
     tessera_dtb::build_riscv64(&machine).map_err(|e| format!("device tree: {e}"))
 }
 
-/// Interrupts a guest's device may not be given: the hypervisor's console.
-pub fn is_reserved_irq(irq: u32) -> bool {
-    irq == platform::UART_IRQ
-}
-
 /// Whether `irq` can be a passed-through device's interrupt (a PLIC source).
 pub fn is_device_irq(irq: u32) -> bool {
     (1..=PLIC_SOURCES).contains(&irq)
@@ -163,9 +158,4 @@ pub fn disable_device_irq(irq: u32) {
 /// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
 pub fn kick(cpu: Option<usize>) {
     hal::kick(cpu);
-}
-
-/// The interrupt line of a device whose config gives it interrupt `irq`.
-pub fn device_line(chip: &IrqChip, irq: u64) -> Option<IrqLine> {
-    u32::try_from(irq).ok().and_then(|irq| chip.line(irq))
 }

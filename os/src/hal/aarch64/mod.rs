@@ -11,7 +11,7 @@ mod trap;
 pub use cpu::{
     cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event, wait_for_interrupt,
 };
-pub use pl011::{console_read, console_write};
+pub use pl011::{console_put, console_read};
 
 pub use boot::host_dtb;
 
@@ -37,12 +37,6 @@ pub fn init_secondary_cpu(cpu: usize) {
 pub fn counter_ticks() -> u64 {
     use aarch64_cpu::registers::{CNTPCT_EL0, Readable};
     CNTPCT_EL0.get()
-}
-
-/// Frequency of the system counter in Hz.
-pub fn counter_frequency() -> u64 {
-    use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
-    CNTFRQ_EL0.get()
 }
 
 /// Cleans `[addr, addr + len)` from the data caches to the point of coherency and

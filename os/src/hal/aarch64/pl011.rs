@@ -43,17 +43,8 @@ pub fn console_read() -> Option<u8> {
     }
 }
 
-/// Writes bytes to the UART, turning `\n` into `\r\n`.
-pub fn console_write(bytes: &[u8]) {
-    for &byte in bytes {
-        if byte == b'\n' {
-            put(b'\r');
-        }
-        put(byte);
-    }
-}
-
-fn put(byte: u8) {
+/// Writes one byte to the UART, waiting while its transmitter is full.
+pub fn console_put(byte: u8) {
     let base = UART_BASE as usize;
     // SAFETY: UART_BASE is the platform's PL011, identity-mapped as device memory;
     // callers hold the console lock, so only one CPU touches the UART at a time.

@@ -12,7 +12,7 @@ mod uart;
 
 pub use boot::host_dtb;
 pub use cpu::{cpu_index, halt, kick, power_off, start_cpu, wait_for_interrupt};
-pub use uart::{console_read, console_write};
+pub use uart::{console_put, console_read};
 
 /// End of the hypervisor image in memory (after BSS): RAM above it is free.
 pub fn image_end() -> u64 {

@@ -16,17 +16,8 @@ fn reg(offset: usize) -> *mut u8 {
     (UART_BASE as usize + offset) as *mut u8
 }
 
-/// Writes bytes to the UART, turning `\n` into `\r\n`.
-pub fn console_write(bytes: &[u8]) {
-    for &byte in bytes {
-        if byte == b'\n' {
-            put(b'\r');
-        }
-        put(byte);
-    }
-}
-
-fn put(byte: u8) {
+/// Writes one byte to the UART, waiting while its transmitter is full.
+pub fn console_put(byte: u8) {
     // SAFETY: UART_BASE is the platform's 16550, identity-mapped; callers hold the
     // console lock, so only one hart touches the transmitter at a time.
     unsafe {
