@@ -3,14 +3,18 @@
 #   make ARCH=aarch64 LOG=debug VM_CONFIGS=configs/vms/guest-aarch64.toml run
 #   make ARCH=aarch64 VM_CONFIGS=configs/vms/two-guests-aarch64 run
 #   make test
+#   make DISK_ADD="target/guests/aarch64/linux/Image:/images/Image" DISK_CONFIGS=my-vm.toml disk_img
 ARCH ?= aarch64
 LOG ?= info
 VM_CONFIGS ?=
 TIMEOUT ?= 300
+# `make disk_img`: space-separated FILE[:PATH] entries to put on the disk, and VM configs for /vms.
+DISK_ADD ?=
+DISK_CONFIGS ?=
 
 XTASK_BUILD_ARGS = --arch $(ARCH) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS))
 
-.PHONY: run build test lint setup toolchain
+.PHONY: run build test lint setup disk_img toolchain
 
 run: toolchain
 	cargo xtask run $(XTASK_BUILD_ARGS) --timeout $(TIMEOUT)
@@ -27,6 +31,10 @@ lint: toolchain
 
 setup: toolchain
 	cargo xtask setup --arch $(ARCH)
+
+# target/disk.img (FAT32, made without mounting or root); adds to it when it exists.
+disk_img: toolchain
+	cargo xtask disk-img $(foreach f,$(DISK_ADD),--add $(f)) $(foreach c,$(DISK_CONFIGS),--config $(c))
 
 # The toolchain pinned in rust-toolchain.toml, with its targets and components.
 toolchain:

@@ -19,8 +19,8 @@ use tessera_config::{EmuType, EmulatedDevice, MapType, MemoryFlags, VmConfig};
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
-use tessera_vdev::{MmioBus, MmioDevice};
-use tessera_vm::{GuestMemory, RamRegion, Vm};
+use tessera_vdev::{MmioBus, MmioDevice, PortBus, PortDevice, PortRange, PowerLatch};
+use tessera_vm::{GuestMemory, RamRegion, Vm, VmDevices};
 
 /// A VM's second-stage translation table.
 type Stage2 = Stage2Table<arch::Stage2Format>;
@@ -62,7 +62,8 @@ pub struct VmEntry {
     pub passthrough_irqs: Vec<u32>,
     /// Its console output, when it has a console.
     console_output: Option<Arc<Mutex<ConsoleOutput>>>,
-    /// The device tree it boots with (reloaded on reset).
+    /// What it boots with at `kernel.dtb_load_addr` (reloaded on reset): its device
+    /// tree, or on x86 its boot block.
     dtb: Vec<u8>,
     config: VmConfig,
     images: &'static VmImages,
@@ -229,7 +230,7 @@ fn build(
                         GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
                     });
             let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
-            arch::build_device_tree(
+            arch::build_boot_data(
                 &config,
                 &ram,
                 &devices.arch,
@@ -240,19 +241,33 @@ fn build(
         }
     };
     let created_at = hal::counter_ticks();
-    let vcpus: Vec<VcpuTask> = pcpus
+    let vcpus = pcpus
         .iter()
         .enumerate()
-        .map(|(i, &pcpu)| VcpuTask {
-            pcpu,
-            vcpu: Mutex::new(arch::new_vcpu(vmid, stage2.root(), i, created_at)),
+        .map(|(index, &pcpu)| {
+            let setup = VcpuSetup {
+                vmid,
+                root: stage2.root(),
+                index,
+                count: pcpus.len(),
+                created_at,
+                memory: &memory,
+            };
+            Ok(VcpuTask {
+                pcpu,
+                vcpu: Mutex::new(arch::new_vcpu(&setup)?),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<VcpuTask>, String>>()?;
     let vm = Vm::new(
         config.base.id,
         config.base.name.clone(),
         memory,
-        devices.bus,
+        VmDevices {
+            mmio: devices.bus,
+            ports: devices.ports,
+            power: devices.power,
+        },
         (0..pcpus.len() as u64).collect(),
     );
     let entry = VmEntry {
@@ -283,9 +298,31 @@ fn build(
     Ok(entry)
 }
 
+/// What a vCPU is created from.
+pub struct VcpuSetup<'a> {
+    /// The VM's number among those created (tags its TLB entries).
+    pub vmid: u8,
+    /// Root of its stage-2 table.
+    pub root: HostPhysAddr,
+    /// The vCPU's index in its VM.
+    pub index: usize,
+    /// The VM's vCPU count (x86 describes it in CPUID).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub count: usize,
+    /// Counter ticks when the VM was created (where the guest's counter starts; riscv64
+    /// guests read the platform's time as it is).
+    #[cfg_attr(target_arch = "riscv64", allow(dead_code))]
+    pub created_at: u64,
+    /// The VM's RAM (x86's vCPU reads the instruction behind an MMIO exit itself).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub memory: &'a GuestMemory,
+}
+
 /// A VM's emulated devices, and what its device tree says of them.
 struct Devices {
     bus: MmioBus,
+    ports: PortBus,
+    power: Arc<PowerLatch>,
     console: Option<ConsoleInput>,
     output: Option<Arc<Mutex<ConsoleOutput>>>,
     /// The console's window and interrupt, for the device tree.
@@ -293,9 +330,12 @@ struct Devices {
     arch: ArchDevices,
 }
 
-/// The bus under construction, placing each `emu_devices` row's model.
+/// The buses under construction, placing each `emu_devices` row's model.
 pub struct DeviceLayout {
     bus: MmioBus,
+    ports: PortBus,
+    /// Where the VM's power and reset registers put the guest's requests.
+    pub power: Arc<PowerLatch>,
 }
 
 impl DeviceLayout {
@@ -312,6 +352,24 @@ impl DeviceLayout {
             .map_err(|e| format!("{field}: {e}"))?;
         Ok(range)
     }
+
+    /// Puts `model` on the I/O ports at `base` (`count` of them), for `field`.
+    pub fn insert_ports(
+        &mut self,
+        field: &str,
+        base: u64,
+        count: u64,
+        model: Box<dyn PortDevice>,
+    ) -> Result<(), String> {
+        let (Ok(base), Ok(count)) = (u16::try_from(base), u16::try_from(count)) else {
+            return Err(format!(
+                "{field}: I/O ports {base:#x} (+{count:#x}) lie beyond port 0xffff"
+            ));
+        };
+        self.ports
+            .insert(PortRange::new(base, count), model)
+            .map_err(|e| format!("{field}: {e}"))
+    }
 }
 
 /// The emulated devices of the config: the architecture's interrupt controller, then
@@ -319,6 +377,8 @@ impl DeviceLayout {
 fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let mut layout = DeviceLayout {
         bus: MmioBus::new(),
+        ports: PortBus::new(),
+        power: Arc::new(PowerLatch::default()),
     };
     let arch = arch::create_devices(config, &mut layout)?;
     let mut console = None;
@@ -334,7 +394,12 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
                 output = Some(window.output());
-                let range = layout.insert(&field, device, Box::new(window))?;
+                let range = if arch::CONSOLE_ON_PORTS {
+                    layout.insert_ports(&field, device.gpa, device.length, Box::new(window))?;
+                    GuestRange::new(GuestPhysAddr::new(device.gpa), device.length)
+                } else {
+                    layout.insert(&field, device, Box::new(window))?
+                };
                 console_node = Some((range, u32::try_from(device.irq).unwrap_or(0)));
             }
             _ if arch::is_arch_device(device) => {}
@@ -348,6 +413,8 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     }
     Ok(Devices {
         bus: layout.bus,
+        ports: layout.ports,
+        power: layout.power,
         console,
         output,
         console_node,

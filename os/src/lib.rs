@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+#[cfg(not(target_arch = "x86_64"))]
 mod boot_dtb;
 pub mod console;
 pub mod frames;

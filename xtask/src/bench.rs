@@ -86,10 +86,26 @@ pub fn parse_figures(console: &str) -> Result<Vec<Figure>> {
     bail!("the benchmark guest did not finish (no `tessera-bench: done`)")
 }
 
+/// Architectures whose test guest has a benchmark mode.
+const BENCH_ARCHES: &[&str] = &["aarch64", "riscv64"];
+
+/// Whether `arch` has benchmarks.
+pub fn covers(arch: &str) -> bool {
+    BENCH_ARCHES.contains(&arch)
+}
+
 /// `cargo xtask bench [--arch A]`.
 pub fn run(arch: Option<&str>) -> Result<()> {
-    let arches = crate::boot_tests::arches(arch);
-    for arch in arches {
+    if let Some(arch) = arch.filter(|arch| !covers(arch)) {
+        bail!(
+            "no benchmarks on {arch} yet (they run on {})",
+            BENCH_ARCHES.join(", ")
+        );
+    }
+    for arch in crate::boot_tests::arches(arch)
+        .into_iter()
+        .filter(|a| covers(a))
+    {
         bench_arch(arch)?;
     }
     Ok(())

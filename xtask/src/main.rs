@@ -6,6 +6,7 @@ mod bench;
 mod boot_tests;
 mod build;
 mod cpio;
+mod disk_img;
 mod fuzz;
 mod guest_fetch;
 mod hostile;
@@ -93,6 +94,8 @@ enum Command {
         #[arg(long)]
         arch: Option<String>,
     },
+    /// Create or add to the FAT32 disk image (guest images, VM configs in /vms).
+    DiskImg(disk_img::Args),
     /// Guest operating systems made from distribution packages.
     Guest {
         #[command(subcommand)]
@@ -133,6 +136,7 @@ fn main() -> Result<()> {
         Command::Lint => workspace::lint(),
         Command::Bench { arch } => bench::run(arch.as_deref()),
         Command::Hostile { arch } => hostile::run(arch.as_deref()),
+        Command::DiskImg(args) => disk_img::run(&args),
         Command::Fuzz { seconds, replay } => {
             let replay = match replay.as_slice() {
                 [target, seed] => Some((target.as_str(), seed.parse()?)),

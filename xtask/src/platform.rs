@@ -25,9 +25,22 @@ pub struct Platform {
     /// The PLIC (riscv64).
     #[serde(default)]
     pub plic: Option<Plic>,
+    /// The interrupt controllers of a PC (x86_64).
+    #[serde(default)]
+    pub x86: Option<X86>,
     /// How `cargo xtask bench` boots the benchmark guest natively.
     #[serde(default)]
     pub bench: Option<Bench>,
+}
+
+/// The APIC windows of a PC.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct X86 {
+    /// I/O APIC base.
+    pub ioapic: u64,
+    /// Local APIC base (xAPIC mode).
+    pub lapic: u64,
 }
 
 /// The native baseline of the benchmarks: QEMU booting the guest directly.
@@ -100,9 +113,9 @@ pub struct Plic {
 }
 
 impl Platform {
-    /// Loads `configs/platforms/qemu-virt-<arch>.toml`.
+    /// Loads the one platform file `configs/platforms/qemu-<machine>-<arch>.toml`.
     pub fn load(arch: &str) -> Result<Self> {
-        let path = PathBuf::from(format!("configs/platforms/qemu-virt-{arch}.toml"));
+        let path = Self::path_of(arch)?;
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
                 "no platform for arch `{arch}`: cannot read {}",
@@ -110,6 +123,34 @@ impl Platform {
             )
         })?;
         toml::from_str(&text).with_context(|| format!("{}: invalid platform file", path.display()))
+    }
+
+    /// The platform file of `arch`: the file in `configs/platforms` named
+    /// `qemu-<machine>-<arch>.toml`.
+    fn path_of(arch: &str) -> Result<PathBuf> {
+        let dir = PathBuf::from("configs/platforms");
+        let suffix = format!("-{arch}.toml");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("qemu-") && n.ends_with(&suffix))
+            })
+            .collect();
+        found.sort();
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => anyhow::bail!(
+                "no platform for arch `{arch}`: no {}/qemu-<machine>{suffix}",
+                dir.display()
+            ),
+            _ => anyhow::bail!(
+                "more than one platform for arch `{arch}` in {}: {found:?}",
+                dir.display()
+            ),
+        }
     }
 
     /// RAM size in bytes.
@@ -136,6 +177,13 @@ impl Platform {
                 "/// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
                  /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
                 gic.distributor, gic.redistributors
+            ));
+        }
+        if let Some(x86) = &self.x86 {
+            source.push_str(&format!(
+                "/// I/O APIC base.\npub const IOAPIC_BASE: u64 = {:#x};\n\
+                 /// Local APIC base (xAPIC mode).\npub const LAPIC_BASE: u64 = {:#x};\n",
+                x86.ioapic, x86.lapic
             ));
         }
         if let Some(plic) = &self.plic {

@@ -11,6 +11,8 @@ const BARE_METAL_PACKAGES: &[(&str, &[&str])] = &[
         &[
             "tessera-os",
             "tessera-vcpu-aarch64",
+            "tessera-fat",
+            "tessera-vm-disk",
             "tessera-hypervisor",
             "tessera-test-guest",
         ],
@@ -20,6 +22,8 @@ const BARE_METAL_PACKAGES: &[(&str, &[&str])] = &[
         &[
             "tessera-os",
             "tessera-vcpu-riscv64",
+            "tessera-fat",
+            "tessera-vm-disk",
             "tessera-hypervisor",
             "tessera-test-guest",
         ],

@@ -164,6 +164,44 @@ pub fn with_guest_cr4(leaf: u32, subleaf: u32, regs: CpuidRegs, guest_cr4: u64) 
     }
 }
 
+/// Leaf 1 ECX bit 26 (XSAVE) and bit 28 (AVX); EDX bit 9 (on-chip APIC).
+const LEAF1_ECX_XSAVE: u32 = 1 << 26;
+const LEAF1_ECX_AVX: u32 = 1 << 28;
+const LEAF1_EDX_APIC: u32 = 1 << 9;
+/// Leaf 7 subleaf 0 EBX: AVX2 (5), AVX-512 foundation (16) and the other AVX-512
+/// bits (17, 21, 26, 27, 28, 30, 31).
+const LEAF7_EBX_AVX: u32 = (1 << 5)
+    | (1 << 16)
+    | (1 << 17)
+    | (1 << 21)
+    | (1 << 26)
+    | (1 << 27)
+    | (1 << 28)
+    | (1 << 30)
+    | (1 << 31);
+
+/// Hides what Tessera's vCPU does not switch or emulate yet, after [`guest_cpuid`]:
+/// XSAVE and the AVX families (the vCPU switches the x87/SSE state with FXSAVE, which
+/// does not hold the AVX registers; leaf 0xD then reads zero), and the local APIC
+/// when the VM has none (`has_apic` false: the guest uses the 8259 PICs).
+pub fn hide_unvirtualized(leaf: u32, subleaf: u32, regs: CpuidRegs, has_apic: bool) -> CpuidRegs {
+    let (eax, ebx, ecx, edx) = regs;
+    match (leaf, subleaf) {
+        (0x1, _) => {
+            let edx = if has_apic { edx } else { edx & !LEAF1_EDX_APIC };
+            (
+                eax,
+                ebx,
+                ecx & !(LEAF1_ECX_XSAVE | LEAF1_ECX_AVX | leaf1::ECX_OSXSAVE),
+                edx,
+            )
+        }
+        (0x7, 0) => (eax, ebx & !LEAF7_EBX_AVX, ecx, edx),
+        (0xd, _) => (0, 0, 0, 0),
+        _ => regs,
+    }
+}
+
 /// Bits of the APIC id that number the cores: the smallest `n` with `2^n >= count`.
 fn core_shift(count: u32) -> u32 {
     u32::BITS - count.saturating_sub(1).leading_zeros()

@@ -144,3 +144,21 @@ fn guest_cr4_bits() {
     assert_eq!(with_guest_cr4(7, 1, zero, PKE), zero);
     assert_eq!(with_guest_cr4(0xd, 0, ONES, 0), ONES);
 }
+
+#[test]
+fn xsave_avx_and_the_apic_are_hidden() {
+    use crate::cpuid::hide_unvirtualized;
+    let all = (u32::MAX, u32::MAX, u32::MAX, u32::MAX);
+    let (_, _, ecx, edx) = hide_unvirtualized(1, 0, all, false);
+    assert_eq!(ecx & ((1 << 26) | (1 << 27) | (1 << 28)), 0);
+    assert_eq!(edx & (1 << 9), 0);
+    let (_, _, _, edx) = hide_unvirtualized(1, 0, all, true);
+    assert_ne!(edx & (1 << 9), 0);
+    let (eax, ebx, ecx, _) = hide_unvirtualized(7, 0, all, true);
+    assert_eq!(ebx & ((1 << 5) | (1 << 16)), 0);
+    assert_eq!((eax, ecx), (u32::MAX, u32::MAX));
+    // Subleaf 1 of leaf 7 and other leaves pass through.
+    assert_eq!(hide_unvirtualized(7, 1, all, true), all);
+    assert_eq!(hide_unvirtualized(0xd, 1, all, true), (0, 0, 0, 0));
+    assert_eq!(hide_unvirtualized(0x8000_0001, 0, all, false), all);
+}

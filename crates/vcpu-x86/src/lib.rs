@@ -16,10 +16,19 @@
     clippy::indexing_slicing
 )]
 
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+extern crate alloc;
+
 pub mod cpuid;
 pub mod exit;
 pub mod insn;
 pub mod vmcb;
+pub mod walk;
+
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+mod vcpu;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub use vcpu::{X86Vcpu, X86VcpuConfig, hypercall};
 
 #[cfg(test)]
 mod cpuid_tests;
@@ -29,3 +38,5 @@ mod exit_tests;
 mod insn_tests;
 #[cfg(test)]
 mod vmcb_tests;
+#[cfg(test)]
+mod walk_tests;

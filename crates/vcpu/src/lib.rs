@@ -26,6 +26,23 @@ pub enum VcpuExit {
         /// Value written (zero-extended).
         value: u64,
     },
+    /// The guest read `width` bytes from I/O port `port` (x86 IN); answer with
+    /// [`ArchVcpu::complete_mmio_read`] before running again.
+    PortRead {
+        /// The port.
+        port: u16,
+        /// Access size (1, 2 or 4 bytes).
+        width: AccessWidth,
+    },
+    /// The guest wrote `value` (`width` bytes) to I/O port `port` (x86 OUT).
+    PortWrite {
+        /// The port.
+        port: u16,
+        /// Access size (1, 2 or 4 bytes).
+        width: AccessWidth,
+        /// Value written (zero-extended).
+        value: u32,
+    },
     /// The guest waits for an interrupt (aarch64 WFI/WFE, riscv WFI, x86 HLT).
     Idle,
     /// A physical interrupt arrived while the guest ran.
@@ -146,7 +163,8 @@ impl fmt::Display for VcpuError {
 pub trait ArchVcpu {
     /// Runs the guest until an exit the VM layer must see.
     fn run(&mut self) -> Result<VcpuExit, VcpuError>;
-    /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`].
+    /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`]
+    /// or [`VcpuExit::PortRead`].
     fn complete_mmio_read(&mut self, value: u64);
     /// Answers the last [`VcpuExit::CpuOn`] or [`VcpuExit::CpuStatus`].
     fn answer(&mut self, answer: CallAnswer);

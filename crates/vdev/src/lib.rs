@@ -31,6 +31,7 @@ mod pl011;
 mod plic;
 mod port;
 mod port_bus;
+mod power;
 mod uart16550;
 
 use core::fmt;
@@ -44,6 +45,7 @@ pub use pl011::Pl011;
 pub use plic::Plic;
 pub use port::{Clocked, PortDevice, PortRange, TimedPortDevice};
 pub use port_bus::PortBus;
+pub use power::{AcpiPmControl, KeyboardReset, PowerLatch, PowerRequest, ResetControl};
 pub use uart16550::Uart16550;
 
 /// Size of one access.
@@ -181,6 +183,9 @@ pub trait CharSink: Send {
     /// Takes bytes the guest sent.
     fn write_bytes(&mut self, bytes: &[u8]);
 }
+
+#[cfg(test)]
+mod power_tests;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,8 @@ use tessera_vcpu::VcpuExit;
 pub enum ExitReason {
     /// An emulated device access.
     Mmio,
+    /// An emulated I/O port access (x86).
+    Port,
     /// The guest waited for an interrupt.
     Idle,
     /// A physical interrupt arrived while the guest ran.
@@ -24,7 +26,7 @@ pub enum ExitReason {
 /// Counters of exits by [`ExitReason`].
 #[derive(Debug, Default)]
 pub struct ExitCounts {
-    counts: [AtomicU64; 6],
+    counts: [AtomicU64; 7],
 }
 
 impl ExitReason {
@@ -32,6 +34,7 @@ impl ExitReason {
     pub fn of(exit: &VcpuExit) -> Self {
         match exit {
             VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. } => Self::Mmio,
+            VcpuExit::PortRead { .. } | VcpuExit::PortWrite { .. } => Self::Port,
             VcpuExit::Idle => Self::Idle,
             VcpuExit::HostInterrupt => Self::HostInterrupt,
             VcpuExit::SendIpi { .. } => Self::Ipi,
@@ -44,8 +47,9 @@ impl ExitReason {
         }
     }
 
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Mmio,
+        Self::Port,
         Self::Idle,
         Self::HostInterrupt,
         Self::Ipi,
@@ -56,6 +60,7 @@ impl ExitReason {
     fn name(self) -> &'static str {
         match self {
             Self::Mmio => "mmio",
+            Self::Port => "port",
             Self::Idle => "idle",
             Self::HostInterrupt => "host-interrupt",
             Self::Ipi => "ipi",
@@ -86,11 +91,14 @@ impl ExitCounts {
     }
 }
 
-/// `total N (mmio N, idle N, ...)`.
+/// `total N (mmio N, idle N, ...)`; port exits only where there were some (x86).
 impl fmt::Display for ExitCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} exits (", self.total())?;
-        for (i, reason) in ExitReason::ALL.iter().enumerate() {
+        let shown = ExitReason::ALL
+            .iter()
+            .filter(|&&reason| reason != ExitReason::Port || self.get(reason) != 0);
+        for (i, reason) in shown.enumerate() {
             let sep = if i == 0 { "" } else { ", " };
             write!(f, "{sep}{} {}", reason.name(), self.get(*reason))?;
         }

@@ -4,6 +4,7 @@ use crate::ExitReason;
 use crate::Vm;
 use crate::end::{EndReason, GuestError};
 use tessera_vcpu::{ArchVcpu, VcpuError, VcpuExit};
+use tessera_vdev::PowerRequest;
 
 /// What the physical CPU does after an exit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,21 @@ impl Vm {
                     ),
                 }
             }
+            // I/O ports behave as on a PC: a port no device claims reads as all ones
+            // and drops writes; a device's own refusal is ignored the same way.
+            VcpuExit::PortRead { port, width } => {
+                let value = self.ports.lock().read_or_open(port, width);
+                vcpu.complete_mmio_read(u64::from(value));
+                Action::Resume
+            }
+            VcpuExit::PortWrite { port, width, value } => {
+                self.ports.lock().write_or_drop(port, width, value);
+                match self.power.take() {
+                    Some(PowerRequest::Off) => self.power_off(),
+                    Some(PowerRequest::Reset) => self.reset_request(),
+                    None => Action::Resume,
+                }
+            }
             VcpuExit::Idle => Action::Idle,
             VcpuExit::HostInterrupt | VcpuExit::Handled => Action::Resume,
             VcpuExit::CpuOn { target, entry, arg } => {
@@ -88,25 +104,36 @@ impl Vm {
             VcpuExit::SendIpi { value } => Action::SendIpi(value),
             VcpuExit::CpuOff => {
                 self.vcpus.set_off(index);
-                Action::VcpuOff
-            }
-            VcpuExit::SystemOff => {
-                self.end(EndReason::PoweredOff);
-                Action::Ended
-            }
-            VcpuExit::SystemReset => {
-                self.request_reset();
-                if self.status() == crate::VmStatus::Ended {
-                    log::warn!(
-                        "VM {} ({}): reset loop; stopping the VM",
-                        self.id,
-                        self.name
-                    );
-                    Action::Ended
+                if self.vcpus.all_off() {
+                    // Nothing can start a vCPU again: the VM is off.
+                    self.power_off()
                 } else {
-                    Action::Reset
+                    Action::VcpuOff
                 }
             }
+            VcpuExit::SystemOff => self.power_off(),
+            VcpuExit::SystemReset => self.reset_request(),
+        }
+    }
+
+    /// The guest powered its VM off.
+    fn power_off(&self) -> Action {
+        self.end(EndReason::PoweredOff);
+        Action::Ended
+    }
+
+    /// The guest asked for a reset; too many in a row stop the VM.
+    fn reset_request(&self) -> Action {
+        self.request_reset();
+        if self.status() == crate::VmStatus::Ended {
+            log::warn!(
+                "VM {} ({}): reset loop; stopping the VM",
+                self.id,
+                self.name
+            );
+            Action::Ended
+        } else {
+            Action::Reset
         }
     }
 

@@ -17,19 +17,22 @@ extern crate alloc;
 mod counts;
 mod end;
 mod exit;
+mod load;
 mod memory;
 mod vcpus;
 
 pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::Action;
+pub use load::{ImageError, LoadError, check_load};
 pub use memory::{GuestMemory, MemoryError, RamRegion};
 pub use vcpus::{VcpuState, VcpuTable};
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU8, Ordering};
 use spin::Mutex;
-use tessera_vdev::MmioBus;
+use tessera_vdev::{MmioBus, PortBus, PowerLatch};
 
 /// Resets a VM gets; the next request stops it ([`EndReason::ResetLoop`]).
 pub const MAX_RESETS: u32 = 64;
@@ -46,6 +49,16 @@ pub enum VmStatus {
     Ended = 2,
 }
 
+/// The emulated devices a VM is created with.
+pub struct VmDevices {
+    /// Devices on guest-physical addresses.
+    pub mmio: MmioBus,
+    /// Devices on I/O ports (x86).
+    pub ports: PortBus,
+    /// Where power and reset registers put the guest's requests.
+    pub power: Arc<PowerLatch>,
+}
+
 /// One virtual machine.
 pub struct Vm {
     /// VM id from its config.
@@ -56,6 +69,10 @@ pub struct Vm {
     pub memory: GuestMemory,
     /// Emulated devices, shared by the VM's vCPUs.
     pub bus: Mutex<MmioBus>,
+    /// Emulated I/O port devices (x86; empty elsewhere).
+    pub ports: Mutex<PortBus>,
+    /// Power requests made through device registers.
+    pub power: Arc<PowerLatch>,
     /// Power state of each vCPU.
     pub vcpus: VcpuTable,
     status: AtomicU8,
@@ -66,19 +83,22 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// A VM whose vCPUs have the architecture ids `vcpu_ids` (vCPU 0 starts on).
+    /// A VM with the emulated `devices`, whose vCPUs have the architecture ids
+    /// `vcpu_ids` (vCPU 0 starts on).
     pub fn new(
         id: u64,
         name: String,
         memory: GuestMemory,
-        bus: MmioBus,
+        devices: VmDevices,
         vcpu_ids: alloc::vec::Vec<u64>,
     ) -> Self {
         Self {
             id,
             name,
             memory,
-            bus: Mutex::new(bus),
+            bus: Mutex::new(devices.mmio),
+            ports: Mutex::new(devices.ports),
+            power: devices.power,
             vcpus: VcpuTable::new(vcpu_ids),
             status: AtomicU8::new(VmStatus::Running as u8),
             end_reason: Mutex::new(None),

@@ -2,10 +2,14 @@
 
 use super::*;
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
-use tessera_vdev::{DeviceError, MmioDevice};
+use tessera_vdev::{
+    AcpiPmControl, DeviceError, MmioDevice, PortBus, PortDevice, PortRange, PowerLatch,
+    ResetControl,
+};
 
 #[derive(Default)]
 struct FakeVcpu {
@@ -52,6 +56,34 @@ impl MmioDevice for Register {
     }
 }
 
+/// One 8-bit register at port offset 0.
+struct PortRegister(u8);
+
+impl PortDevice for PortRegister {
+    fn name(&self) -> &str {
+        "port-register"
+    }
+    fn read(&mut self, offset: u16, _width: AccessWidth) -> Result<u32, DeviceError> {
+        match offset {
+            0 => Ok(u32::from(self.0)),
+            _ => Err(DeviceError::NoRegister {
+                offset: offset.into(),
+            }),
+        }
+    }
+    fn write(&mut self, offset: u16, _width: AccessWidth, value: u32) -> Result<(), DeviceError> {
+        match offset {
+            0 => {
+                self.0 = value as u8;
+                Ok(())
+            }
+            _ => Err(DeviceError::NoRegister {
+                offset: offset.into(),
+            }),
+        }
+    }
+}
+
 fn gpa(raw: u64) -> GuestPhysAddr {
     GuestPhysAddr::new(raw)
 }
@@ -68,7 +100,67 @@ fn test_vm(vcpus: usize) -> Vm {
         Box::new(Register(7)),
     )
     .unwrap();
-    Vm::new(1, "test".into(), memory, bus, (0..vcpus as u64).collect())
+    let mut ports = PortBus::new();
+    ports
+        .insert(PortRange::new(0x70, 2), Box::new(PortRegister(5)))
+        .unwrap();
+    let power = Arc::new(PowerLatch::default());
+    ports
+        .insert(
+            PortRange::new(0x604, 2),
+            Box::new(AcpiPmControl::new(power.clone())),
+        )
+        .unwrap();
+    ports
+        .insert(
+            PortRange::new(0xcf9, 1),
+            Box::new(ResetControl::new(power.clone())),
+        )
+        .unwrap();
+    let devices = VmDevices {
+        mmio: bus,
+        ports,
+        power,
+    };
+    Vm::new(
+        1,
+        "test".into(),
+        memory,
+        devices,
+        (0..vcpus as u64).collect(),
+    )
+}
+
+#[test]
+fn port_accesses_reach_the_device_and_unclaimed_ports_read_open() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    let write = VcpuExit::PortWrite {
+        port: 0x70,
+        width: AccessWidth::Byte,
+        value: 9,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(write)), Action::Resume);
+    let read = |port| VcpuExit::PortRead {
+        port,
+        width: AccessWidth::Byte,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read(0x70))), Action::Resume);
+    assert_eq!(vcpu.read_value, Some(9));
+    // No device at 0x80, none at offset 1 of the register: all ones, the VM goes on.
+    for port in [0x80, 0x71] {
+        assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read(port))), Action::Resume);
+        assert_eq!(vcpu.read_value, Some(0xff));
+    }
+    let stray = VcpuExit::PortWrite {
+        port: 0x80,
+        width: AccessWidth::Word,
+        value: 1,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(stray)), Action::Resume);
+    assert_eq!(vm.status(), VmStatus::Running);
+    assert_eq!(vm.exits.get(ExitReason::Port), 5);
+    assert!(alloc::format!("{}", vm.exits).contains("port 5"));
 }
 
 #[test]
@@ -239,4 +331,48 @@ fn a_reset_loop_stops_the_vm() {
         })
     );
     assert!(!vm.end_reason().unwrap().is_clean());
+}
+
+#[test]
+fn power_ports_end_or_reset_the_vm() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    let reset = VcpuExit::PortWrite {
+        port: 0xcf9,
+        width: AccessWidth::Byte,
+        value: 0x06,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(reset)), Action::Reset);
+    assert_eq!(vm.status(), VmStatus::Resetting);
+    vm.finish_reset();
+    let off = VcpuExit::PortWrite {
+        port: 0x604,
+        width: AccessWidth::Half,
+        value: 0x2000,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(off)), Action::Ended);
+    assert_eq!(vm.end_reason(), Some(EndReason::PoweredOff));
+}
+
+#[test]
+fn the_last_vcpu_off_powers_the_vm_off() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    let on = VcpuExit::CpuOn {
+        target: 1,
+        entry: gpa(0x4000_0000),
+        arg: 0,
+    };
+    vm.handle_exit(0, &mut vcpu, Ok(on));
+    assert_eq!(vm.vcpus.take_start(1), Some((gpa(0x4000_0000), 0)));
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuOff)),
+        Action::VcpuOff
+    );
+    assert_eq!(vm.status(), VmStatus::Running);
+    assert_eq!(
+        vm.handle_exit(1, &mut vcpu, Ok(VcpuExit::CpuOff)),
+        Action::Ended
+    );
+    assert_eq!(vm.end_reason(), Some(EndReason::PoweredOff));
 }

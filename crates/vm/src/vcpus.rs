@@ -55,6 +55,14 @@ impl VcpuTable {
         *self.states.lock() = Self::reset_states(self.ids.len());
     }
 
+    /// Whether every vCPU is off (none runs or is starting): the VM can never run again.
+    pub fn all_off(&self) -> bool {
+        self.states
+            .lock()
+            .iter()
+            .all(|state| *state == VcpuState::Off)
+    }
+
     /// Number of vCPUs.
     pub fn count(&self) -> usize {
         self.ids.len()

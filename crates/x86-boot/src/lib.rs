@@ -28,6 +28,7 @@
 
 extern crate alloc;
 
+mod boot_block;
 mod bytes;
 mod bzimage;
 mod e820;
@@ -36,9 +37,13 @@ mod zero_page;
 #[cfg(test)]
 mod test_image;
 
+pub use boot_block::{
+    BOOT_BLOCK_SIZE, BOOT_CS, BOOT_DS, BootBlockError, CMDLINE_MAX, CMDLINE_OFFSET, GDT_LIMIT,
+    GDT_OFFSET, PML4_OFFSET, ZERO_PAGE_OFFSET, build_boot_block, cmdline_address,
+};
 pub use bzimage::{BzImage, BzImageError};
 pub use e820::{E820Entry, E820Error, e820_from_regions};
-pub use zero_page::{BootParamsError, ZERO_PAGE_SIZE, build_boot_params};
+pub use zero_page::{BootParamsError, ZERO_PAGE_SIZE, build_boot_params, build_plain_boot_params};
 
 /// Offset of the 64-bit entry point from the start of the protected-mode kernel.
 pub const ENTRY_64_OFFSET: u64 = 0x200;

@@ -164,22 +164,53 @@ pub fn build_boot_params(
     let loadflags = (image.loadflags() | LOADED_HIGH) & !CAN_USE_HEAP;
     put(&mut page, field::LOADFLAGS, &[loadflags]);
     put(&mut page, field::HEAP_END_PTR, &0u16.to_le_bytes());
+    put_loader_fields(&mut page, e820, cmdline_addr, initrd);
+    Ok(page)
+}
+
+/// The zero page for a program that is not a bzImage (such as Tessera's test guest)
+/// but reads the same fields: the memory map `e820`, the command line at
+/// `cmdline_addr` (0 for none) and the initrd. There is no setup header to copy.
+pub fn build_plain_boot_params(
+    e820: &[E820Entry],
+    cmdline_addr: u64,
+    initrd: Option<(u64, u32)>,
+) -> Result<[u8; ZERO_PAGE_SIZE], BootParamsError> {
+    if e820.len() > E820_MAX_ENTRIES {
+        return Err(BootParamsError::TooManyE820Entries { count: e820.len() });
+    }
+    if let Some((addr, size)) = initrd.filter(|&(_, size)| size > 0)
+        && addr.checked_add(u64::from(size) - 1).is_none()
+    {
+        return Err(BootParamsError::InitrdWraps { addr, size });
+    }
+    let mut page = [0u8; ZERO_PAGE_SIZE];
+    put_loader_fields(&mut page, e820, cmdline_addr, initrd);
+    Ok(page)
+}
+
+/// Writes the command line pointer, the initrd and the memory map into `page`.
+fn put_loader_fields(
+    page: &mut [u8; ZERO_PAGE_SIZE],
+    e820: &[E820Entry],
+    cmdline_addr: u64,
+    initrd: Option<(u64, u32)>,
+) {
     let (low, high) = split(cmdline_addr);
-    put(&mut page, field::CMD_LINE_PTR, &low);
-    put(&mut page, EXT_CMD_LINE_PTR, &high);
+    put(page, field::CMD_LINE_PTR, &low);
+    put(page, EXT_CMD_LINE_PTR, &high);
     let (addr, size) = initrd.unwrap_or((0, 0));
     let (low, high) = split(addr);
-    put(&mut page, field::RAMDISK_IMAGE, &low);
-    put(&mut page, EXT_RAMDISK_IMAGE, &high);
-    put(&mut page, field::RAMDISK_SIZE, &size.to_le_bytes());
+    put(page, field::RAMDISK_IMAGE, &low);
+    put(page, EXT_RAMDISK_IMAGE, &high);
+    put(page, field::RAMDISK_SIZE, &size.to_le_bytes());
     // The size is 32 bits: its high half is always 0.
-    put(&mut page, EXT_RAMDISK_SIZE, &0u32.to_le_bytes());
-    put(&mut page, E820_ENTRIES, &[e820.len() as u8]);
+    put(page, EXT_RAMDISK_SIZE, &0u32.to_le_bytes());
+    put(page, E820_ENTRIES, &[e820.len() as u8]);
     for (index, entry) in e820.iter().enumerate() {
         let offset = E820_TABLE + index * E820Entry::SIZE;
-        put(&mut page, offset, &entry.to_bytes());
+        put(page, offset, &entry.to_bytes());
     }
-    Ok(page)
 }
 
 /// The low and high 32 bits of `value`, little-endian.

@@ -1,16 +1,24 @@
 //! Tessera's test guest: a bare-metal program that checks what its VM gives it
-//! (console, privilege level, the memory the device tree describes, the firmware
-//! interface), prints `tessera-guest: <check> ok` for each, then powers the VM off.
+//! (console, privilege level, the memory its boot information describes, the
+//! firmware interface), prints `tessera-guest: <check> ok` for each, then powers the
+//! VM off. The boot information is a device tree on aarch64 and riscv64 and the
+//! Linux boot protocol's zero page on x86_64 (which has no interrupt, benchmark or
+//! hostile modes yet).
 //! With `tessera.reset` on its command line it first resets its VM once, and checks
 //! that it starts again with its RAM kept (a warm reset).
 #![no_std]
 #![no_main]
 
 mod arch;
+#[cfg(not(target_arch = "x86_64"))]
 mod bench;
+mod boot_info;
+#[cfg(not(target_arch = "x86_64"))]
 mod hostile;
+#[cfg(not(target_arch = "x86_64"))]
 mod irq;
 
+use boot_info::BootInfo;
 use core::fmt::Write;
 
 /// Formats to the console.
@@ -29,22 +37,24 @@ macro_rules! say {
     ($($arg:tt)*) => {{ let _ = writeln!(Console, $($arg)*); }};
 }
 
-/// Bytes of RAM probed at the top of the largest memory region.
+/// Bytes of RAM probed at the top of the memory region.
 const PROBE_BYTES: u64 = 1 << 20;
 
-/// Runs every check; `dtb` is the device tree address the VM passed.
-fn run_checks(dtb: usize) -> Result<(), &'static str> {
+/// Runs every check; `boot` is the address of the boot information the VM passed.
+fn run_checks(boot: usize) -> Result<(), &'static str> {
     say!("tessera-guest: console ok");
     if !arch::runs_at_kernel_level() {
         return Err("privilege: not running at the guest kernel level");
     }
     say!("tessera-guest: {} ok", arch::PRIVILEGE_NAME);
-    let ram = check_memory(dtb)?;
+    let info = boot_info::read(boot)?;
+    let ram = check_memory(&info)?;
     say!("tessera-guest: memory ok");
-    if let Some(case) = word_value(dtb, "tessera.hostile=") {
+    #[cfg(not(target_arch = "x86_64"))]
+    if let Some(case) = info.word_value("tessera.hostile=") {
         hostile::run(case, ram.0 + ram.1);
     }
-    if has_word(dtb, "tessera.reset") {
+    if info.has_word("tessera.reset") {
         check_reset(ram);
     }
     let (major, minor) = arch::firmware_version();
@@ -55,12 +65,14 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
         "tessera-guest: {} version ok ({major}.{minor})",
         arch::FIRMWARE_NAME
     );
-    if has_word(dtb, "tessera.neighbour") {
+    #[cfg(not(target_arch = "x86_64"))]
+    if info.has_word("tessera.neighbour") {
         check_neighbour(ram)?;
     }
-    if has_word(dtb, "tessera.bench") {
+    #[cfg(not(target_arch = "x86_64"))]
+    if info.has_word("tessera.bench") {
         let hz = arch::counter_frequency()
-            .or_else(|| timebase_frequency(dtb))
+            .or(info.timebase)
             .ok_or("bench: the counter frequency is unknown")?;
         // The lower half of RAM above the first 4 MiB (image, stack, device tree).
         let (base, size) = ram;
@@ -69,22 +81,15 @@ fn run_checks(dtb: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The value of the first `<prefix><value>` word of the command line.
-fn word_value(dtb: usize, prefix: &str) -> Option<&'static str> {
-    // SAFETY: as in `check_memory`; the blob stays in place for the program's life.
-    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
-    fdt.chosen()
-        .bootargs()?
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix(prefix))
-}
-
 /// Ticks of the neighbour check and their spacing in counter ticks.
+#[cfg(not(target_arch = "x86_64"))]
 const NEIGHBOUR_TICKS: u64 = 20;
+#[cfg(not(target_arch = "x86_64"))]
 const NEIGHBOUR_TICK_SPACING: u64 = 50_000;
 
 /// Beside a hostile VM: fills 1 MiB of RAM with a pattern, takes timer interrupts
 /// while the other VM misbehaves, then checks the pattern is intact.
+#[cfg(not(target_arch = "x86_64"))]
 fn check_neighbour((base, size): (u64, u64)) -> Result<(), &'static str> {
     let area = base + size / 2;
     let words = (1u64 << 20) / 8;
@@ -105,27 +110,8 @@ fn check_neighbour((base, size): (u64, u64)) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// `/cpus/timebase-frequency` of the device tree.
-fn timebase_frequency(dtb: usize) -> Option<u64> {
-    // SAFETY: as in `check_memory`.
-    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
-    let cpus = fdt.find_node("/cpus")?;
-    Some(cpus.property("timebase-frequency")?.as_usize()? as u64)
-}
-
 /// Marks RAM across the one reset of the reset check.
 const RESET_MAGIC: u64 = 0x7e55_e7a0_4e5e_7001;
-
-/// Whether the command line (`/chosen/bootargs`) holds `word`.
-fn has_word(dtb: usize, word: &str) -> bool {
-    // SAFETY: as in `check_memory`.
-    let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }) else {
-        return false;
-    };
-    fdt.chosen()
-        .bootargs()
-        .is_some_and(|args| args.split_whitespace().any(|w| w == word))
-}
 
 /// First run: marks RAM and resets the VM. Second run: finds the mark, clears it.
 fn check_reset((base, size): (u64, u64)) {
@@ -143,19 +129,14 @@ fn check_reset((base, size): (u64, u64)) {
     }
 }
 
-/// The device tree must describe RAM holding this program; its top megabyte must keep
-/// what is written to it. Returns that RAM region (base, size).
-fn check_memory(dtb: usize) -> Result<(u64, u64), &'static str> {
-    // SAFETY: the VM passes the address of a device tree blob in its RAM.
-    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }
-        .map_err(|_| "memory: no valid device tree")?;
+/// The boot information must describe RAM holding this program; its top megabyte
+/// must keep what is written to it. Returns that RAM region (base, size).
+fn check_memory(info: &BootInfo) -> Result<(u64, u64), &'static str> {
     let here = run_checks as *const () as u64;
-    let region = fdt
-        .memory()
-        .regions()
-        .filter_map(|r| Some((r.starting_address as u64, r.size? as u64)))
+    let region = info
+        .ram()
         .find(|&(base, size)| (base..base + size).contains(&here))
-        .ok_or("memory: the device tree does not describe the RAM this program runs in")?;
+        .ok_or("memory: the boot information does not describe the RAM this program runs in")?;
     let (base, size) = region;
     say!(
         "tessera-guest: RAM {base:#x}..{:#x} ({} MiB)",
@@ -179,9 +160,9 @@ fn check_memory(dtb: usize) -> Result<(u64, u64), &'static str> {
     Ok(region)
 }
 
-/// Entry from the architecture's start code.
-fn guest_main(dtb: usize) -> ! {
-    match run_checks(dtb) {
+/// Entry from the architecture's start code, with the boot information's address.
+fn guest_main(boot: usize) -> ! {
+    match run_checks(boot) {
         Ok(()) => say!("tessera-guest: all checks passed"),
         Err(why) => say!("tessera-guest: FAILED: {why}"),
     }

@@ -285,3 +285,30 @@ fn initrd_wrapping_around() {
     );
     assert!(build_boot_params(&image, &[], 0, 0, Some((u64::MAX - 0xff, 0x100))).is_ok());
 }
+
+#[test]
+fn plain_page_has_the_loader_fields_and_no_header() {
+    let page = build_plain_boot_params(&e820(), 0x9_1000, Some((0x80_0000, 0x1234))).unwrap();
+    assert_eq!(u32_at(&page, 0x228), 0x9_1000);
+    assert_eq!(u32_at(&page, 0x218), 0x80_0000);
+    assert_eq!(u32_at(&page, 0x21c), 0x1234);
+    assert_eq!(u8_at(&page, 0x1e8) as usize, e820().len());
+    // No setup header: its magic stays zero.
+    assert_eq!(u32_at(&page, 0x202), 0);
+}
+
+#[test]
+fn plain_page_refuses_bad_input() {
+    let many = vec![E820Entry::new(0, 0x1000, E820Entry::RAM); 129];
+    assert_eq!(
+        build_plain_boot_params(&many, 0, None),
+        Err(BootParamsError::TooManyE820Entries { count: 129 })
+    );
+    assert_eq!(
+        build_plain_boot_params(&e820(), 0, Some((u64::MAX - 1, 4))),
+        Err(BootParamsError::InitrdWraps {
+            addr: u64::MAX - 1,
+            size: 4
+        })
+    );
+}

@@ -17,3 +17,8 @@ mod riscv64_irq;
 pub use riscv64::*;
 #[cfg(target_arch = "riscv64")]
 pub use riscv64_irq::*;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::*;

@@ -5,7 +5,7 @@ mod irqchip;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
 
-use crate::vmm::DeviceLayout;
+use crate::vmm::{DeviceLayout, VcpuSetup};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use irqchip::GicFrame;
 use spin::Mutex;
-use tessera_addr::{GuestRange, HostPhysAddr};
+use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
 use tessera_os::{hal, platform};
@@ -24,6 +24,9 @@ use tessera_vgic::Vgic;
 pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
 /// The stage-2 table layout of this architecture.
 pub type Stage2Format = tessera_stage2::Aarch64Stage2;
+
+/// Console UARTs sit on the memory bus (not on I/O ports).
+pub const CONSOLE_ON_PORTS: bool = false;
 
 /// The architecture and the level the hypervisor runs at, for the banner.
 pub const NAME: &str = "aarch64, EL2";
@@ -49,10 +52,15 @@ pub fn pcpu_of(mpidr: u64) -> Result<usize, String> {
     }
 }
 
-/// vCPU `index` of the VM with `vmid`, stage-2 root `root`, and a virtual counter
-/// that starts at zero when the VM is created (`created_at`, in counter ticks).
-pub fn new_vcpu(vmid: u8, root: HostPhysAddr, index: usize, created_at: u64) -> Vcpu {
-    Vcpu::new(vmid, root, index as u64, created_at)
+/// The vCPU `setup` describes, with a virtual counter that starts at zero when its
+/// VM is created (`created_at`, in counter ticks).
+pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
+    Ok(Vcpu::new(
+        setup.vmid,
+        setup.root,
+        setup.index as u64,
+        setup.created_at,
+    ))
 }
 
 /// A VM's interrupt controller and its place in the guest's memory map.
@@ -132,8 +140,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Pl011::new(sink))
 }
 
-/// The device tree Tessera gives a VM that has no `dtb_path`.
-pub fn build_device_tree(
+/// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
+/// tree Tessera builds.
+pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
     devices: &ArchDevices,

@@ -5,12 +5,12 @@ mod irqchip;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
 
-use crate::vmm::DeviceLayout;
+use crate::vmm::{DeviceLayout, VcpuSetup};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use tessera_addr::{GuestRange, HostPhysAddr};
+use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, Uart16550Node};
 use tessera_os::{hal, platform};
@@ -20,6 +20,9 @@ use tessera_vdev::{CharSink, SerialPort, Uart16550};
 pub type Vcpu = tessera_vcpu_riscv64::Riscv64Vcpu;
 /// The G-stage table layout of this architecture.
 pub type Stage2Format = tessera_stage2::Riscv64Sv39x4;
+
+/// Console UARTs sit on the memory bus (not on I/O ports).
+pub const CONSOLE_ON_PORTS: bool = false;
 
 /// The architecture and the level the hypervisor runs at, for the banner.
 pub const NAME: &str = "riscv64, HS-mode";
@@ -50,10 +53,14 @@ pub fn pcpu_of(hart: u64) -> Result<usize, String> {
         })
 }
 
-/// Hart `index` of the VM with `vmid` and G-stage root `root`. Guests read the
-/// platform's `time` directly (htimedelta 0), so `_created_at` is not used.
-pub fn new_vcpu(vmid: u8, root: HostPhysAddr, index: usize, _created_at: u64) -> Vcpu {
-    Vcpu::new(u16::from(vmid), root, index as u64)
+/// The hart `setup` describes. Guests read the platform's `time` directly
+/// (htimedelta 0), so the creation time is not used.
+pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
+    Ok(Vcpu::new(
+        u16::from(setup.vmid),
+        setup.root,
+        setup.index as u64,
+    ))
 }
 
 /// A VM's interrupt controller and its place in the guest's memory map.
@@ -99,8 +106,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
 }
 
-/// The device tree Tessera gives a VM that has no `dtb_path`.
-pub fn build_device_tree(
+/// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
+/// tree Tessera builds.
+pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
     devices: &ArchDevices,

@@ -1,0 +1,117 @@
+//! What the VM tells the program at entry: its RAM, its command line and, where the
+//! platform says it, the counter frequency. aarch64 and riscv64 read the device tree
+//! the VM passed; x86_64 reads the Linux boot protocol's zero page.
+
+/// Most RAM regions kept.
+const MAX_REGIONS: usize = 8;
+
+/// The boot information of this run.
+pub struct BootInfo {
+    regions: [(u64, u64); MAX_REGIONS],
+    count: usize,
+    /// The command line, if any.
+    pub cmdline: Option<&'static str>,
+    /// The counter frequency the device tree gives, if any.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub timebase: Option<u64>,
+}
+
+impl BootInfo {
+    /// The RAM regions as (base, size).
+    pub fn ram(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.regions.iter().take(self.count).copied()
+    }
+
+    /// Whether the command line holds `word`.
+    pub fn has_word(&self, word: &str) -> bool {
+        self.cmdline
+            .is_some_and(|args| args.split_whitespace().any(|w| w == word))
+    }
+
+    /// The value of the first `<prefix><value>` word of the command line.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn word_value(&self, prefix: &str) -> Option<&'static str> {
+        self.cmdline?
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix(prefix))
+    }
+
+    fn push(&mut self, region: (u64, u64)) {
+        if let Some(slot) = self.regions.get_mut(self.count) {
+            *slot = region;
+            self.count += 1;
+        }
+    }
+
+    fn empty() -> Self {
+        Self {
+            regions: [(0, 0); MAX_REGIONS],
+            count: 0,
+            cmdline: None,
+            #[cfg(not(target_arch = "x86_64"))]
+            timebase: None,
+        }
+    }
+}
+
+/// Reads the device tree blob at `dtb`.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn read(dtb: usize) -> Result<BootInfo, &'static str> {
+    // SAFETY: the VM passes the address of a device tree blob in its RAM, which stays
+    // in place for the program's life.
+    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }
+        .map_err(|_| "memory: no valid device tree")?;
+    let mut info = BootInfo::empty();
+    fdt.memory()
+        .regions()
+        .filter_map(|r| Some((r.starting_address as u64, r.size? as u64)))
+        .for_each(|region| info.push(region));
+    info.cmdline = fdt.chosen().bootargs();
+    info.timebase = fdt
+        .find_node("/cpus")
+        .and_then(|cpus| cpus.property("timebase-frequency")?.as_usize())
+        .map(|hz| hz as u64);
+    Ok(info)
+}
+
+/// Offsets in the zero page: e820_entries, e820_table (20-byte entries),
+/// cmd_line_ptr, ext_cmd_line_ptr.
+#[cfg(target_arch = "x86_64")]
+mod zero_page {
+    pub const E820_ENTRIES: usize = 0x1e8;
+    pub const E820_TABLE: usize = 0x2d0;
+    pub const CMD_LINE_PTR: usize = 0x228;
+    pub const EXT_CMD_LINE_PTR: usize = 0x0c8;
+    /// e820 type of usable RAM.
+    pub const E820_RAM: u32 = 1;
+}
+
+/// Reads the zero page at `zero_page`.
+#[cfg(target_arch = "x86_64")]
+pub fn read(zero_page: usize) -> Result<BootInfo, &'static str> {
+    use zero_page::*;
+    // SAFETY: the VM passes the address of its zero page (4 KiB) in its RAM, which
+    // stays in place for the program's life.
+    let page = unsafe { core::slice::from_raw_parts(zero_page as *const u8, 4096) };
+    let u32_at = |at: usize| {
+        page.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    let u64_at = |at: usize| u64::from(u32_at(at)) | (u64::from(u32_at(at + 4)) << 32);
+    let mut info = BootInfo::empty();
+    let entries = usize::from(page.get(E820_ENTRIES).copied().unwrap_or(0)).min(128);
+    for i in 0..entries {
+        let at = E820_TABLE + i * 20;
+        if u32_at(at + 16) == E820_RAM {
+            info.push((u64_at(at), u64_at(at + 8)));
+        }
+    }
+    let cmdline = u64::from(u32_at(CMD_LINE_PTR)) | (u64::from(u32_at(EXT_CMD_LINE_PTR)) << 32);
+    if cmdline != 0 {
+        // SAFETY: the VM wrote a NUL-terminated command line at this address in its RAM.
+        let text = unsafe { core::ffi::CStr::from_ptr(cmdline as *const core::ffi::c_char) };
+        info.cmdline = text.to_str().ok();
+    }
+    Ok(info)
+}
