@@ -12,7 +12,11 @@ TIMEOUT ?= 300
 DISK_ADD ?=
 DISK_CONFIGS ?=
 
-XTASK_BUILD_ARGS = --arch $(ARCH) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS))
+# APP_FEATURES=fs: guest images and VM configs from the FAT32 disk DISK (default target/disk.img).
+APP_FEATURES ?=
+DISK ?=
+
+XTASK_BUILD_ARGS = --arch $(ARCH) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS)) $(if $(APP_FEATURES),--features $(APP_FEATURES)) $(if $(DISK),--disk $(DISK))
 
 .PHONY: run build test lint setup disk_img toolchain
 

@@ -8,6 +8,8 @@ extern crate alloc;
 
 mod arch;
 mod console;
+#[cfg(feature = "fs")]
+mod disk;
 mod images;
 mod irq;
 mod passthrough;

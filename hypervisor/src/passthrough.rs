@@ -51,6 +51,14 @@ fn reserved() -> Vec<Reserved> {
             .into_iter()
             .map(|(what, base, size)| Reserved { what, base, size }),
     );
+    #[cfg(feature = "fs")]
+    if let Some((base, size)) = crate::disk::window() {
+        windows.push(Reserved {
+            what: "the hypervisor's disk",
+            base,
+            size,
+        });
+    }
     windows
 }
 

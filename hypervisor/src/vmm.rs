@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
-use tessera_config::{EmuType, EmulatedDevice, MapType, MemoryFlags, VmConfig};
+use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MapType, MemoryFlags, VmConfig};
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
@@ -66,7 +66,7 @@ pub struct VmEntry {
     /// tree, or on x86 its boot block.
     dtb: Vec<u8>,
     config: VmConfig,
-    images: &'static VmImages,
+    images: Images,
     /// Kept for the VM's lifetime: the hardware walks it.
     _stage2: Stage2,
     booted: AtomicBool,
@@ -83,14 +83,104 @@ pub struct Vms {
     pub not_created: usize,
 }
 
-/// Creates a VM for each compiled-in config, reporting each outcome.
+/// Where a VM's images come from.
+#[derive(Clone, Copy)]
+pub enum Images {
+    /// Built into the hypervisor image (`image_location = "memory"`).
+    Embedded(&'static VmImages),
+    /// Read from the FAT32 disk into the VM's RAM at each start (`"fs"`).
+    Disk,
+}
+
+/// A VM config to create a VM from: the file it came from, the config (or why it is
+/// not valid), and where its images are.
+struct Source {
+    file: String,
+    config: Result<VmConfig, String>,
+    images: Images,
+}
+
+/// The compiled-in configs, then (with the `fs` feature) those in `/vms` of the disk.
+fn sources() -> Vec<Source> {
+    let mut sources: Vec<Source> = VM_IMAGES
+        .iter()
+        .map(|images| {
+            let config = VmConfig::from_toml(images.config_file, images.config)
+                .map_err(|errors| join_errors(&errors));
+            let on_disk = config
+                .as_ref()
+                .is_ok_and(|c| c.kernel.image_location == ImageLocation::Fs);
+            Source {
+                file: images.config_file.to_string(),
+                config,
+                images: if on_disk {
+                    Images::Disk
+                } else {
+                    Images::Embedded(images)
+                },
+            }
+        })
+        .collect();
+    sources.extend(disk_sources());
+    sources
+}
+
+/// The configs in `/vms` of the FAT32 disk (its images are on the disk too).
+#[cfg(feature = "fs")]
+fn disk_sources() -> Vec<Source> {
+    crate::disk::mount();
+    crate::disk::configs()
+        .into_iter()
+        .map(|found| Source {
+            file: found.file,
+            config: found
+                .result
+                .map_err(|error| error.messages().join("; "))
+                .and_then(|config| match config.kernel.image_location {
+                    ImageLocation::Fs => Ok(config),
+                    ImageLocation::Memory => Err(
+                        "kernel.image_location: a config on the disk must say \"fs\": nothing is built in for it"
+                            .to_string(),
+                    ),
+                }),
+            images: Images::Disk,
+        })
+        .collect()
+}
+
+/// Without the `fs` feature there is no disk to read configs from.
+#[cfg(not(feature = "fs"))]
+fn disk_sources() -> Vec<Source> {
+    Vec::new()
+}
+
+/// Config errors as one line.
+fn join_errors<E: ToString>(errors: &[E]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Creates a VM for each config, reporting each outcome.
 pub fn create_all() -> Vms {
     let mut vms = Vms {
         entries: Vec::new(),
         not_created: 0,
     };
-    for (index, images) in VM_IMAGES.iter().enumerate() {
-        match create(index, images) {
+    for (index, mut source) in sources().into_iter().enumerate() {
+        let file = source.file.clone();
+        // Ids name VMs in every message: a second VM with a taken id is refused.
+        if let Ok(config) = &source.config
+            && let Some(taken) = vms.entries.iter().find(|e| e.vm.id == config.base.id)
+        {
+            source.config = Err(format!(
+                "base.id: VM id {} is already taken by VM {} ({})",
+                config.base.id, taken.vm.id, taken.vm.name
+            ));
+        }
+        match create(index, source) {
             Ok(entry) => {
                 let pcpus: Vec<usize> = entry.vcpus.iter().map(|t| t.pcpu).collect();
                 println!(
@@ -111,10 +201,7 @@ pub fn create_all() -> Vms {
                 vms.entries.push(entry);
             }
             Err(reason) => {
-                println!(
-                    "tessera: VM of {} not created: {reason}",
-                    images.config_file
-                );
+                println!("tessera: VM of {file} not created: {reason}");
                 vms.not_created += 1;
             }
         }
@@ -135,14 +222,9 @@ impl Allocation {
     }
 }
 
-fn create(index: usize, images: &'static VmImages) -> Result<VmEntry, String> {
-    let config = VmConfig::from_toml(images.config_file, images.config).map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+fn create(index: usize, source: Source) -> Result<VmEntry, String> {
+    let images = source.images;
+    let config = source.config?;
     let vmid = u8::try_from(index + 1).map_err(|_| "too many VMs (255 at most)".to_string())?;
     let pcpus = config
         .vcpu_phys_ids()
@@ -211,7 +293,7 @@ fn allocate_memory(
 fn build(
     vmid: u8,
     config: VmConfig,
-    images: &'static VmImages,
+    images: Images,
     pcpus: Vec<usize>,
     memory: GuestMemory,
     stage2: Stage2,
@@ -219,16 +301,14 @@ fn build(
 ) -> Result<VmEntry, String> {
     let mut devices = create_devices(&config)?;
     let console = devices.console.take();
-    let dtb = match images.dtb {
-        Some(dtb) => dtb.to_vec(),
-        None => {
-            let initrd =
-                images
-                    .ramdisk
-                    .zip(config.kernel.ramdisk_load_addr)
-                    .map(|(ramdisk, addr)| {
-                        GuestRange::new(GuestPhysAddr::new(addr), ramdisk.len() as u64)
-                    });
+    let dtb = match (images, &config.kernel.dtb_path) {
+        (Images::Embedded(VmImages { dtb: Some(dtb), .. }), _) => dtb.to_vec(),
+        // Loaded from the disk with the other images.
+        (Images::Disk, Some(_)) => Vec::new(),
+        _ => {
+            let initrd = ramdisk_size(images, &config)?
+                .zip(config.kernel.ramdisk_load_addr)
+                .map(|(size, addr)| GuestRange::new(GuestPhysAddr::new(addr), size));
             let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
             arch::build_boot_data(
                 &config,
@@ -297,6 +377,24 @@ fn build(
     }
     Ok(entry)
 }
+
+/// The size of the VM's ramdisk, if it has one.
+fn ramdisk_size(images: Images, config: &VmConfig) -> Result<Option<u64>, String> {
+    match (images, &config.kernel.ramdisk_path) {
+        (Images::Embedded(images), _) => Ok(images.ramdisk.map(|r| r.len() as u64)),
+        (Images::Disk, None) => Ok(None),
+        #[cfg(feature = "fs")]
+        (Images::Disk, Some(path)) => crate::disk::file_size(path)
+            .map(Some)
+            .map_err(|e| format!("kernel.ramdisk_path: {e}")),
+        #[cfg(not(feature = "fs"))]
+        (Images::Disk, Some(_)) => Err(NO_DISK_SUPPORT.to_string()),
+    }
+}
+
+/// Why an `"fs"` VM cannot start in a build without the disk.
+#[cfg(not(feature = "fs"))]
+const NO_DISK_SUPPORT: &str = "kernel.image_location: \"fs\" images are on the FAT32 disk, which this build does not read (build with APP_FEATURES=fs)";
 
 /// What a vCPU is created from.
 pub struct VcpuSetup<'a> {
@@ -427,18 +525,29 @@ impl VmEntry {
     /// point (x0 = device tree address); used at creation and on reset.
     pub fn load_and_reset(&self) -> Result<(), String> {
         let kernel = &self.config.kernel;
-        let image = self.images.kernel.ok_or_else(|| {
-            "kernel.image_location: \"fs\" images need the disk, which this build does not read yet".to_string()
-        })?;
-        self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
-        if let (Some(ramdisk), Some(addr)) = (self.images.ramdisk, kernel.ramdisk_load_addr) {
-            self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
+        match self.images {
+            Images::Embedded(images) => {
+                let image = images
+                    .kernel
+                    .ok_or_else(|| "kernel.kernel_path: no image was built in".to_string())?;
+                self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
+                if let (Some(ramdisk), Some(addr)) = (images.ramdisk, kernel.ramdisk_load_addr) {
+                    self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
+                }
+            }
+            #[cfg(feature = "fs")]
+            Images::Disk => crate::disk::load_images(&self.config, &self.vm.memory)?,
+            #[cfg(not(feature = "fs"))]
+            Images::Disk => return Err(NO_DISK_SUPPORT.to_string()),
         }
         self.irqchip.reset();
         let dtb_addr = kernel
             .dtb_load_addr
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
-        self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
+        // Empty when the device tree came from the disk with the images.
+        if !self.dtb.is_empty() {
+            self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
+        }
         let first = self
             .vcpus
             .first()

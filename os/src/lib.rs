@@ -8,6 +8,8 @@ extern crate alloc;
 #[cfg(not(target_arch = "x86_64"))]
 mod boot_dtb;
 pub mod console;
+#[cfg(feature = "disk")]
+pub mod disk;
 pub mod frames;
 pub mod hal;
 mod heap;

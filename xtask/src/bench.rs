@@ -118,6 +118,8 @@ pub fn bench_arch(arch: &str) -> Result<()> {
         arch: arch.to_string(),
         vm_configs: vec![config],
         log: "info".to_string(),
+        features: Vec::new(),
+        disk: None,
     })?;
     setup::ensure_qemu(&built.platform)?;
     let tessera = [under_tessera(&built)?, under_tessera(&built)?];

@@ -348,6 +348,11 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
             println!("---- boot test: {} ----", test.name);
             tally.record(test.name, run_boot_test(test), started);
         }
+        for test in disk_tests(&platform.arch) {
+            let started = Instant::now();
+            println!("---- boot test: {} ----", test.name);
+            tally.record(&test.name, run_disk_test(platform, &test), started);
+        }
         // Every hostile case must be contained, with the neighbour intact.
         if crate::hostile::covers(&platform.arch) {
             let started = Instant::now();
@@ -409,6 +414,8 @@ fn run_boot_test(test: &BootTest) -> Result<()> {
         arch: test.arch.to_string(),
         vm_configs: test.vm_configs.iter().map(PathBuf::from).collect(),
         log: "info".to_string(),
+        features: Vec::new(),
+        disk: None,
     };
     match (&test.expect, build::build(&args)) {
         (Expect::BuildError(pieces), Err(err)) => check_build_error(pieces, &format!("{err:#}")),
@@ -445,6 +452,146 @@ fn check_clean_boot(
         bail!("marker `{marker}` missing on the console");
     }
     outcome.into_result()
+}
+
+/// Architectures whose hypervisor reads a virtio-mmio disk.
+const DISK_ARCHES: &[&str] = &["aarch64", "riscv64"];
+
+/// A boot test with a FAT32 disk: the disk is written first, then the hypervisor is
+/// built with the `fs` feature and QEMU attaches the disk.
+struct DiskTest {
+    name: String,
+    vm_configs: Vec<PathBuf>,
+    /// Files put on the disk: (host file, path on the disk).
+    files: Vec<(PathBuf, String)>,
+    /// VM configs put in the disk's `/vms`.
+    disk_configs: Vec<PathBuf>,
+    markers: Vec<String>,
+    /// Every VM must end cleanly (else QEMU must only power off by itself).
+    clean: bool,
+    /// The disk holds the Debian Linux guest (fetched first when missing).
+    linux: bool,
+}
+
+/// The disk boot tests of `arch`: the test guest from the disk beside a VM whose
+/// config is on the disk, and a VM whose image is missing beside a healthy one.
+fn disk_tests(arch: &str) -> Vec<DiskTest> {
+    if !DISK_ARCHES.contains(&arch) {
+        return Vec::new();
+    }
+    let guest = PathBuf::from(format!("target/guests/{arch}/test-guest.bin"));
+    let testdata = |name: &str| PathBuf::from(format!("xtask/testdata/{name}"));
+    let strings = |items: &[&str]| items.iter().map(ToString::to_string).collect();
+    vec![
+        DiskTest {
+            name: format!("{arch} test guest and a VM config from the FAT32 disk"),
+            vm_configs: vec![testdata(&format!("fs-guest-{arch}.toml"))],
+            files: vec![(guest.clone(), "/images/test-guest.bin".to_string())],
+            disk_configs: vec![testdata(&format!("disk-guest-{arch}.toml"))],
+            markers: strings(&[
+                "tessera: disk: FAT32 volume of 64 MiB on virtio-blk at",
+                "tessera: VM 1 (fs-guest) created",
+                "tessera: VM 2 (disk-guest) created",
+                "[fs-guest] tessera-guest: memory ok",
+                "[fs-guest] tessera-guest: all checks passed",
+                "[disk-guest] tessera-guest: all checks passed",
+                "tessera: all VMs ended cleanly (2 VMs)",
+            ]),
+            clean: true,
+            linux: false,
+        },
+        DiskTest {
+            name: format!("{arch} Debian Linux from the FAT32 disk, scripted check"),
+            vm_configs: vec![testdata(&format!("linux-fs-check-{arch}.toml"))],
+            files: vec![
+                (
+                    PathBuf::from(format!("target/guests/{arch}/linux/Image")),
+                    "/linux/Image".to_string(),
+                ),
+                (
+                    PathBuf::from(format!("target/guests/{arch}/linux/initramfs.cpio")),
+                    "/linux/initramfs.cpio".to_string(),
+                ),
+            ],
+            disk_configs: Vec::new(),
+            markers: strings(&[
+                "tessera: VM 1 (linux) created: 2 vCPU(s)",
+                "[linux] tessera-linux: online cpus 2",
+                "[linux] tessera-linux: processors 2",
+                "[linux] tessera-linux: timer rising ok",
+                "[linux] tessera-linux: ipi rising ok",
+                "[linux] tessera-linux: check done",
+                "tessera: VM 1 (linux) ended: powered off",
+                "tessera: all VMs ended cleanly (1 VMs)",
+            ]),
+            clean: true,
+            linux: true,
+        },
+        DiskTest {
+            name: format!("{arch} VM whose image is missing from the disk, beside a healthy VM"),
+            vm_configs: vec![testdata(&format!("fs-missing-image-{arch}"))],
+            files: vec![(guest, "/images/test-guest.bin".to_string())],
+            disk_configs: Vec::new(),
+            markers: strings(&[
+                "not created: VM 1 (missing-image): /images/not-there.bin: no \"not-there.bin\" in /images",
+                "tessera: VM 2 (healthy) created",
+                "[healthy] tessera-guest: all checks passed",
+                "tessera: VM 2 (healthy) ended: powered off",
+                "tessera: 1 of 2 VMs did not end cleanly",
+            ]),
+            clean: false,
+            linux: false,
+        },
+    ]
+}
+
+fn run_disk_test(platform: &Platform, test: &DiskTest) -> Result<()> {
+    // The disk holds the test guest (and Linux): have them before writing the disk.
+    build::build_guests(platform)?;
+    if test.linux {
+        crate::guest_fetch::ensure_linux(&platform.arch)?;
+    }
+    let disk = PathBuf::from(format!("target/disk-tests/{}.img", platform.arch));
+    if let Some(dir) = disk.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::disk_img::run(&crate::disk_img::Args {
+        out: disk.clone(),
+        size_mib: None,
+        add: test
+            .files
+            .iter()
+            .map(|(host, path)| crate::disk_img::Addition {
+                host: host.clone(),
+                disk: path.clone(),
+            })
+            .collect(),
+        configs: test.disk_configs.clone(),
+        new: true,
+    })?;
+    let built = build::build(&BuildArgs {
+        arch: platform.arch.clone(),
+        vm_configs: test.vm_configs.clone(),
+        log: "info".to_string(),
+        features: vec!["fs".to_string()],
+        disk: Some(disk),
+    })?;
+    let outcome = qemu::boot(&built, Duration::from_secs(120), Typing::Nothing)?;
+    if let Some(marker) = test
+        .markers
+        .iter()
+        .find(|m| !outcome.output.contains(m.as_str()))
+    {
+        bail!("marker `{marker}` missing on the console");
+    }
+    if test.clean {
+        return outcome.into_result();
+    }
+    match outcome.status {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => bail!("QEMU exited with {status}"),
+        None => bail!("QEMU did not finish before the deadline and was stopped"),
+    }
 }
 
 #[cfg(test)]

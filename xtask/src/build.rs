@@ -21,6 +21,35 @@ pub struct Built {
     pub platform: Platform,
     /// Raw hypervisor image for QEMU's `-kernel`.
     pub image: PathBuf,
+    /// The FAT32 disk image QEMU attaches (builds with the `fs` feature).
+    pub disk: Option<PathBuf>,
+}
+
+/// Hypervisor features `cargo xtask` knows.
+const FEATURES: &[&str] = &["fs"];
+
+/// The disk a build with `features` attaches: `disk`, or `target/disk.img`; it must
+/// exist. `None` without the `fs` feature.
+fn disk_for(features: &[String], disk: Option<&PathBuf>) -> Result<Option<PathBuf>> {
+    if let Some(unknown) = features.iter().find(|f| !FEATURES.contains(&f.as_str())) {
+        bail!(
+            "unknown feature `{unknown}` (known: {})",
+            FEATURES.join(", ")
+        );
+    }
+    if !features.iter().any(|f| f == "fs") {
+        return Ok(None);
+    }
+    let disk = disk
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("target/disk.img"));
+    if !disk.is_file() {
+        bail!(
+            "no disk image at {} for the `fs` feature: make one with `make disk_img` (cargo xtask disk-img)",
+            disk.display()
+        );
+    }
+    Ok(Some(disk))
 }
 
 /// A VM config file that passed validation.
@@ -32,6 +61,7 @@ struct ValidConfig {
 /// Builds everything `args` asks for.
 pub fn build(args: &BuildArgs) -> Result<Built> {
     let platform = Platform::load(&args.arch)?;
+    let disk = disk_for(&args.features, args.disk.as_ref())?;
     setup::ensure_rust(&platform.target)?;
     build_guests(&platform)?;
     let paths = if args.vm_configs.is_empty() {
@@ -45,8 +75,12 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     guest_fetch::ensure_for_configs(&config_files)?;
     let configs = validate_configs(&config_files)?;
     let generated = generate(&platform, &configs, &format!("vms-{}", platform.arch))?;
-    let image = build_hypervisor(&platform, &generated, &args.log)?;
-    Ok(Built { platform, image })
+    let image = build_hypervisor(&platform, &generated, &args.log, &args.features)?;
+    Ok(Built {
+        platform,
+        image,
+        disk,
+    })
 }
 
 /// The VM config `make run` boots when none is given: the architecture's Linux
@@ -220,7 +254,7 @@ pub fn lint_environment(cmd: &mut Command, platform: &Platform) -> Result<()> {
 }
 
 /// Builds the test guests and turns each into a raw image under `target/guests/<arch>/`.
-fn build_guests(platform: &Platform) -> Result<()> {
+pub fn build_guests(platform: &Platform) -> Result<()> {
     for guest in GUESTS {
         let mut cmd = Command::new("cargo");
         cmd.args([
@@ -245,8 +279,13 @@ fn build_guests(platform: &Platform) -> Result<()> {
     Ok(())
 }
 
-/// Builds the hypervisor and returns its raw image.
-fn build_hypervisor(platform: &Platform, generated: &Path, log: &str) -> Result<PathBuf> {
+/// Builds the hypervisor (with `features`) and returns its raw image.
+fn build_hypervisor(
+    platform: &Platform,
+    generated: &Path,
+    log: &str,
+    features: &[String],
+) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
     cmd.args([
         "build",
@@ -257,6 +296,9 @@ fn build_hypervisor(platform: &Platform, generated: &Path, log: &str) -> Result<
         "--target",
         &platform.target,
     ]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
     hypervisor_env(&mut cmd, generated, log);
     run_checked(&mut cmd)?;
     let elf = Path::new("target")

@@ -1,12 +1,14 @@
 //! `cargo xtask guest fetch linux`: a Linux guest made from Debian packages.
 //!
 //! Downloads the newest Debian kernel and `busybox-static` for the guest architecture
-//! (aarch64: bookworm; riscv64: sid, the only suite that has it) with `apt-get download`
-//! under a private apt root in `target/guests/apt-<debarch>/` (its own sources, state,
-//! cache and empty dpkg status; the host's keyrings verify the signatures; the host's apt
-//! setup is never changed). Writes:
+//! (aarch64 and x86_64: bookworm; riscv64: sid, the only suite that has it) with
+//! `apt-get download` under a private apt root in `target/guests/apt-<debarch>/` (its
+//! own sources, state, cache and empty dpkg status; the host's keyrings verify the
+//! signatures; the host's apt setup is never changed). Writes:
 //!
-//! - `target/guests/<arch>/linux/Image`: the raw kernel image;
+//! - `target/guests/<arch>/linux/Image` (aarch64, riscv64): the raw kernel image, or
+//!   `target/guests/x86_64/linux/bzImage`: the bzImage as Debian ships it; each row of
+//!   [`LINUX_SOURCES`] says how its image is unpacked and checked ([`KernelImage`]);
 //! - `target/guests/<arch>/linux/initramfs.cpio`: an uncompressed newc archive with
 //!   busybox, the directories a system needs, `/dev/console`, and `/init` from
 //!   `guests/linux/init.sh`.
@@ -17,7 +19,8 @@
 use crate::cpio;
 use anyhow::{Context, Result, bail};
 use flate2::read::GzDecoder;
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -65,8 +68,31 @@ struct LinuxSource {
     kernel_file: &'static str,
     /// The package holding a static `busybox` in one of [`BUSYBOX_PATHS`].
     busybox: &'static str,
-    /// Offset and bytes of the magic number in the kernel's raw image header.
-    image_magic: (usize, &'static [u8]),
+    /// What the package's kernel file is and how the guest's kernel is made from it.
+    image: KernelImage,
+}
+
+/// The kernel file of a package: how it is stored, what the guest boots, and the header
+/// bytes that prove it is that.
+struct KernelImage {
+    /// The file written in `target/guests/<arch>/linux/`, named as Linux's own build
+    /// names the architecture's boot image (`Image`, `bzImage`).
+    name: &'static str,
+    /// How the package stores the image.
+    packing: Packing,
+    /// What the image is, for messages (`arm64 Image`, `bzImage`).
+    format: &'static str,
+    /// Offsets and bytes the image must hold, every one of them.
+    magic: &'static [(usize, &'static [u8])],
+}
+
+/// How a package stores the kernel image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Packing {
+    /// gzip-compressed: gunzipped before the check.
+    Gzip,
+    /// As the guest boots it: taken as it is.
+    Raw,
 }
 
 /// How `apt-cache` finds the newest kernel package of an architecture.
@@ -95,7 +121,13 @@ const LINUX_SOURCES: &[LinuxSource] = &[
         kernel_suffix: "-arm64",
         kernel_file: "boot/vmlinuz-{release}",
         busybox: "busybox-static",
-        image_magic: (0x38, b"ARM\x64"),
+        // Debian's arm64 vmlinuz is the kernel's `Image.gz`.
+        image: KernelImage {
+            name: "Image",
+            packing: Packing::Gzip,
+            format: "arm64 Image",
+            magic: &[(0x38, b"ARM\x64")],
+        },
     },
     LinuxSource {
         arch: "riscv64",
@@ -110,7 +142,38 @@ const LINUX_SOURCES: &[LinuxSource] = &[
         kernel_suffix: "-riscv64",
         kernel_file: "usr/lib/modules/{release}/vmlinuz",
         busybox: "busybox-static",
-        image_magic: (0x30, b"RISCV\0\0\0RSC\x05"),
+        image: KernelImage {
+            name: "Image",
+            packing: Packing::Raw,
+            format: "riscv64 Image",
+            magic: &[(0x30, b"RISCV\0\0\0"), (0x38, b"RSC\x05")],
+        },
+    },
+    LinuxSource {
+        arch: "x86_64",
+        debarch: "amd64",
+        release: "bookworm",
+        // As for aarch64: bookworm-security has the newest 6.1 kernel.
+        suites: &[
+            ("bookworm", "bookworm"),
+            ("bookworm-updates", "bookworm"),
+            ("bookworm-security", "bookworm-security"),
+        ],
+        kernel_lookup: KernelLookup::MetaDepends("linux-image-amd64"),
+        kernel_prefix: "linux-image-",
+        kernel_suffix: "-amd64",
+        kernel_file: "boot/vmlinuz-{release}",
+        busybox: "busybox-static",
+        // amd64's vmlinuz is a bzImage: real-mode setup code followed by the compressed
+        // kernel, which is what the x86 boot protocol loads, so it is kept whole. The
+        // boot sector ends with 0x55 0xaa at 0x1fe; the setup header (boot protocol
+        // 2.00 and later) starts with "HdrS" at 0x202.
+        image: KernelImage {
+            name: "bzImage",
+            packing: Packing::Raw,
+            format: "bzImage",
+            magic: &[(0x1fe, &[0x55, 0xaa]), (0x202, b"HdrS")],
+        },
     },
 ];
 
@@ -128,7 +191,7 @@ impl LinuxSource {
 
 /// The files of a fetched Linux guest.
 pub struct LinuxGuest {
-    /// Raw kernel image.
+    /// Kernel image (a raw `Image`, or a `bzImage` on x86_64).
     pub image: PathBuf,
     /// Uncompressed newc initramfs.
     pub initramfs: PathBuf,
@@ -147,7 +210,7 @@ pub fn ensure_linux(arch: &str) -> Result<LinuxGuest> {
     };
     let dir = guest_dir(arch);
     let guest = LinuxGuest {
-        image: dir.join("Image"),
+        image: dir.join(source.image.name),
         initramfs: dir.join("initramfs.cpio"),
     };
     let root = std::env::current_dir()
@@ -177,12 +240,54 @@ pub fn ensure_linux(arch: &str) -> Result<LinuxGuest> {
 }
 
 /// Fetches the Linux guest of every architecture whose `target/guests/<arch>/linux/`
-/// a config's `kernel_path` or `ramdisk_path` names, when a named file is missing.
-/// For a supported architecture this is done even when the files exist, which costs
-/// no download and rebuilds the initramfs after an edit of the init script. Configs
-/// that cannot be read or parsed are left to the validation that follows.
+/// a config's `kernel_path` or `ramdisk_path` names (see [`linux_guests_named`]), then
+/// checks the named file is one the fetch writes. Configs that cannot be read or parsed
+/// are left to the validation that follows.
 pub fn ensure_for_configs(configs: &[PathBuf]) -> Result<()> {
-    let mut arches = BTreeSet::new();
+    let mut fetched = BTreeMap::new();
+    for named in linux_guests_named(configs) {
+        let context = || {
+            format!(
+                "{}: `kernel.{}` = {:?} needs the Linux guest for {}",
+                named.config, named.key, named.path, named.arch
+            )
+        };
+        let guest = match fetched.entry(named.arch.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(ensure_linux(&named.arch).with_context(context)?),
+        };
+        if !Path::new(&named.path).exists() {
+            bail!(
+                "{}, but the fetch writes {} and {}",
+                context(),
+                guest.image.display(),
+                guest.initramfs.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A config's path into `target/guests/<arch>/linux/`.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct NamedGuest {
+    /// The architecture in the path.
+    arch: String,
+    /// The config file, for messages.
+    config: String,
+    /// The `[kernel]` key holding the path.
+    key: &'static str,
+    /// The path as the config writes it.
+    path: String,
+}
+
+/// The paths into `target/guests/<arch>/linux/` that the configs' `kernel_path` or
+/// `ramdisk_path` name and that need a fetch: every one for an architecture with a
+/// row in [`LINUX_SOURCES`] (which costs no download when the files exist, and
+/// rebuilds the initramfs after an edit of the init script), and missing ones for
+/// others (so the fetch names the missing support).
+fn linux_guests_named(configs: &[PathBuf]) -> BTreeSet<NamedGuest> {
+    let mut named = BTreeSet::new();
     for config in configs {
         let Ok(text) = std::fs::read_to_string(config) else {
             continue;
@@ -198,19 +303,16 @@ pub fn ensure_for_configs(configs: &[PathBuf]) -> Result<()> {
             if let Some(arch) = linux_guest_arch(Path::new(path))
                 && (!Path::new(path).exists() || LINUX_SOURCES.iter().any(|s| s.arch == arch))
             {
-                arches.insert((arch, config.display().to_string(), key, path.to_string()));
+                named.insert(NamedGuest {
+                    arch,
+                    config: config.display().to_string(),
+                    key,
+                    path: path.to_string(),
+                });
             }
         }
     }
-    let mut done = BTreeSet::new();
-    for (arch, config, key, path) in arches {
-        if done.insert(arch.clone()) {
-            ensure_linux(&arch).with_context(|| {
-                format!("{config}: `kernel.{key}` = {path:?} needs the Linux guest for {arch}")
-            })?;
-        }
-    }
-    Ok(())
+    named
 }
 
 /// The architecture of a path inside `target/guests/<arch>/linux/`, if it is one.
@@ -235,7 +337,7 @@ fn linux_guest_arch(path: &Path) -> Option<String> {
 
 /// What a fetch must produce.
 enum Wanted {
-    /// The raw kernel image, written to this path.
+    /// The kernel image, written to this path.
     Kernel(PathBuf),
     /// The static busybox binary, written to this path.
     Busybox(PathBuf),
@@ -364,7 +466,9 @@ impl AptRoot {
                 Wanted::Kernel(out) => {
                     let vmlinuz = into.join(source.kernel_file(package));
                     let data = read(&vmlinuz)?;
-                    let image = kernel_image(&data, source.image_magic)
+                    let image = source
+                        .image
+                        .unpack(&data)
                         .with_context(|| format!("{} from {package}", vmlinuz.display()))?;
                     write(out, &image)?;
                 }
@@ -579,22 +683,50 @@ fn find_busybox(root: &Path, package: &str) -> Result<PathBuf> {
         .with_context(|| format!("no {} in {package}", BUSYBOX_PATHS.join(" or ")))
 }
 
-/// The raw kernel image from a `vmlinuz`: gunzipped when gzip-compressed, as is
-/// otherwise; it must carry the architecture's image magic.
-fn kernel_image(vmlinuz: &[u8], (offset, magic): (usize, &[u8])) -> Result<Vec<u8>> {
-    let image = if vmlinuz.starts_with(&[0x1f, 0x8b]) {
-        let mut image = Vec::new();
-        GzDecoder::new(vmlinuz)
-            .read_to_end(&mut image)
-            .context("cannot gunzip the kernel")?;
-        image
-    } else {
-        vmlinuz.to_vec()
-    };
-    if image.get(offset..offset + magic.len()) != Some(magic) {
-        bail!("not a raw kernel image: no magic {magic:?} at offset {offset:#x}");
+impl KernelImage {
+    /// The image the guest boots, from the package's kernel file: gunzipped or taken as
+    /// it is, as `packing` says, then checked against every `magic`.
+    fn unpack(&self, file: &[u8]) -> Result<Vec<u8>> {
+        let image = match self.packing {
+            Packing::Gzip => {
+                if !file.starts_with(&[0x1f, 0x8b]) {
+                    bail!(
+                        "not gzip-compressed, but a gzip-compressed {} is expected",
+                        self.format
+                    );
+                }
+                let mut image = Vec::new();
+                GzDecoder::new(file)
+                    .read_to_end(&mut image)
+                    .context("cannot gunzip the kernel")?;
+                image
+            }
+            Packing::Raw => file.to_vec(),
+        };
+        self.check(&image)?;
+        Ok(image)
     }
-    Ok(image)
+
+    /// Refuses an image lacking any of the magic bytes, or too short to hold them.
+    fn check(&self, image: &[u8]) -> Result<()> {
+        for &(offset, magic) in self.magic {
+            let expected = magic.escape_ascii();
+            match image.get(offset..offset + magic.len()) {
+                Some(found) if found == magic => {}
+                Some(found) => bail!(
+                    "not a {}: \"{}\" at offset {offset:#x} instead of \"{expected}\"",
+                    self.format,
+                    found.escape_ascii()
+                ),
+                None => bail!(
+                    "not a {}: {} bytes, too short for \"{expected}\" at offset {offset:#x}",
+                    self.format,
+                    image.len()
+                ),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Builds the initramfs from `busybox` and the init script; writes it unless the file
@@ -842,6 +974,76 @@ linux-binary-riscv64
             row("riscv64").kernel_file("linux-binary-7.2.13+deb14-riscv64"),
             "usr/lib/modules/7.2.13+deb14-riscv64/vmlinuz"
         );
+        assert_eq!(
+            row("x86_64").kernel_file("linux-image-6.1.0-56-amd64"),
+            "boot/vmlinuz-6.1.0-56-amd64"
+        );
+    }
+
+    /// The row of `arch` in [`LINUX_SOURCES`].
+    fn row(arch: &str) -> &'static LinuxSource {
+        LINUX_SOURCES.iter().find(|s| s.arch == arch).unwrap()
+    }
+
+    /// x86_64 comes from bookworm and its security suite, like aarch64, through the
+    /// amd64 metapackage, and is kept as a bzImage.
+    #[test]
+    fn x86_64_row() {
+        let row = row("x86_64");
+        assert_eq!((row.debarch, row.release), ("amd64", "bookworm"));
+        assert_eq!(row.suites, SUITES);
+        assert!(matches!(
+            row.kernel_lookup,
+            KernelLookup::MetaDepends("linux-image-amd64")
+        ));
+        assert_eq!(
+            (row.kernel_prefix, row.kernel_suffix),
+            ("linux-image-", "-amd64")
+        );
+        assert_eq!(row.busybox, "busybox-static");
+        assert_eq!(
+            (row.image.name, row.image.packing),
+            ("bzImage", Packing::Raw)
+        );
+        // Every architecture has one row, and each unpacks as its Debian kernel needs.
+        let packings: Vec<_> = LINUX_SOURCES
+            .iter()
+            .map(|s| (s.arch, s.image.name, s.image.packing))
+            .collect();
+        assert_eq!(
+            packings,
+            [
+                ("aarch64", "Image", Packing::Gzip),
+                ("riscv64", "Image", Packing::Raw),
+                ("x86_64", "bzImage", Packing::Raw),
+            ]
+        );
+    }
+
+    /// The amd64 metapackage's newest `Depends` wins, as for arm64.
+    #[test]
+    fn newest_kernel_amd64() {
+        let show = SHOW.replace("arm64", "amd64");
+        let row = row("x86_64");
+        assert_eq!(
+            newest_kernel(
+                &row.kernel_lookup,
+                &show,
+                row.kernel_prefix,
+                row.kernel_suffix
+            )
+            .as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
+        assert_eq!(
+            newest_kernel(
+                &row.kernel_lookup,
+                SHOW,
+                row.kernel_prefix,
+                row.kernel_suffix
+            ),
+            None
+        );
     }
 
     /// busybox is found in `/bin` (bookworm) or `/usr/bin` (sid).
@@ -872,29 +1074,84 @@ linux-binary-riscv64
         image
     }
 
-    /// A gzip-compressed vmlinuz is gunzipped; a raw one is taken as is; anything else
-    /// is refused.
-    #[test]
-    fn kernel_image_gunzips_and_checks_magic() {
-        let magic = (0x38, &b"ARM\x64"[..]);
+    /// `data` gzip-compressed.
+    fn gzip(data: &[u8]) -> Vec<u8> {
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(&fake_image()).unwrap();
-        let compressed = gz.finish().unwrap();
-        assert_eq!(kernel_image(&compressed, magic).unwrap(), fake_image());
-        assert_eq!(kernel_image(&fake_image(), magic).unwrap(), fake_image());
-        assert!(kernel_image(b"MZ not an image", magic).is_err());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// The aarch64 row gunzips its vmlinuz and checks the arm64 magic; an uncompressed
+    /// file or a gzip-compressed non-image is refused.
+    #[test]
+    fn kernel_image_aarch64_gunzips_and_checks_magic() {
+        let image = &row("aarch64").image;
+        assert_eq!(image.unpack(&gzip(&fake_image())).unwrap(), fake_image());
+        let err = image.unpack(&fake_image()).unwrap_err();
+        assert!(err.to_string().contains("not gzip-compressed"), "{err}");
+        assert!(image.unpack(&gzip(b"MZ not an image")).is_err());
     }
 
     /// The riscv64 row takes an uncompressed image with `RISCV\0\0\0` at 0x30 and
     /// `RSC\x05` at 0x38 and refuses an arm64 one.
     #[test]
     fn kernel_image_riscv64_magic() {
-        let row = LINUX_SOURCES.iter().find(|s| s.arch == "riscv64").unwrap();
+        let row = row("riscv64");
         let mut image = vec![0u8; 64];
         image[..2].copy_from_slice(b"MZ");
         image[0x30..0x3c].copy_from_slice(b"RISCV\0\0\0RSC\x05");
-        assert_eq!(kernel_image(&image, row.image_magic).unwrap(), image);
-        assert!(kernel_image(&fake_image(), row.image_magic).is_err());
+        assert_eq!(row.image.unpack(&image).unwrap(), image);
+        assert!(row.image.unpack(&fake_image()).is_err());
+        image[0x38] = b'X';
+        assert!(row.image.unpack(&image).is_err());
+    }
+
+    /// A minimal bzImage: an EFI-stub boot sector with its 0x55 0xaa signature, a jump,
+    /// and a setup header starting with "HdrS" at 0x202, then some kernel bytes.
+    fn fake_bzimage() -> Vec<u8> {
+        let mut image = vec![0u8; 0x400];
+        image[..2].copy_from_slice(b"MZ");
+        image[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
+        image[0x200..0x202].copy_from_slice(&[0xeb, 0x6a]);
+        image[0x202..0x206].copy_from_slice(b"HdrS");
+        image[0x206..0x208].copy_from_slice(&0x020f_u16.to_le_bytes());
+        image.extend_from_slice(b"compressed kernel");
+        image
+    }
+
+    /// The x86_64 row keeps a bzImage byte for byte (no gunzip) and refuses a gzip
+    /// blob, an arm64 Image, a file without the boot sector signature and a file too
+    /// short to hold the setup header, each with a message saying why.
+    #[test]
+    fn kernel_image_x86_64_keeps_bzimage() {
+        let image = &row("x86_64").image;
+        assert_eq!(image.unpack(&fake_bzimage()).unwrap(), fake_bzimage());
+        let refused = |file: &[u8]| image.unpack(file).unwrap_err().to_string();
+        let gzipped = refused(&gzip(&fake_bzimage()));
+        assert!(gzipped.starts_with("not a bzImage: "), "{gzipped}");
+        let arm64 = refused(&fake_image());
+        assert!(arm64.contains("too short"), "{arm64}");
+        let mut padded_arm64 = fake_image();
+        padded_arm64.resize(0x400, 0);
+        let padded = refused(&padded_arm64);
+        assert!(padded.contains("offset 0x1fe"), "{padded}");
+        let mut no_signature = fake_bzimage();
+        no_signature[0x1ff] = 0;
+        let signature = refused(&no_signature);
+        assert!(
+            signature.contains("\"U\\x00\" at offset 0x1fe"),
+            "{signature}"
+        );
+        let mut no_header = fake_bzimage();
+        no_header[0x205] = b'Z';
+        assert_eq!(
+            refused(&no_header),
+            "not a bzImage: \"HdrZ\" at offset 0x202 instead of \"HdrS\""
+        );
+        assert_eq!(
+            refused(&fake_bzimage()[..0x204]),
+            "not a bzImage: 516 bytes, too short for \"HdrS\" at offset 0x202"
+        );
     }
 
     /// Paths inside `target/guests/<arch>/linux/` name their architecture.
@@ -909,6 +1166,10 @@ linux-binary-riscv64
             arch("./target/guests/riscv64/linux/initramfs.cpio").as_deref(),
             Some("riscv64")
         );
+        assert_eq!(
+            arch("target/guests/x86_64/linux/bzImage").as_deref(),
+            Some("x86_64")
+        );
         assert_eq!(arch("target/guests/aarch64/test-guest.bin"), None);
         assert_eq!(arch("target/guests/aarch64/linux"), None);
         assert_eq!(arch("/abs/target/guests/aarch64/linux/Image"), None);
@@ -917,38 +1178,66 @@ linux-binary-riscv64
     /// Architectures without a row are refused with a clear message.
     #[test]
     fn unsupported_arch() {
-        let err = ensure_linux("x86_64").err().unwrap();
-        assert_eq!(err.to_string(), "Linux guest for x86_64 not supported yet");
+        let err = ensure_linux("loongarch64").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Linux guest for loongarch64 not supported yet"
+        );
     }
 
-    /// Configs naming a missing file under `target/guests/<arch>/linux/` fetch that
-    /// guest (refused here for an unsupported arch, with the config named); other
-    /// configs, and unreadable ones, fetch nothing.
+    /// Configs naming a file under `target/guests/<arch>/linux/` fetch that guest:
+    /// always for a supported arch (x86_64 included), when missing for another (refused
+    /// then, with the config named); other configs, and unreadable ones, fetch nothing.
     #[test]
     fn configs_trigger_the_fetch() {
         let dir = std::env::temp_dir().join(format!("tessera-xtask-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let x86 = dir.join("x86.toml");
-        std::fs::write(
-            &x86,
-            "[kernel]\nkernel_path = \"target/guests/x86_64/linux/Image\"\n",
-        )
-        .unwrap();
-        let plain = dir.join("plain.toml");
-        std::fs::write(
-            &plain,
+        let config = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let x86 = config(
+            "x86.toml",
+            "[kernel]\nkernel_path = \"target/guests/x86_64/linux/bzImage\"\n\
+             ramdisk_path = \"target/guests/x86_64/linux/initramfs.cpio\"\n",
+        );
+        let other = config(
+            "other.toml",
+            "[kernel]\nkernel_path = \"target/guests/loongarch64/linux/Image\"\n",
+        );
+        let plain = config(
+            "plain.toml",
             "[kernel]\nkernel_path = \"target/guests/aarch64/test-guest.bin\"\n",
-        )
-        .unwrap();
-        let broken = dir.join("broken.toml");
-        std::fs::write(&broken, "[kernel\n").unwrap();
+        );
+        let broken = config("broken.toml", "[kernel\n");
         let missing = dir.join("missing.toml");
+        let named = linux_guests_named(&[plain.clone(), x86.clone(), broken.clone()]);
+        let named: Vec<_> = named
+            .iter()
+            .map(|n| (n.arch.as_str(), n.key, n.path.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (
+                    "x86_64",
+                    "kernel_path",
+                    "target/guests/x86_64/linux/bzImage"
+                ),
+                (
+                    "x86_64",
+                    "ramdisk_path",
+                    "target/guests/x86_64/linux/initramfs.cpio"
+                ),
+            ]
+        );
         ensure_for_configs(&[plain.clone(), broken, missing]).unwrap();
-        let err = ensure_for_configs(&[plain, x86.clone()]).unwrap_err();
+        let err = ensure_for_configs(&[plain, other.clone()]).unwrap_err();
         let text = format!("{err:#}");
-        assert!(text.contains(&x86.display().to_string()), "{text}");
+        assert!(text.contains(&other.display().to_string()), "{text}");
         assert!(
-            text.contains("Linux guest for x86_64 not supported yet"),
+            text.contains("Linux guest for loongarch64 not supported yet"),
             "{text}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

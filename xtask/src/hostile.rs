@@ -350,6 +350,8 @@ pub fn run_arch(arch: &str) -> Result<usize> {
             arch: arch.to_string(),
             vm_configs: vec![dir],
             log: "info".to_string(),
+            features: Vec::new(),
+            disk: None,
         })?;
         setup::ensure_qemu(&built.platform)?;
         println!("---- hostile case {arch}/{} ----", case.name);

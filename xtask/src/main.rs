@@ -42,6 +42,14 @@ struct BuildArgs {
     /// Hypervisor log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Comma-separated hypervisor features: `fs` reads guest images and VM configs
+    /// from a FAT32 disk, which QEMU then attaches (see `--disk`).
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// The disk image QEMU attaches with `--features fs` (default `target/disk.img`,
+    /// made by `cargo xtask disk-img`).
+    #[arg(long)]
+    disk: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -65,6 +65,15 @@ pub fn hypervisor_command(built: &Built) -> Command {
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
         .arg(&built.image);
+    if let Some(disk) = &built.disk {
+        // Read-only: the hypervisor only reads its disk.
+        cmd.arg("-drive")
+            .arg(format!(
+                "file={},if=none,format=raw,id=disk0,readonly=on",
+                disk.display()
+            ))
+            .args(["-device", "virtio-blk-device,drive=disk0"]);
+    }
     cmd
 }
 

@@ -62,15 +62,20 @@ pub fn lint() -> Result<()> {
     run_checked(Command::new("cargo").args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
     for (arch, packages) in BARE_METAL_PACKAGES {
         let platform = crate::platform::Platform::load(arch)?;
-        let mut cmd = Command::new("cargo");
-        cmd.args(["clippy", "--target", &platform.target]);
-        for package in *packages {
-            cmd.args(["-p", package]);
+        // Without and with the optional features (the hypervisor's `fs`).
+        for features in [None, Some("--all-features")] {
+            let mut cmd = Command::new("cargo");
+            cmd.args(["clippy", "--target", &platform.target]);
+            cmd.args(features);
+            for package in *packages {
+                cmd.args(["-p", package]);
+            }
+            cmd.args(["--", "-D", "warnings"]);
+            // The hypervisor embeds the generated VM image table; lint it with the
+            // default configs.
+            crate::build::lint_environment(&mut cmd, &platform)?;
+            run_checked(&mut cmd)?;
         }
-        cmd.args(["--", "-D", "warnings"]);
-        // The hypervisor embeds the generated VM image table; lint it with the default configs.
-        crate::build::lint_environment(&mut cmd, &platform)?;
-        run_checked(&mut cmd)?;
     }
     Ok(())
 }

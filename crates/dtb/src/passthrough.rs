@@ -132,3 +132,32 @@ fn copy(node: FdtNode) -> CopiedNode {
         children: node.children().map(copy).collect(),
     }
 }
+
+/// The register windows (physical base, size) of the host's enabled nodes that are
+/// `compatible` with `compatible` and sit in one-to-one mapped buses (such as the
+/// `virtio,mmio` transports of QEMU's `virt` board), in tree order; the first window
+/// of each node.
+pub fn find_compatible(host_dtb: &[u8], compatible: &str) -> Result<Vec<(u64, u64)>, String> {
+    if !crate::is_well_formed(host_dtb) {
+        return Err("the host device tree is invalid (its structure does not check out)".into());
+    }
+    let fdt = Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))?;
+    let windows = fdt
+        .all_nodes()
+        .filter(|node| {
+            node.compatible()
+                .is_some_and(|c| c.all().any(|name| name == compatible))
+        })
+        .filter(|node| {
+            node.property("status")
+                .and_then(|status| status.as_str())
+                .is_none_or(|status| status == "okay" || status == "ok")
+        })
+        .filter_map(|node| {
+            let region = node.reg()?.next()?;
+            let size = region.size.unwrap_or(0) as u64;
+            (size > 0).then_some((region.starting_address as u64, size))
+        })
+        .collect();
+    Ok(windows)
+}

@@ -138,3 +138,44 @@ fn corrupted_host_trees_are_refused_not_a_panic() {
             .contains("invalid")
     );
 }
+
+/// A tree with three virtio-mmio transports, one disabled, and an unrelated node.
+fn virtio_tree() -> Vec<u8> {
+    let mut fdt = FdtWriter::new().unwrap();
+    let root = fdt.begin_node("").unwrap();
+    fdt.property_u32("#address-cells", 2).unwrap();
+    fdt.property_u32("#size-cells", 2).unwrap();
+    for (base, status) in [
+        (0x0a00_0000u64, None),
+        (0x0a00_0200, Some("disabled")),
+        (0x0a00_0400, Some("okay")),
+    ] {
+        let node = fdt.begin_node(&format!("virtio_mmio@{base:x}")).unwrap();
+        fdt.property_string("compatible", "virtio,mmio").unwrap();
+        fdt.property_array_u64("reg", &[base, 0x200]).unwrap();
+        if let Some(status) = status {
+            fdt.property_string("status", status).unwrap();
+        }
+        fdt.end_node(node).unwrap();
+    }
+    let rtc = fdt.begin_node("pl031@9010000").unwrap();
+    fdt.property_string("compatible", "arm,pl031").unwrap();
+    fdt.property_array_u64("reg", &[0x0901_0000, 0x1000])
+        .unwrap();
+    fdt.end_node(rtc).unwrap();
+    fdt.end_node(root).unwrap();
+    fdt.finish().unwrap()
+}
+
+#[test]
+fn compatible_nodes_are_found_in_tree_order_without_disabled_ones() {
+    let tree = virtio_tree();
+    assert_eq!(
+        crate::find_compatible(&tree, "virtio,mmio").unwrap(),
+        vec![(0x0a00_0000, 0x200), (0x0a00_0400, 0x200)]
+    );
+    assert_eq!(crate::find_compatible(&tree, "ns16550a").unwrap(), vec![]);
+    let mut broken = tree.clone();
+    broken.truncate(40);
+    assert!(crate::find_compatible(&broken, "virtio,mmio").is_err());
+}

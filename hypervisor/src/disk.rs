@@ -1,0 +1,144 @@
+//! The FAT32 disk (feature `fs`): found at boot among the board's virtio-mmio
+//! transports, mounted once, then read for VM configs (`/vms/*.toml`) and for the
+//! images of VMs with `image_location = "fs"`, straight into their RAM (again on
+//! each reset, so nothing is kept in the hypervisor's heap).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use spin::Mutex;
+use tessera_addr::GuestPhysAddr;
+use tessera_config::VmConfig;
+use tessera_fat::{BlockDevice, Volume};
+use tessera_os::disk::{Disk, ReadError};
+use tessera_os::{hal, println};
+use tessera_vm::GuestMemory;
+use tessera_vm_disk::{DiskConfig, VmLabel, image_specs, place_image, read_vm_configs};
+
+/// The disk as the FAT reader sees it.
+struct DiskDevice(Disk);
+
+impl BlockDevice for DiskDevice {
+    type Error = ReadError;
+
+    fn read_blocks(&mut self, first_lba: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.0.read(first_lba, buf)
+    }
+}
+
+/// The mounted volume and the register window of its transport.
+struct Mounted {
+    volume: Volume<DiskDevice>,
+    window: (u64, u64),
+}
+
+static DISK: Mutex<Option<Mounted>> = Mutex::new(None);
+
+/// Finds the board's virtio-blk disk and mounts its FAT32 volume; says what it found.
+pub fn mount() {
+    match find_and_mount() {
+        Ok(mounted) => {
+            let info = mounted.volume.info();
+            println!(
+                "tessera: disk: FAT32 volume of {} MiB on virtio-blk at {:#x}",
+                (info.sectors * 512) >> 20,
+                mounted.window.0
+            );
+            *DISK.lock() = Some(mounted);
+        }
+        Err(reason) => println!("tessera: disk: not used: {reason}"),
+    }
+}
+
+fn find_and_mount() -> Result<Mounted, String> {
+    let dtb = hal::host_dtb().ok_or("the boot loader passed no device tree to find it in")?;
+    let windows = tessera_dtb::find_compatible(dtb, "virtio,mmio")?;
+    // SAFETY: these are the board's virtio-mmio transports from its device tree, in
+    // the identity-mapped device range; passthrough refuses to give a VM the one the
+    // disk is found on (`window`), and until then no VM exists.
+    let disk = unsafe { Disk::probe(&windows) }.map_err(|e| e.to_string())?;
+    let base = disk.base;
+    let window = windows
+        .iter()
+        .copied()
+        .find(|&(b, _)| b == base)
+        .unwrap_or((base, 0x200));
+    let volume = Volume::mount(DiskDevice(disk)).map_err(|e| format!("{e}"))?;
+    Ok(Mounted { volume, window })
+}
+
+/// The register window (base, size) of the disk's transport, which no VM may have.
+pub fn window() -> Option<(u64, u64)> {
+    DISK.lock().as_ref().map(|mounted| mounted.window)
+}
+
+/// The VM configs in `/vms` of the disk, each with its file name (none without a disk).
+pub fn configs() -> Vec<DiskConfig> {
+    let mut disk = DISK.lock();
+    let Some(mounted) = disk.as_mut() else {
+        return Vec::new();
+    };
+    match read_vm_configs(&mut mounted.volume) {
+        Ok(configs) => configs,
+        Err(error) => {
+            println!("tessera: disk: VM configs not read: {error}");
+            Vec::new()
+        }
+    }
+}
+
+/// Size of the file `path` on the disk.
+pub fn file_size(path: &str) -> Result<u64, String> {
+    let mut disk = DISK.lock();
+    let mounted = disk.as_mut().ok_or_else(no_disk)?;
+    mounted.volume.file_size(path).map_err(|e| e.to_string())
+}
+
+/// Reads every image `config` names from the disk into the VM's RAM at its load
+/// address, after checking it fits there.
+pub fn load_images(config: &VmConfig, memory: &GuestMemory) -> Result<(), String> {
+    let mut disk = DISK.lock();
+    let mounted = disk.as_mut().ok_or_else(no_disk)?;
+    let label = VmLabel {
+        id: config.base.id,
+        name: &config.base.name,
+    };
+    for spec in image_specs(config) {
+        if spec.what == "bios" {
+            continue;
+        }
+        let placement = place_image(
+            &mut mounted.volume,
+            memory,
+            label,
+            spec.path,
+            spec.load_addr,
+        )
+        .map_err(|e| e.to_string())?;
+        let size =
+            usize::try_from(placement.size).map_err(|_| format!("{}: too large", spec.path))?;
+        // SAFETY: `place_image` checked that `size` bytes from the load address lie in
+        // this VM's RAM, which the hypervisor allocated and identity-maps; no vCPU of
+        // the VM runs while its images are loaded.
+        let target =
+            unsafe { core::slice::from_raw_parts_mut(placement.host.raw() as *mut u8, size) };
+        mounted
+            .volume
+            .read_into(spec.path, target)
+            .map_err(|e| format!("VM {} ({}): {e}", label.id, label.name))?;
+        hal::sync_caches_for_guest(placement.host.raw(), placement.size);
+        log::debug!(
+            "VM {}: {} {} ({} bytes) at {:?}",
+            label.id,
+            spec.what,
+            spec.path,
+            placement.size,
+            GuestPhysAddr::new(spec.load_addr.raw())
+        );
+    }
+    Ok(())
+}
+
+fn no_disk() -> String {
+    "kernel.image_location: \"fs\": no FAT32 disk was found (attach one: make disk_img, then run with APP_FEATURES=fs)".to_string()
+}
