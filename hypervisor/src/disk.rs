@@ -26,10 +26,10 @@ impl BlockDevice for DiskDevice {
     }
 }
 
-/// The mounted volume and the register window of its transport.
+/// The mounted volume and the register window of its transport (virtio-mmio).
 struct Mounted {
     volume: Volume<DiskDevice>,
-    window: (u64, u64),
+    window: Option<(u64, u64)>,
 }
 
 static DISK: Mutex<Option<Mounted>> = Mutex::new(None);
@@ -37,39 +37,50 @@ static DISK: Mutex<Option<Mounted>> = Mutex::new(None);
 /// Finds the board's virtio-blk disk and mounts its FAT32 volume; says what it found.
 pub fn mount() {
     match find_and_mount() {
-        Ok(mounted) => {
+        Ok((mounted, location)) => {
             let info = mounted.volume.info();
-            println!(
-                "tessera: disk: FAT32 volume of {} MiB on virtio-blk at {:#x}",
-                (info.sectors * 512) >> 20,
-                mounted.window.0
-            );
             *DISK.lock() = Some(mounted);
+            println!(
+                "tessera: disk: FAT32 volume of {} MiB on virtio-blk ({location})",
+                (info.sectors * 512) >> 20,
+            );
         }
         Err(reason) => println!("tessera: disk: not used: {reason}"),
     }
 }
 
-fn find_and_mount() -> Result<Mounted, String> {
+/// The mounted disk and where it is.
+fn find_and_mount() -> Result<(Mounted, String), String> {
+    let disk = find()?;
+    let window = disk.window;
+    let location = disk.location.clone();
+    let volume = Volume::mount(DiskDevice(disk)).map_err(|e| format!("{e}"))?;
+    Ok((Mounted { volume, window }, location))
+}
+
+/// The virtio-blk device among the board's virtio-mmio transports.
+#[cfg(not(target_arch = "x86_64"))]
+fn find() -> Result<Disk, String> {
     let dtb = hal::host_dtb().ok_or("the boot loader passed no device tree to find it in")?;
     let windows = tessera_dtb::find_compatible(dtb, "virtio,mmio")?;
     // SAFETY: these are the board's virtio-mmio transports from its device tree, in
     // the identity-mapped device range; passthrough refuses to give a VM the one the
     // disk is found on (`window`), and until then no VM exists.
-    let disk = unsafe { Disk::probe(&windows) }.map_err(|e| e.to_string())?;
-    let base = disk.base;
-    let window = windows
-        .iter()
-        .copied()
-        .find(|&(b, _)| b == base)
-        .unwrap_or((base, 0x200));
-    let volume = Volume::mount(DiskDevice(disk)).map_err(|e| format!("{e}"))?;
-    Ok(Mounted { volume, window })
+    unsafe { Disk::probe_mmio(&windows) }.map_err(|e| e.to_string())
+}
+
+/// The virtio-blk device on the PC's PCI bus 0.
+#[cfg(target_arch = "x86_64")]
+fn find() -> Result<Disk, String> {
+    // SAFETY: the platform's PCIe configuration window and the BARs the firmware
+    // assigned lie in the identity-mapped low 4 GiB, uncached by the MTRRs; no VM
+    // is given PCI devices.
+    unsafe { Disk::probe_pci(tessera_os::platform::ECAM_BASE) }.map_err(|e| e.to_string())
 }
 
 /// The register window (base, size) of the disk's transport, which no VM may have.
 pub fn window() -> Option<(u64, u64)> {
-    DISK.lock().as_ref().map(|mounted| mounted.window)
+    DISK.lock().as_ref().and_then(|mounted| mounted.window)
 }
 
 /// The VM configs in `/vms` of the disk, each with its file name (none without a disk).

@@ -1,13 +1,18 @@
 //! The disk: a virtio-blk device behind a virtio-mmio transport (QEMU's `virt`
-//! boards), driven by the `virtio-drivers` crate and read whole sectors at a time
-//! with polling. The VMM finds the transports' windows (in the host device tree)
-//! and hands them to [`Disk::probe`].
+//! boards: the VMM finds the windows in the host device tree and hands them to
+//! [`Disk::probe_mmio`]) or on PCI bus 0 behind the PCIe configuration window (a
+//! PC: [`Disk::probe_pci`]), driven by the `virtio-drivers` crate and read whole
+//! sectors at a time with polling.
 
 use crate::frames;
+use alloc::format;
+use alloc::string::String;
 use core::ptr::NonNull;
 use virtio_drivers::device::blk::{SECTOR_SIZE, VirtIOBlk};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::pci::bus::{Cam, Command, MmioCam, PciRoot};
+use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
+use virtio_drivers::transport::{DeviceType, SomeTransport, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
 /// Bytes in a disk sector.
@@ -57,6 +62,8 @@ pub enum DiskError {
     NotFound,
     /// The block device would not start.
     Setup(virtio_drivers::Error),
+    /// The PCI device is not a usable virtio device.
+    Pci(virtio_drivers::transport::pci::VirtioPciError),
 }
 
 impl core::fmt::Display for DiskError {
@@ -64,15 +71,18 @@ impl core::fmt::Display for DiskError {
         match self {
             Self::NotFound => f.write_str("no virtio-blk device"),
             Self::Setup(error) => write!(f, "the virtio-blk device did not start: {error}"),
+            Self::Pci(error) => write!(f, "the virtio-blk PCI device is not usable: {error}"),
         }
     }
 }
 
 /// A virtio-blk disk.
 pub struct Disk {
-    device: VirtIOBlk<OsHal, MmioTransport<'static>>,
-    /// Where its transport is, for messages.
-    pub base: u64,
+    device: VirtIOBlk<OsHal, SomeTransport<'static>>,
+    /// Its virtio-mmio register window (base, size), which no VM may be given.
+    pub window: Option<(u64, u64)>,
+    /// Where it is, for messages.
+    pub location: String,
 }
 
 impl Disk {
@@ -82,7 +92,7 @@ impl Disk {
     /// # Safety
     /// Each window must be a virtio-mmio transport's register window that nothing
     /// else uses, identity-mapped as device memory.
-    pub unsafe fn probe(windows: &[(u64, u64)]) -> Result<Self, DiskError> {
+    pub unsafe fn probe_mmio(windows: &[(u64, u64)]) -> Result<Self, DiskError> {
         for &(base, size) in windows {
             let Some(header) = NonNull::new(base as *mut VirtIOHeader) else {
                 continue;
@@ -94,10 +104,45 @@ impl Disk {
             if transport.device_type() != DeviceType::Block {
                 continue;
             }
-            let device = VirtIOBlk::new(transport).map_err(DiskError::Setup)?;
-            return Ok(Self { device, base });
+            let device = VirtIOBlk::new(transport.into()).map_err(DiskError::Setup)?;
+            return Ok(Self {
+                device,
+                window: Some((base, size)),
+                location: format!("virtio-mmio at {base:#x}"),
+            });
         }
         Err(DiskError::NotFound)
+    }
+
+    /// The first block device on PCI bus 0, whose configuration space is the PCIe
+    /// enhanced configuration window at `ecam` (256 MiB); the firmware has given its
+    /// BARs addresses.
+    ///
+    /// # Safety
+    /// `ecam` must be the platform's configuration window, identity-mapped as device
+    /// memory, and the BARs of its devices must lie in identity-mapped device memory
+    /// that nothing else uses.
+    pub unsafe fn probe_pci(ecam: u64) -> Result<Self, DiskError> {
+        // SAFETY: the caller vouches for the window.
+        let cam = unsafe { MmioCam::new(ecam as *mut u8, Cam::Ecam) };
+        let mut root = PciRoot::new(cam);
+        let (function, _) = root
+            .enumerate_bus(0)
+            .find(|(_, info)| virtio_device_type(info) == Some(DeviceType::Block))
+            .ok_or(DiskError::NotFound)?;
+        let (_, command) = root.get_status_command(function);
+        root.set_command(
+            function,
+            command | Command::MEMORY_SPACE | Command::BUS_MASTER,
+        );
+        let transport =
+            PciTransport::new::<OsHal, _>(&mut root, function).map_err(DiskError::Pci)?;
+        let device = VirtIOBlk::new(transport.into()).map_err(DiskError::Setup)?;
+        Ok(Self {
+            device,
+            window: None,
+            location: format!("virtio-pci {function}"),
+        })
     }
 
     /// Size of the disk in sectors.

@@ -41,6 +41,8 @@ pub struct X86 {
     pub ioapic: u64,
     /// Local APIC base (xAPIC mode).
     pub lapic: u64,
+    /// PCIe enhanced configuration window (256 MiB) the firmware sets up.
+    pub ecam: u64,
 }
 
 /// The native baseline of the benchmarks: QEMU booting the guest directly.
@@ -72,6 +74,10 @@ pub struct Qemu {
     /// Further arguments (such as `-bios default` for the firmware).
     #[serde(default)]
     pub extra_args: Vec<String>,
+    /// The QEMU device that attaches the FAT32 disk (default `virtio-blk-device`,
+    /// a virtio-mmio transport).
+    #[serde(default)]
+    pub disk_device: Option<String>,
 }
 
 /// Physical memory of the board.
@@ -182,8 +188,9 @@ impl Platform {
         if let Some(x86) = &self.x86 {
             source.push_str(&format!(
                 "/// I/O APIC base.\npub const IOAPIC_BASE: u64 = {:#x};\n\
-                 /// Local APIC base (xAPIC mode).\npub const LAPIC_BASE: u64 = {:#x};\n",
-                x86.ioapic, x86.lapic
+                 /// Local APIC base (xAPIC mode).\npub const LAPIC_BASE: u64 = {:#x};\n\
+                 /// PCIe enhanced configuration window.\npub const ECAM_BASE: u64 = {:#x};\n",
+                x86.ioapic, x86.lapic, x86.ecam
             ));
         }
         if let Some(plic) = &self.plic {

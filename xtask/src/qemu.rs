@@ -72,7 +72,11 @@ pub fn hypervisor_command(built: &Built) -> Command {
                 "file={},if=none,format=raw,id=disk0,readonly=on",
                 disk.display()
             ))
-            .args(["-device", "virtio-blk-device,drive=disk0"]);
+            .arg("-device")
+            .arg(format!(
+                "{},drive=disk0",
+                q.disk_device.as_deref().unwrap_or("virtio-blk-device")
+            ));
     }
     cmd
 }
