@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
-use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, PortDevice, SerialPort};
+use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, SerialPort};
 
 /// Longest line kept before it is written without its end.
 const MAX_LINE: usize = 256;
@@ -185,26 +185,6 @@ impl MmioDevice for UartWindow {
         let result = shared.uart.write(offset, width, value);
         update_line(shared.uart.as_ref(), self.line.as_ref());
         result
-    }
-}
-
-/// The same UART on I/O ports (x86): port offsets are register offsets.
-impl PortDevice for UartWindow {
-    fn name(&self) -> &str {
-        "console"
-    }
-
-    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
-        MmioDevice::read(self, port_offset.into(), width).map(|value| value as u32)
-    }
-
-    fn write(
-        &mut self,
-        port_offset: u16,
-        width: AccessWidth,
-        value: u32,
-    ) -> Result<(), DeviceError> {
-        MmioDevice::write(self, port_offset.into(), width, value.into())
     }
 }
 

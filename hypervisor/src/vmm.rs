@@ -19,7 +19,7 @@ use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MapType, MemoryFlag
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
-use tessera_vdev::{MmioBus, MmioDevice, PortBus, PortDevice, PortRange, PowerLatch};
+use tessera_vdev::{MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch};
 use tessera_vm::{GuestMemory, RamRegion, Vm, VmDevices};
 
 /// A VM's second-stage translation table.
@@ -493,7 +493,12 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
                 console = Some(window.input(config.base.id));
                 output = Some(window.output());
                 let range = if arch::CONSOLE_ON_PORTS {
-                    layout.insert_ports(&field, device.gpa, device.length, Box::new(window))?;
+                    layout.insert_ports(
+                        &field,
+                        device.gpa,
+                        device.length,
+                        Box::new(OnPorts(window)),
+                    )?;
                     GuestRange::new(GuestPhysAddr::new(device.gpa), device.length)
                 } else {
                     layout.insert(&field, device, Box::new(window))?

@@ -43,7 +43,7 @@ pub use pic8259::Pic8259;
 pub use pit8254::Pit8254;
 pub use pl011::Pl011;
 pub use plic::Plic;
-pub use port::{Clocked, PortDevice, PortRange, TimedPortDevice};
+pub use port::{Clocked, OnPorts, PortDevice, PortRange, TimedPortDevice};
 pub use port_bus::PortBus;
 pub use power::{AcpiPmControl, KeyboardReset, PowerLatch, PowerRequest, ResetControl};
 pub use uart16550::Uart16550;

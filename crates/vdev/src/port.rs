@@ -1,9 +1,10 @@
 //! x86 port I/O devices: the traits a device implements, the port windows it
-//! answers, and an adapter that gives a time-dependent device its clock.
+//! answers, an adapter that gives a time-dependent device its clock, and one that
+//! puts a memory-mapped register model on ports.
 
 use core::fmt;
 
-use crate::{AccessWidth, DeviceError};
+use crate::{AccessWidth, DeviceError, MmioDevice};
 
 /// A window of consecutive I/O ports, `base` up to `base + count - 1`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -148,6 +149,32 @@ pub(crate) fn check_byte_port(
         return Err(DeviceError::NoRegister { offset });
     }
     Ok(())
+}
+
+/// A register model written for MMIO reached through I/O ports: port offsets are
+/// its register offsets (a 16550 is the same chip on a PC's ports, COM1 at
+/// [`crate::Uart16550::COM1`], as on a board's bus).
+pub struct OnPorts<D>(pub D);
+
+impl<D: MmioDevice> PortDevice for OnPorts<D> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
+        self.0
+            .read(port_offset.into(), width)
+            .map(|value| value as u32)
+    }
+
+    fn write(
+        &mut self,
+        port_offset: u16,
+        width: AccessWidth,
+        value: u32,
+    ) -> Result<(), DeviceError> {
+        self.0.write(port_offset.into(), width, value.into())
+    }
 }
 
 #[cfg(test)]

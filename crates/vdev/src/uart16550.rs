@@ -13,7 +13,7 @@
 //! byte waits, whatever the FIFO trigger level (FCR bits 7:6 are not modelled),
 //! so the character timeout identification (IIR 0xC) is never reported.
 //!
-//! The same model serves x86 port I/O: as a [`crate::PortDevice`] its eight
+//! The same model serves x86 port I/O: wrapped in [`crate::OnPorts`] its eight
 //! registers are eight consecutive ports, COM1 at [`Uart16550::COM1`] on IRQ 4.
 
 use alloc::boxed::Box;
@@ -354,28 +354,6 @@ impl MmioDevice for Uart16550 {
             _ => self.scr = value,
         }
         Ok(())
-    }
-}
-
-/// The registers as eight byte-wide ports; the same register logic as over MMIO.
-/// (The trait is named in full so that `read` and `write` on a `Uart16550` stay
-/// unambiguous wherever only [`MmioDevice`] is imported.)
-impl crate::PortDevice for Uart16550 {
-    fn name(&self) -> &str {
-        MmioDevice::name(self)
-    }
-
-    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
-        MmioDevice::read(self, port_offset.into(), width).map(|value| value as u32)
-    }
-
-    fn write(
-        &mut self,
-        port_offset: u16,
-        width: AccessWidth,
-        value: u32,
-    ) -> Result<(), DeviceError> {
-        MmioDevice::write(self, port_offset.into(), width, value.into())
     }
 }
 

@@ -97,18 +97,22 @@ pub fn place_image<D: BlockDevice>(
     path: &str,
     load_addr: GuestPhysAddr,
 ) -> Result<Placement, DiskImageError> {
-    let error = |reason| ImageError {
+    let size = volume
+        .file_size(path)
+        .map_err(|failure| image_error(vm, path, ImageProblem::Disk(failure.kind)))?;
+    let host = check_load(memory, load_addr, size)
+        .map_err(|reason| image_error(vm, path, ImageProblem::Load(reason)))?;
+    Ok(Placement { host, size })
+}
+
+/// The error for image `path` of `vm`.
+fn image_error(vm: VmLabel<'_>, path: &str, reason: ImageProblem) -> DiskImageError {
+    ImageError {
         vm_id: vm.id,
         vm_name: String::from(vm.name),
         path: String::from(path),
         reason,
-    };
-    let size = volume
-        .file_size(path)
-        .map_err(|failure| error(ImageProblem::Disk(failure.kind)))?;
-    let host =
-        check_load(memory, load_addr, size).map_err(|reason| error(ImageProblem::Load(reason)))?;
-    Ok(Placement { host, size })
+    }
 }
 
 /// Reads the file `path` into a `Vec` once [`place_image`] has accepted it; the
@@ -122,10 +126,7 @@ pub fn read_image<D: BlockDevice>(
 ) -> Result<Vec<u8>, DiskImageError> {
     let placement = place_image(volume, memory, vm, path, load_addr)?;
     let max = usize::try_from(placement.size).unwrap_or(usize::MAX);
-    volume.read_to_vec(path, max).map_err(|failure| ImageError {
-        vm_id: vm.id,
-        vm_name: String::from(vm.name),
-        path: String::from(path),
-        reason: ImageProblem::Disk(failure.kind),
-    })
+    volume
+        .read_to_vec(path, max)
+        .map_err(|failure| image_error(vm, path, ImageProblem::Disk(failure.kind)))
 }

@@ -407,9 +407,10 @@ fn works_behind_the_bus() {
 
 #[test]
 fn works_on_ports_as_com1() {
-    use crate::{BusError, PortBus, PortDevice};
+    use crate::{BusError, OnPorts, PortBus, PortDevice};
 
     let (u, c) = uart();
+    let u = OnPorts(u);
     assert_eq!(PortDevice::name(&u), "uart16550");
     let mut bus = PortBus::new();
     bus.insert(Uart16550::COM1, Box::new(u)).unwrap();
@@ -454,12 +455,13 @@ fn works_on_ports_as_com1() {
 
 #[test]
 fn port_accesses_match_mmio_accesses() {
-    use crate::PortDevice;
+    use crate::{OnPorts, PortDevice};
 
-    let (mut u, _) = uart();
+    let (u, _) = uart();
+    let mut u = OnPorts(u);
     for offset in 0..0x20u16 {
         for width in [Byte, Half, Word, Double] {
-            let by_mmio = MmioDevice::read(&mut u, offset.into(), width);
+            let by_mmio = MmioDevice::read(&mut u.0, offset.into(), width);
             let by_port = PortDevice::read(&mut u, offset, width);
             assert_eq!(by_port, by_mmio.map(|v| v as u32), "{offset:#x} {width}");
         }
@@ -469,5 +471,5 @@ fn port_accesses_match_mmio_accesses() {
         Err(DeviceError::NoRegister { offset: 9 })
     );
     PortDevice::write(&mut u, 0x7, Byte, 0x1ab).unwrap();
-    assert_eq!(rd(&mut u, SCR), 0xab);
+    assert_eq!(rd(&mut u.0, SCR), 0xab);
 }
