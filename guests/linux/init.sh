@@ -26,12 +26,12 @@ count_cpu_list() {
     } END { print n + 0 }'
 }
 
-# Prints "<timer> <ipi>": the architected timer's interrupts (arm64 `arch_timer`, riscv
-# `riscv-timer`) and all IPIs of /proc/interrupts text
+# Prints "<timer> <ipi>": the timer's interrupts (arm64 `arch_timer`, riscv
+# `riscv-timer`, a PC's PIT on IRQ 0 `timer`) and all IPIs of /proc/interrupts text
 # (from stdin), each summed over every CPU column.
 irq_counts() {
     awk 'NR == 1 { ncpu = NF; next }
-        $NF == "arch_timer" || $NF == "riscv-timer" || $1 ~ /^IPI/ {
+        $NF == "arch_timer" || $NF == "riscv-timer" || $NF == "timer" || $1 ~ /^IPI/ {
             s = 0
             for (i = 2; i <= ncpu + 1 && i <= NF; i++)
                 if ($i ~ /^[0-9]+$/) s += $i
@@ -83,7 +83,11 @@ case " $(cat /proc/cmdline) " in
     echo "tessera-linux: timer interrupts $timer_before -> $timer_after"
     echo "tessera-linux: ipi interrupts $ipi_before -> $ipi_after"
     echo "tessera-linux: timer rising $(rising "$timer_before" "$timer_after")"
-    echo "tessera-linux: ipi rising $(rising "$ipi_before" "$ipi_after")"
+    if [ "$cpus" -gt 1 ]; then
+        echo "tessera-linux: ipi rising $(rising "$ipi_before" "$ipi_after")"
+    else
+        echo "tessera-linux: ipi rising skipped (one cpu)"
+    fi
     # tessera.devnode=<node>: a passthrough device's node is in the device tree.
     for word in $(cat /proc/cmdline); do
         case "$word" in

@@ -317,6 +317,7 @@ fn build(
                 devices.console_node,
                 &given.nodes,
                 initrd,
+                kernel_image(images),
             )?
         }
     };
@@ -392,6 +393,15 @@ fn ramdisk_size(images: Images, config: &VmConfig) -> Result<Option<u64>, String
     }
 }
 
+/// The kernel image compiled into the build (`None` when it is read from the disk
+/// at each start).
+fn kernel_image(images: Images) -> Option<&'static [u8]> {
+    match images {
+        Images::Embedded(images) => images.kernel,
+        Images::Disk => None,
+    }
+}
+
 /// Why an `"fs"` VM cannot start in a build without the disk.
 #[cfg(not(feature = "fs"))]
 const NO_DISK_SUPPORT: &str = "kernel.image_location: \"fs\" images are on the FAT32 disk, which this build does not read (build with APP_FEATURES=fs)";
@@ -464,9 +474,20 @@ impl DeviceLayout {
                 "{field}: I/O ports {base:#x} (+{count:#x}) lie beyond port 0xffff"
             ));
         };
+        self.insert_port_windows(field, &[PortRange::new(base, count)], model)
+    }
+
+    /// Puts `model` on the I/O port windows `ranges` (its port offsets run through
+    /// them in order); `what` names it in errors.
+    pub fn insert_port_windows(
+        &mut self,
+        what: &str,
+        ranges: &[PortRange],
+        model: Box<dyn PortDevice>,
+    ) -> Result<(), String> {
         self.ports
-            .insert(PortRange::new(base, count), model)
-            .map_err(|e| format!("{field}: {e}"))
+            .insert_windows(ranges, model)
+            .map_err(|e| format!("{what}: {e}"))
     }
 }
 
@@ -535,7 +556,8 @@ impl VmEntry {
                 let image = images
                     .kernel
                     .ok_or_else(|| "kernel.kernel_path: no image was built in".to_string())?;
-                self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
+                let payload = arch::kernel_payload(image)?;
+                self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, payload)?;
                 if let (Some(ramdisk), Some(addr)) = (images.ramdisk, kernel.ramdisk_load_addr) {
                     self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
                 }

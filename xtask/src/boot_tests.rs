@@ -245,7 +245,7 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: VM 1 (guest-x86_64) created",
             "[guest-x86_64] tessera-guest: console ok",
             "[guest-x86_64] tessera-guest: ring 0 ok",
-            "[guest-x86_64] tessera-guest: RAM 0x0..0x1000000 (16 MiB)",
+            "[guest-x86_64] tessera-guest: RAM 0x100000..0x1000000 (15 MiB)",
             "[guest-x86_64] tessera-guest: memory ok",
             "[guest-x86_64] tessera-guest: vmmcall version ok (1.0)",
             "[guest-x86_64] tessera-guest: all checks passed",
@@ -280,6 +280,42 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: all VMs ended cleanly (1 VMs)",
         ]),
         timeout_secs: 120,
+    },
+    BootTest {
+        name: "x86_64 Debian Linux, PIC mode, scripted check",
+        arch: "x86_64",
+        vm_configs: &["xtask/testdata/linux-check-x86_64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (linux) created: 1 vCPU(s)",
+            "serial8250: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A",
+            "rtc_cmos rtc_cmos: registered as rtc0",
+            "[linux] tessera-linux: online cpus 1",
+            "[linux] tessera-linux: processors 1",
+            "[linux] tessera-linux: timer rising ok",
+            "[linux] tessera-linux: check done",
+            "reboot: System halted",
+            "tessera: VM 1 (linux) ended: powered off",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 300,
+    },
+    BootTest {
+        name: "x86_64 make run's Linux: shell takes typed commands",
+        arch: "x86_64",
+        vm_configs: &["configs/vms/linux-x86_64-qemu-smp1.toml"],
+        expect: Expect::Typed(
+            &[
+                ("tessera-linux: shell ready", "echo typed-$((6*7))\n"),
+                ("typed-42", "poweroff -f\n"),
+            ],
+            &[
+                "[linux] tessera-linux: online cpus 1",
+                "[linux] typed-42",
+                "tessera: VM 1 (linux) ended: powered off",
+                "tessera: all VMs ended cleanly (1 VMs)",
+            ],
+        ),
+        timeout_secs: 300,
     },
 ];
 
@@ -455,7 +491,8 @@ fn check_clean_boot(
 }
 
 /// Architectures whose hypervisor reads a virtio-blk disk, and those whose Linux
-/// guest boots (and is then also booted from the disk).
+/// guest is also booted from the disk (x86_64's bzImage is not loaded from a disk
+/// yet).
 const DISK_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
 const LINUX_ARCHES: &[&str] = &["aarch64", "riscv64"];
 

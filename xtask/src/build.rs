@@ -86,12 +86,11 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
 /// The VM config `make run` boots when none is given: the architecture's Linux
 /// config, or its test guest while it has none.
 pub fn default_config(arch: &str) -> PathBuf {
-    let linux = PathBuf::from(format!("configs/vms/linux-{arch}-qemu-smp2.toml"));
-    if linux.exists() {
-        linux
-    } else {
-        PathBuf::from(format!("configs/vms/guest-{arch}.toml"))
-    }
+    ["smp2", "smp1"]
+        .iter()
+        .map(|smp| PathBuf::from(format!("configs/vms/linux-{arch}-qemu-{smp}.toml")))
+        .find(|linux| linux.exists())
+        .unwrap_or_else(|| PathBuf::from(format!("configs/vms/guest-{arch}.toml")))
 }
 
 /// Files as given, and the `*.toml` files (sorted) of any folder given.

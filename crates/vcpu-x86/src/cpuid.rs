@@ -168,6 +168,9 @@ pub fn with_guest_cr4(leaf: u32, subleaf: u32, regs: CpuidRegs, guest_cr4: u64) 
 const LEAF1_ECX_XSAVE: u32 = 1 << 26;
 const LEAF1_ECX_AVX: u32 = 1 << 28;
 const LEAF1_EDX_APIC: u32 = 1 << 9;
+/// Leaf 1 EDX (and AMD's copy in leaf 0x8000_0001 EDX): machine check exception
+/// (7), memory type range registers (12), machine check architecture (14).
+const EDX_MCE_MTRR_MCA: u32 = (1 << 7) | (1 << 12) | (1 << 14);
 /// Leaf 7 subleaf 0 EBX: AVX2 (5), AVX-512 foundation (16) and the other AVX-512
 /// bits (17, 21, 26, 27, 28, 30, 31).
 const LEAF7_EBX_AVX: u32 = (1 << 5)
@@ -182,13 +185,21 @@ const LEAF7_EBX_AVX: u32 = (1 << 5)
 
 /// Hides what Tessera's vCPU does not switch or emulate yet, after [`guest_cpuid`]:
 /// XSAVE and the AVX families (the vCPU switches the x87/SSE state with FXSAVE, which
-/// does not hold the AVX registers; leaf 0xD then reads zero), and the local APIC
-/// when the VM has none (`has_apic` false: the guest uses the 8259 PICs).
+/// does not hold the AVX registers; leaf 0xD then reads zero), machine checks and
+/// MTRRs (their MSRs are not offered: a guest that saw them would read them), and
+/// the local APIC when the VM has none (`has_apic` false: the guest uses the 8259
+/// PICs; leaf 1 and AMD's copy in leaf 0x8000_0001).
 pub fn hide_unvirtualized(leaf: u32, subleaf: u32, regs: CpuidRegs, has_apic: bool) -> CpuidRegs {
     let (eax, ebx, ecx, edx) = regs;
+    let edx_hidden = if has_apic {
+        EDX_MCE_MTRR_MCA
+    } else {
+        EDX_MCE_MTRR_MCA | LEAF1_EDX_APIC
+    };
     match (leaf, subleaf) {
+        (0x8000_0001, _) => (eax, ebx, ecx, edx & !edx_hidden),
         (0x1, _) => {
-            let edx = if has_apic { edx } else { edx & !LEAF1_EDX_APIC };
+            let edx = edx & !edx_hidden;
             (
                 eax,
                 ebx,

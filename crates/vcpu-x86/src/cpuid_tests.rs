@@ -152,13 +152,23 @@ fn xsave_avx_and_the_apic_are_hidden() {
     let (_, _, ecx, edx) = hide_unvirtualized(1, 0, all, false);
     assert_eq!(ecx & ((1 << 26) | (1 << 27) | (1 << 28)), 0);
     assert_eq!(edx & (1 << 9), 0);
+    // MCE, MTRR, MCA: hidden with or without an APIC.
+    assert_eq!(edx & ((1 << 7) | (1 << 12) | (1 << 14)), 0);
     let (_, _, _, edx) = hide_unvirtualized(1, 0, all, true);
     assert_ne!(edx & (1 << 9), 0);
+    assert_eq!(edx & ((1 << 7) | (1 << 12) | (1 << 14)), 0);
+    assert_eq!(edx | (1 << 7) | (1 << 12) | (1 << 14), u32::MAX);
     let (eax, ebx, ecx, _) = hide_unvirtualized(7, 0, all, true);
     assert_eq!(ebx & ((1 << 5) | (1 << 16)), 0);
     assert_eq!((eax, ecx), (u32::MAX, u32::MAX));
     // Subleaf 1 of leaf 7 and other leaves pass through.
     assert_eq!(hide_unvirtualized(7, 1, all, true), all);
     assert_eq!(hide_unvirtualized(0xd, 1, all, true), (0, 0, 0, 0));
-    assert_eq!(hide_unvirtualized(0x8000_0001, 0, all, false), all);
+    // AMD's copy of the leaf 1 bits.
+    let (eax, ebx, ecx, edx) = hide_unvirtualized(0x8000_0001, 0, all, false);
+    assert_eq!((eax, ebx, ecx), (u32::MAX, u32::MAX, u32::MAX));
+    assert_eq!(edx, !((1 << 7) | (1 << 9) | (1 << 12) | (1 << 14)));
+    let (_, _, _, edx) = hide_unvirtualized(0x8000_0001, 0, all, true);
+    assert_eq!(edx, !((1 << 7) | (1 << 12) | (1 << 14)));
+    assert_eq!(hide_unvirtualized(0x8000_0002, 0, all, false), all);
 }

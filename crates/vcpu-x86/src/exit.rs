@@ -9,7 +9,7 @@
 use tessera_addr::GuestPhysAddr;
 
 use crate::insn::{self, MmioInsn};
-use crate::vmcb::ControlArea;
+use crate::vmcb::{ControlArea, event_inj};
 
 /// Exit codes (VMCB EXITCODE, offset 0x070).
 pub mod code {
@@ -340,5 +340,22 @@ fn decode_io(exit: &ExitInfo) -> SvmExit {
         string: info & ioio::STR != 0,
         rep: info & ioio::REP != 0,
         next_rip: exit.info2,
+    }
+}
+
+/// The event to inject again after an exit that interrupted its delivery (EXITINTINFO,
+/// same format as EVENTINJ), or 0: interrupts, NMIs and exceptions go in again; a
+/// software interrupt (INTn) does not, as RIP still points at its instruction, which
+/// runs again.
+pub fn reinjected(exitintinfo: u64) -> u64 {
+    let kind = (exitintinfo & event_inj::TYPE_MASK) >> event_inj::TYPE_SHIFT;
+    let again = matches!(
+        kind,
+        event_inj::TYPE_INTR | event_inj::TYPE_NMI | event_inj::TYPE_EXCEPTION
+    );
+    if exitintinfo & event_inj::VALID != 0 && again {
+        exitintinfo
+    } else {
+        0
     }
 }

@@ -2,9 +2,10 @@
 
 use tessera_addr::GuestPhysAddr;
 
-use crate::exit::{ExitInfo, SvmExit, code, npf};
+use crate::exit::{ExitInfo, SvmExit, code, npf, reinjected};
 use crate::insn::{Extend, MmioInsn, Operand};
 use crate::vmcb::ControlArea;
+use crate::vmcb::event_inj;
 
 fn exit(code: u64, info1: u64, info2: u64) -> ExitInfo {
     ExitInfo {
@@ -244,4 +245,21 @@ fn instruction_bytes_are_clamped() {
     assert_eq!(info.insn().len(), 3);
     info.insn_len = 200;
     assert_eq!(info.insn().len(), 15);
+}
+
+#[test]
+fn events_an_exit_interrupted_go_in_again() {
+    let intr = event_inj::encode(0x30, event_inj::TYPE_INTR, None);
+    assert_eq!(reinjected(intr), intr);
+    let nmi = event_inj::encode(2, event_inj::TYPE_NMI, None);
+    assert_eq!(reinjected(nmi), nmi);
+    let page_fault = event_inj::encode(14, event_inj::TYPE_EXCEPTION, Some(2));
+    assert_eq!(reinjected(page_fault), page_fault);
+    // INTn runs again from its instruction; nothing was being delivered.
+    assert_eq!(
+        reinjected(event_inj::encode(0x80, event_inj::TYPE_SOFT_INT, None)),
+        0
+    );
+    assert_eq!(reinjected(0), 0);
+    assert_eq!(reinjected(intr & !event_inj::VALID), 0);
 }

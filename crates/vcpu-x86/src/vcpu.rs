@@ -36,6 +36,9 @@ const GP: u8 = 13;
 const MSR_TSC: u32 = 0x10;
 const MSR_PAT: u32 = 0x277;
 const MSR_EFER: u32 = 0xc000_0080;
+/// AMD's interrupt pending message register (C1E control): reads 0, C1E off;
+/// writes are ignored. Linux reads it unguarded on AMD family 0Fh and later.
+const MSR_AMD_INT_PENDING_MSG: u32 = 0xc001_0055;
 /// MSRs the guest reaches directly: their guest values live in the VMCB (VMLOAD and
 /// VMSAVE move them), so the hypervisor's own stay intact.
 const PASSTHROUGH_MSRS: [u32; 10] = [
@@ -222,8 +225,15 @@ impl X86Vcpu {
             && self.vmcb.control.interrupt_shadow & crate::vmcb::INTERRUPT_SHADOW == 0
     }
 
+    /// Whether an event waits to be delivered at the next VMRUN (one injected, or
+    /// one whose delivery an exit interrupted): no other can be injected before it.
+    pub fn event_pending(&self) -> bool {
+        self.vmcb.control.event_inj & event_inj::VALID != 0
+    }
+
     /// Delivers external interrupt `vector` at the next VMRUN (the guest must be
-    /// [`interruptible`](Self::interruptible)).
+    /// [`interruptible`](Self::interruptible) and no event
+    /// [pending](Self::event_pending)).
     pub fn inject_interrupt(&mut self, vector: u8) {
         self.vmcb.control.event_inj = event_inj::encode(vector, event_inj::TYPE_INTR, None);
     }
@@ -283,9 +293,11 @@ impl X86Vcpu {
         }
     }
 
-    /// Steps RIP over an instruction of `len` bytes.
+    /// Steps RIP over an instruction of `len` bytes; an interrupt shadow (STI or MOV
+    /// SS just before) ends with it.
     fn skip(&mut self, len: u64) {
         self.vmcb.save.rip = self.vmcb.save.rip.wrapping_add(len);
+        self.vmcb.control.interrupt_shadow &= !crate::vmcb::INTERRUPT_SHADOW;
     }
 
     /// Host address of guest-physical `gpa` with `len` bytes in the same RAM region.
@@ -373,6 +385,7 @@ impl X86Vcpu {
     /// An I/O port access (IN or OUT, not the string forms).
     fn port_access(&mut self, port: u16, size: u8, input: bool, next_rip: u64) -> VcpuExit {
         self.vmcb.save.rip = next_rip;
+        self.vmcb.control.interrupt_shadow &= !crate::vmcb::INTERRUPT_SHADOW;
         let width = AccessWidth::from_bytes(u64::from(size)).unwrap_or(AccessWidth::Byte);
         if input {
             self.pending = Pending::PortIn(size);
@@ -421,6 +434,8 @@ impl X86Vcpu {
                 self.vmcb.save.g_pat = value;
                 None
             }
+            (MSR_AMD_INT_PENDING_MSG, false) => Some(0),
+            (MSR_AMD_INT_PENDING_MSG, true) => None,
             (MSR_TSC, false) => {
                 // SAFETY: RDTSC only reads the counter.
                 let host = unsafe { core::arch::x86_64::_rdtsc() };
@@ -487,7 +502,7 @@ impl ArchVcpu for X86Vcpu {
             // enabled on this CPU by `init_cpu_for_guests`.
             unsafe { svm::run(vmcb, &mut self.regs) };
             self.vmcb.control.tlb_control = tlb_control::DO_NOTHING;
-            self.vmcb.control.event_inj = 0;
+            self.vmcb.control.event_inj = crate::exit::reinjected(self.vmcb.control.exitintinfo);
             let info = ExitInfo::from_control(&self.vmcb.control);
             let pc = self.vmcb.save.rip;
             match SvmExit::decode(&info) {

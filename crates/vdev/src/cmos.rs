@@ -116,6 +116,23 @@ impl Cmos {
         cmos
     }
 
+    /// The unix time a real MC146818's registers show, each read with `read(index)`
+    /// (register B first, for the modes): how a hypervisor learns the wall-clock
+    /// time from its machine's own RTC. A century byte (0x32) of 0 is taken as the
+    /// 21st century. `None` when the registers do not show a valid time.
+    pub fn time_of_registers(mut read: impl FnMut(u8) -> u8) -> Option<u64> {
+        let mut chip = Self::new(0);
+        chip.set(REG_B, read(REG_B));
+        for index in TIME_REGISTERS {
+            chip.set(index, read(index));
+        }
+        if chip.byte(CENTURY) == 0 {
+            let century = chip.encode(20);
+            chip.set(CENTURY, century);
+        }
+        chip.shown_time()
+    }
+
     /// Whether the guest masked NMIs (port 0x70 bit 7).
     pub fn nmi_masked(&self) -> bool {
         self.index_port & NMI_MASK != 0

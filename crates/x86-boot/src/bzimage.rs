@@ -186,6 +186,12 @@ fn need<T>(
 }
 
 impl<'a> BzImage<'a> {
+    /// Whether `file` carries a setup header ("HdrS" at 0x202): a bzImage to
+    /// [`BzImage::parse`], not a raw image to copy as it is.
+    pub fn is_bzimage(file: &[u8]) -> bool {
+        file.get(field::HEADER..field::HEADER + 4) == Some(&MAGIC[..])
+    }
+
     /// Parses and checks the setup header of the kernel file `file`.
     pub fn parse(file: &'a [u8]) -> Result<Self, BzImageError> {
         let magic = need(file, field::HEADER, 4, "header", u32_at)?;

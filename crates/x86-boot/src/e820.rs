@@ -104,6 +104,40 @@ impl fmt::Display for E820Error {
 
 impl core::error::Error for E820Error {}
 
+/// The PC's legacy hole, 640 KiB to 1 MiB: video memory and the BIOS ROMs on a real
+/// PC, never RAM to the operating system.
+pub const LEGACY_HOLE: (u64, u64) = (0xa_0000, 0x6_0000);
+
+/// The memory map of a PC whose RAM is `ram`, each `(address, size)`: RAM that falls
+/// in the [`LEGACY_HOLE`] is shown reserved, as a PC's firmware shows it (Linux
+/// also ignores a map of fewer than two entries). Errors as [`e820_from_regions`].
+pub fn pc_memory_map(ram: &[(u64, u64)]) -> Result<Vec<E820Entry>, E820Error> {
+    let (hole, hole_size) = LEGACY_HOLE;
+    let hole_end = hole + hole_size;
+    let mut usable = Vec::new();
+    let mut reserved = Vec::new();
+    for &(addr, size) in ram {
+        let Some(end) = addr.checked_add(size).filter(|&end| end > addr) else {
+            // Empty or wrapping: let e820_from_regions name it.
+            usable.push((addr, size));
+            continue;
+        };
+        let (low, high) = (addr.max(hole), end.min(hole_end));
+        if low >= high {
+            usable.push((addr, size));
+            continue;
+        }
+        if addr < low {
+            usable.push((addr, low - addr));
+        }
+        reserved.push((low, high - low));
+        if high < end {
+            usable.push((high, end - high));
+        }
+    }
+    e820_from_regions(&usable, &reserved)
+}
+
 /// The memory map of `ram` and `reserved` regions, each `(address, size)`, sorted
 /// by address. Refuses empty regions, regions that reach the end of the address
 /// space, and regions that overlap (touching is fine; they stay separate entries).

@@ -42,7 +42,7 @@ pub use boot_block::{
     GDT_OFFSET, PML4_OFFSET, ZERO_PAGE_OFFSET, build_boot_block, cmdline_address,
 };
 pub use bzimage::{BzImage, BzImageError};
-pub use e820::{E820Entry, E820Error, e820_from_regions};
+pub use e820::{E820Entry, E820Error, LEGACY_HOLE, e820_from_regions, pc_memory_map};
 pub use zero_page::{BootParamsError, ZERO_PAGE_SIZE, build_boot_params, build_plain_boot_params};
 
 /// Offset of the 64-bit entry point from the start of the protected-mode kernel.

@@ -336,3 +336,31 @@ fn works_behind_the_port_bus() {
     assert_eq!(bus.read(0x71, Byte), Ok(0x27));
     assert!(bus.read(0x70, Half).is_err());
 }
+
+#[test]
+fn time_of_a_real_chips_registers() {
+    // 2026-11-26 12:34:56 UTC.
+    let when = 1_795_696_496;
+    let bcd = Cmos::new(when);
+    assert_eq!(Cmos::time_of_registers(|i| bcd.byte(i)), Some(when));
+    // Binary 12-hour mode, read through the ports as a guest would set it.
+    let mut binary = Cmos::new(when);
+    set_reg(&mut binary, REG_B, REG_B_BINARY, 0);
+    let mut regs = [0u8; 128];
+    for index in TIME_REGISTERS.into_iter().chain([REG_B]) {
+        regs[usize::from(index)] = reg(&mut binary, index, 0);
+    }
+    assert_eq!(regs[usize::from(HOURS)], 12 | PM);
+    assert_eq!(
+        Cmos::time_of_registers(|i| regs[usize::from(i)]),
+        Some(when)
+    );
+    // No century byte: the 21st century.
+    regs[usize::from(CENTURY)] = 0;
+    assert_eq!(
+        Cmos::time_of_registers(|i| regs[usize::from(i)]),
+        Some(when)
+    );
+    // A chip showing garbage.
+    assert_eq!(Cmos::time_of_registers(|_| 0xff), None);
+}

@@ -62,6 +62,16 @@ fn oldest_accepted_protocol() {
 }
 
 #[test]
+fn tells_a_bzimage_from_a_raw_image() {
+    assert!(BzImage::is_bzimage(&TestImage::default().build()));
+    let mut file = TestImage::default().build();
+    file[0x202..0x206].copy_from_slice(b"HdrZ");
+    assert!(!BzImage::is_bzimage(&file));
+    assert!(!BzImage::is_bzimage(&[0u8; 0x205]));
+    assert!(!BzImage::is_bzimage(&[]));
+}
+
+#[test]
 fn bad_magic() {
     let mut file = TestImage::default().build();
     file[0x202..0x206].copy_from_slice(b"HdrZ");

@@ -92,3 +92,39 @@ fn empty_and_wrapping_regions_are_refused() {
     );
     assert!(e820_from_regions(&[], &[(u64::MAX - 0xfff, 0xfff)]).is_ok());
 }
+
+#[test]
+fn pc_map_reserves_the_legacy_hole() {
+    let map = pc_memory_map(&[(0, 0x1000_0000)]).unwrap();
+    assert_eq!(
+        map,
+        [
+            E820Entry::new(0, 0xa_0000, E820Entry::RAM),
+            E820Entry::new(0xa_0000, 0x6_0000, E820Entry::RESERVED),
+            E820Entry::new(0x10_0000, 0xff0_0000, E820Entry::RAM),
+        ]
+    );
+    // RAM that ends or starts inside the hole.
+    let map = pc_memory_map(&[(0x8_0000, 0x4_0000), (0xf_0000, 0x2_0000)]).unwrap();
+    assert_eq!(
+        map,
+        [
+            E820Entry::new(0x8_0000, 0x2_0000, E820Entry::RAM),
+            E820Entry::new(0xa_0000, 0x2_0000, E820Entry::RESERVED),
+            E820Entry::new(0xf_0000, 0x1_0000, E820Entry::RESERVED),
+            E820Entry::new(0x10_0000, 0x1_0000, E820Entry::RAM),
+        ]
+    );
+    // RAM clear of the hole is left alone.
+    let map = pc_memory_map(&[(0x20_0000, 0x10_0000)]).unwrap();
+    assert_eq!(map, [E820Entry::new(0x20_0000, 0x10_0000, E820Entry::RAM)]);
+    // Bad regions are still refused.
+    assert!(matches!(
+        pc_memory_map(&[(0x1000, 0)]),
+        Err(E820Error::Empty { .. })
+    ));
+    assert!(matches!(
+        pc_memory_map(&[(0, 0x20_0000), (0x10_0000, 0x1000)]),
+        Err(E820Error::Overlap { .. })
+    ));
+}

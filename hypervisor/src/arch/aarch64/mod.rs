@@ -140,6 +140,11 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Pl011::new(sink))
 }
 
+/// The bytes of the kernel image to copy to `kernel_load_addr`: all of it.
+pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
+    Ok(image)
+}
+
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
 /// tree Tessera builds.
 pub fn build_boot_data(
@@ -149,6 +154,7 @@ pub fn build_boot_data(
     console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
+    _kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
     let machine = Aarch64Machine {

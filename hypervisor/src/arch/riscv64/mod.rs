@@ -106,6 +106,11 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
 }
 
+/// The bytes of the kernel image to copy to `kernel_load_addr`: all of it.
+pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
+    Ok(image)
+}
+
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
 /// tree Tessera builds.
 pub fn build_boot_data(
@@ -115,6 +120,7 @@ pub fn build_boot_data(
     console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
+    _kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     if !passthrough.is_empty() {
         return Err(

@@ -1,67 +1,269 @@
-//! Interrupts on x86_64: the hypervisor's own (console input, kicks) arrive through
-//! its interrupt table and are noted by the OS layer; a VM's interrupt state is
-//! empty until the PC's interrupt controllers are emulated (a VM without one, like
-//! a riscv VM without a PLIC: its devices do not interrupt).
+//! Interrupts and time on x86_64. Each VM has the interrupt hardware of a PC
+//! without local APICs: the two 8259 PICs, whose output is vCPU 0's INTR line, the
+//! 8254 PIT on IRQ 0 and the CMOS clock, all emulated on its port bus. Devices'
+//! lines (the console's 16550) go into the PICs; before vCPU 0 runs, [`IrqChip::deliver`]
+//! injects the vector the PICs give, or asks for an exit as soon as the guest can
+//! take it. VM time is the host's time-stamp counter since the VM was created; the
+//! PIT's next IRQ 0 edge sets the physical CPU's wake-up timer, so a guest waiting
+//! in HLT is woken for its tick.
+//!
+//! The hypervisor's own interrupts (console input, kicks, its timer) arrive through
+//! its interrupt table and are noted by the OS layer.
 
 use crate::irq::{self, TaskId};
-use crate::vmm::Vms;
-use tessera_os::hal;
+use crate::vmm::{DeviceLayout, Vms};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::Mutex;
+use tessera_os::hal::{self, io, timer};
 use tessera_vcpu_x86::X86Vcpu;
+use tessera_vdev::{
+    AccessWidth, Cmos, DeviceError, Pic8259, Pit8254, PortDevice, PortRange, TimedPortDevice,
+};
 
-/// A VM's interrupt state: none yet.
+/// The emulated PC interrupt and timer chips of one VM.
+struct Pc {
+    pic: Mutex<Pic8259>,
+    pit: Mutex<Pit8254>,
+    cmos: Mutex<Cmos>,
+    /// The counter (TSC) value at VM time 0.
+    origin: u64,
+    /// A device line rose since vCPU 0's physical CPU last looked.
+    raised: AtomicBool,
+}
+
+const NS_PER_SECOND: u128 = 1_000_000_000;
+
+impl Pc {
+    /// VM time: nanoseconds since `origin`.
+    fn now_ns(&self) -> u64 {
+        let ticks = hal::counter_ticks().saturating_sub(self.origin);
+        let ns = u128::from(ticks) * NS_PER_SECOND / u128::from(timer::counter_frequency());
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+
+    /// The counter value at VM time `ns`.
+    fn counter_at(&self, ns: u64) -> u64 {
+        let ticks = u128::from(ns) * u128::from(timer::counter_frequency()) / NS_PER_SECOND;
+        self.origin
+            .saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
+    }
+
+    /// Raises IRQ 0 if the PIT's channel 0 had an edge since the last look; returns
+    /// when its next edge falls (VM time).
+    fn catch_up(&self, now_ns: u64) -> Option<u64> {
+        let mut pit = self.pit.lock();
+        if pit.tick(now_ns) > 0 {
+            self.pic.lock().raise(Pit8254::IRQ);
+        }
+        pit.next_deadline_ns(now_ns)
+    }
+}
+
+/// A VM's interrupt state: its PICs, PIT and CMOS clock.
 #[derive(Clone)]
-pub struct IrqChip;
+pub struct IrqChip(Arc<Pc>);
 
 impl IrqChip {
-    /// The interrupt state of a new VM.
-    pub fn new() -> Self {
-        Self
+    /// The chips of a new VM, put on its port bus; its clock starts now, showing
+    /// the host's wall-clock time.
+    pub fn new(layout: &mut DeviceLayout) -> Result<Self, String> {
+        let chip = Self(Arc::new(Pc {
+            pic: Mutex::new(Pic8259::new()),
+            pit: Mutex::new(Pit8254::new()),
+            cmos: Mutex::new(Cmos::new(host_unix_time())),
+            origin: hal::counter_ticks(),
+            raised: AtomicBool::new(false),
+        }));
+        let windows: [(&str, &[PortRange], Chip); 3] = [
+            ("8259 PICs", &Pic8259::WINDOWS, Chip::Pic),
+            ("8254 PIT", &Pit8254::WINDOWS, Chip::Pit),
+            ("CMOS clock", &[Cmos::PORTS], Chip::Cmos),
+        ];
+        for (what, ranges, chip_kind) in windows {
+            let ports = PcPorts {
+                pc: chip.0.clone(),
+                chip: chip_kind,
+            };
+            layout.insert_port_windows(what, ranges, Box::new(ports))?;
+        }
+        Ok(chip)
     }
 
-    /// Whether the VM has an interrupt controller for devices.
+    /// Whether the VM has an interrupt controller for devices: the PICs.
     pub fn is_present(&self) -> bool {
-        false
+        true
     }
 
-    /// Back to the power-on state (VM reset).
-    pub fn reset(&self) {}
+    /// Back to the power-on state (VM reset). The CMOS clock and RAM, battery-backed
+    /// on a PC, keep running and keep their contents.
+    pub fn reset(&self) {
+        let pc = &self.0;
+        *pc.pic.lock() = Pic8259::new();
+        *pc.pit.lock() = Pit8254::new();
+        pc.raised.store(false, Ordering::Release);
+    }
 
-    /// The vCPUs (bit mask) whose interrupt state may have changed.
+    /// The vCPUs (bit mask) whose interrupt state may have changed: vCPU 0 when a
+    /// device line rose.
     pub fn take_kicks(&self) -> u64 {
-        0
+        u64::from(self.0.raised.swap(false, Ordering::AcqRel))
     }
 
-    /// Inter-processor interrupts need a local APIC, which the VM lacks: none sent.
+    /// Inter-processor interrupts need local APICs, which the VM lacks: none sent.
     pub fn send_ipi(&self, _sender: usize, _value: u64) -> u64 {
         0
     }
 
-    /// Whether vCPU `index` has an interrupt to take.
-    pub fn has_work(&self, _index: usize, _vcpu: &X86Vcpu) -> bool {
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting); if not,
+    /// this CPU is set to wake at the PIT's next tick.
+    pub fn has_work(&self, index: usize, _vcpu: &X86Vcpu) -> bool {
+        if index != 0 {
+            return false;
+        }
+        let pc = &self.0;
+        let now = pc.now_ns();
+        let next = pc.catch_up(now);
+        if pc.pic.lock().interrupt_output() {
+            return true;
+        }
+        if let Some(at) = next {
+            timer::wake_at(pc.counter_at(at));
+        }
         false
     }
 
-    /// Sets vCPU `index`'s pending interrupt before it runs.
-    pub fn deliver(&self, _index: usize, _vcpu: &mut X86Vcpu, _linked: &[u32]) {}
+    /// Before vCPU `index` runs: injects the PICs' interrupt into vCPU 0 if it can
+    /// take one now, else asks for an exit when it can; sets this CPU's timer for
+    /// the PIT's next tick.
+    pub fn deliver(&self, index: usize, vcpu: &mut X86Vcpu, _linked: &[u32]) {
+        if index != 0 {
+            return;
+        }
+        let pc = &self.0;
+        let now = pc.now_ns();
+        let next = pc.catch_up(now);
+        {
+            let mut pic = pc.pic.lock();
+            if pic.interrupt_output() {
+                if vcpu.interruptible() && !vcpu.event_pending() {
+                    if let Some(vector) = pic.acknowledge() {
+                        vcpu.inject_interrupt(vector);
+                    }
+                } else {
+                    vcpu.request_interrupt_window(true);
+                }
+            }
+        }
+        if let Some(at) = next {
+            timer::wake_at(pc.counter_at(at));
+        }
+    }
 
-    /// The interrupt line of an emulated device wired to `irq`: none without a
-    /// controller.
-    pub fn line(&self, _irq: u32) -> Option<IrqLine> {
-        None
+    /// The line of ISA interrupt `irq` (0-15 but the cascade, 2) into the PICs.
+    pub fn line(&self, irq: u32) -> Option<IrqLine> {
+        let irq = u8::try_from(irq).ok().filter(|&irq| irq < 16 && irq != 2)?;
+        Some(IrqLine {
+            pc: self.0.clone(),
+            irq,
+        })
     }
 }
 
-/// An emulated device's interrupt line into its VM's controller.
+/// An emulated device's interrupt line into its VM's PICs.
 #[derive(Clone)]
-pub struct IrqLine;
+pub struct IrqLine {
+    pc: Arc<Pc>,
+    irq: u8,
+}
 
 impl IrqLine {
     /// Follows the device's output level.
-    pub fn set_level(&self, _high: bool) {}
+    pub fn set_level(&self, high: bool) {
+        self.pc.pic.lock().set_level(self.irq, high);
+        if high {
+            self.pc.raised.store(true, Ordering::Release);
+        }
+    }
 }
 
-/// Takes this CPU's pending interrupts: console input goes to its VM; a kick only
-/// had to wake the CPU.
+/// Which chip a [`PcPorts`] window reaches.
+#[derive(Clone, Copy)]
+enum Chip {
+    Pic,
+    Pit,
+    Cmos,
+}
+
+/// The port windows of one of a VM's PC chips.
+struct PcPorts {
+    pc: Arc<Pc>,
+    chip: Chip,
+}
+
+impl PortDevice for PcPorts {
+    fn name(&self) -> &str {
+        match self.chip {
+            Chip::Pic => "pic8259",
+            Chip::Pit => "pit8254",
+            Chip::Cmos => "cmos",
+        }
+    }
+
+    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
+        let pc = &self.pc;
+        match self.chip {
+            Chip::Pic => PortDevice::read(&mut *pc.pic.lock(), port_offset, width),
+            Chip::Pit => pc.pit.lock().read_at(port_offset, width, pc.now_ns()),
+            Chip::Cmos => pc.cmos.lock().read_at(port_offset, width, pc.now_ns()),
+        }
+    }
+
+    fn write(
+        &mut self,
+        port_offset: u16,
+        width: AccessWidth,
+        value: u32,
+    ) -> Result<(), DeviceError> {
+        let pc = &self.pc;
+        match self.chip {
+            Chip::Pic => PortDevice::write(&mut *pc.pic.lock(), port_offset, width, value),
+            Chip::Pit => pc
+                .pit
+                .lock()
+                .write_at(port_offset, width, value, pc.now_ns()),
+            Chip::Cmos => pc
+                .cmos
+                .lock()
+                .write_at(port_offset, width, value, pc.now_ns()),
+        }
+    }
+}
+
+/// The wall-clock time of the machine's own CMOS clock (0, the epoch, if it shows
+/// no valid time).
+fn host_unix_time() -> u64 {
+    const INDEX: u16 = 0x70;
+    const DATA: u16 = 0x71;
+    const REG_A: u8 = 0x0a;
+    const UPDATE_IN_PROGRESS: u8 = 1 << 7;
+    let read = |index: u8| {
+        io::outb(INDEX, index);
+        io::inb(DATA)
+    };
+    // An update takes under 2 ms; the registers are stable when UIP is clear.
+    for _ in 0..100_000 {
+        if read(REG_A) & UPDATE_IN_PROGRESS == 0 {
+            break;
+        }
+    }
+    Cmos::time_of_registers(read).unwrap_or(0)
+}
+
+/// Takes this CPU's pending interrupts: console input goes to its VM; a kick or the
+/// timer only had to wake the CPU (the scheduler then looks at its vCPUs again).
 pub fn handle_host_interrupts(vms: &Vms, _loaded: Option<TaskId>) {
     hal::take_pending_interrupts();
     if hal::take_interrupts() & hal::PENDING_UART != 0 {

@@ -18,7 +18,8 @@ use tessera_os::{hal, platform, println};
 use tessera_vcpu_x86::X86VcpuConfig;
 use tessera_vdev::{AcpiPmControl, CharSink, KeyboardReset, ResetControl, SerialPort, Uart16550};
 use tessera_x86_boot::{
-    build_boot_block, build_plain_boot_params, cmdline_address, e820_from_regions,
+    BzImage, build_boot_block, build_boot_params, build_plain_boot_params, cmdline_address,
+    kernel_entry_64, pc_memory_map,
 };
 
 /// The vCPU of this architecture.
@@ -93,7 +94,8 @@ pub fn is_arch_device(_device: &EmulatedDevice) -> bool {
     false
 }
 
-/// Puts the PC's power and reset ports on the VM's port bus.
+/// Puts the PC's interrupt controllers, timer, clock, power and reset ports on the
+/// VM's port bus.
 pub fn create_devices(
     _config: &VmConfig,
     layout: &mut DeviceLayout,
@@ -118,7 +120,7 @@ pub fn create_devices(
         Box::new(KeyboardReset::new(power)),
     )?;
     Ok(ArchDevices {
-        irqchip: IrqChip::new(),
+        irqchip: IrqChip::new(layout)?,
     })
 }
 
@@ -127,8 +129,21 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
 }
 
+/// The bytes of the kernel image to copy to `kernel_load_addr`: a bzImage's
+/// protected-mode kernel (its real-mode setup code is not run), any other image as
+/// it is.
+pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
+    if !BzImage::is_bzimage(image) {
+        return Ok(image);
+    }
+    BzImage::parse(image)
+        .map(|bz| bz.kernel())
+        .map_err(|e| format!("kernel.kernel_path: {e}"))
+}
+
 /// What a VM boots with at `dtb_load_addr`: the boot block, whose zero page holds
-/// the VM's RAM as the e820 map, its command line and initrd.
+/// the VM's RAM as the e820 map, its command line and initrd, and, for a bzImage
+/// `kernel`, its setup header (the kernel then starts at its 64-bit entry point).
 pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
@@ -136,6 +151,7 @@ pub fn build_boot_data(
     _console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
+    kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     if !passthrough.is_empty() {
         return Err("devices.passthrough_devices: not offered on x86_64 yet".into());
@@ -147,9 +163,9 @@ pub fn build_boot_data(
     let cmdline = config.kernel.cmdline.as_deref().unwrap_or("").as_bytes();
     let cmdline_at =
         cmdline_address(addr, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))?;
+    let cmdline_at = if cmdline.is_empty() { 0 } else { cmdline_at };
     let regions: Vec<(u64, u64)> = ram.iter().map(|r| (r.start.raw(), r.size)).collect();
-    let e820 =
-        e820_from_regions(&regions, &[]).map_err(|e| format!("kernel.memory_regions: {e}"))?;
+    let e820 = pc_memory_map(&regions).map_err(|e| format!("kernel.memory_regions: {e}"))?;
     let initrd = match initrd {
         Some(range) => Some((
             range.start.raw(),
@@ -158,13 +174,46 @@ pub fn build_boot_data(
         )),
         None => None,
     };
-    let zero_page = build_plain_boot_params(
-        &e820,
-        if cmdline.is_empty() { 0 } else { cmdline_at },
-        initrd,
-    )
+    let zero_page = match kernel.filter(|image| BzImage::is_bzimage(image)) {
+        Some(image) => {
+            let bz = BzImage::parse(image).map_err(|e| format!("kernel.kernel_path: {e}"))?;
+            check_bzimage_placement(config, ram, &bz)?;
+            build_boot_params(&bz, &e820, cmdline_at, cmdline.len() as u32, initrd)
+        }
+        None => build_plain_boot_params(&e820, cmdline_at, initrd),
+    }
     .map_err(|e| format!("boot parameters: {e}"))?;
     build_boot_block(addr, &zero_page, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))
+}
+
+/// A bzImage starts at its 64-bit entry point and needs `init_size` bytes of RAM
+/// from its load address to decompress and start.
+fn check_bzimage_placement(
+    config: &VmConfig,
+    ram: &[GuestRange],
+    bz: &BzImage<'_>,
+) -> Result<(), String> {
+    let load = config.kernel.kernel_load_addr;
+    let entry = kernel_entry_64(load);
+    if config.kernel.entry_point != entry {
+        return Err(format!(
+            "kernel.entry_point: {:#x}, but a bzImage loaded at {load:#x} starts at its \
+             64-bit entry point {entry:#x}",
+            config.kernel.entry_point
+        ));
+    }
+    let need = u64::from(bz.init_size()).max(bz.kernel().len() as u64);
+    let fits = ram.iter().any(|r| {
+        let start = r.start.raw();
+        load >= start && load - start <= r.size && r.size - (load - start) >= need
+    });
+    if !fits {
+        return Err(format!(
+            "kernel.kernel_load_addr: the kernel needs {need:#x} bytes of RAM from \
+             {load:#x} (its init_size) and kernel.memory_regions do not have them"
+        ));
+    }
+    Ok(())
 }
 
 /// x86 offers no passthrough interrupts yet.

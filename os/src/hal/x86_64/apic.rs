@@ -1,7 +1,7 @@
 //! The local APIC of each CPU (in x2APIC mode where the CPU has it, else xAPIC
-//! through its MMIO window) and the I/O APIC that routes ISA interrupts. Vectors:
-//! [`UART_VECTOR`] for the console, [`KICK_VECTOR`] for the IPI that wakes a CPU,
-//! [`SPURIOUS_VECTOR`].
+//! through its MMIO window) with its timer, and the I/O APIC that routes ISA
+//! interrupts. Vectors: [`UART_VECTOR`] for the console, [`TIMER_VECTOR`] for the
+//! timer, [`KICK_VECTOR`] for the IPI that wakes a CPU, [`SPURIOUS_VECTOR`].
 
 use super::io::{cpuid, rdmsr, wrmsr};
 use crate::platform::{IOAPIC_BASE, LAPIC_BASE};
@@ -9,6 +9,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Vector of the console UART's interrupt.
 pub const UART_VECTOR: u8 = 0x30;
+/// Vector of the local APIC timer.
+pub const TIMER_VECTOR: u8 = 0xef;
 /// Vector of the kick IPI.
 pub const KICK_VECTOR: u8 = 0xf0;
 /// Vector the local APIC gives spurious interrupts.
@@ -26,6 +28,14 @@ const REG_EOI: u32 = 0xb0;
 const REG_SVR: u32 = 0xf0;
 const REG_ICR_LOW: u32 = 0x300;
 const REG_ICR_HIGH: u32 = 0x310;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_TIMER_INITIAL: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
+const REG_TIMER_DIVIDE: u32 = 0x3e0;
+/// Divide configuration: divide by 1.
+const TIMER_DIVIDE_BY_1: u32 = 0b1011;
+/// LVT: masked.
+const LVT_MASKED: u32 = 1 << 16;
 /// SVR: APIC software enable.
 const SVR_ENABLE: u32 = 1 << 8;
 /// ICR delivery modes and flags.
@@ -83,6 +93,28 @@ fn write(offset: u32, value: u32) {
         // SAFETY: as in `read`.
         unsafe { ((LAPIC_BASE + u64::from(offset)) as *mut u32).write_volatile(value) };
     }
+}
+
+/// Starts the timer counting down from `u32::MAX`, masked, for [`stop_timer_count`]
+/// to measure its rate.
+pub fn start_timer_count() {
+    write(REG_TIMER_DIVIDE, TIMER_DIVIDE_BY_1);
+    write(REG_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    write(REG_TIMER_INITIAL, u32::MAX);
+}
+
+/// Stops the timer [`start_timer_count`] started; the ticks it counted.
+pub fn stop_timer_count() -> u64 {
+    let current = read(REG_TIMER_CURRENT);
+    write(REG_TIMER_INITIAL, 0);
+    u64::from(u32::MAX - current)
+}
+
+/// Interrupts this CPU with [`TIMER_VECTOR`] after `ticks` timer ticks (divide by 1).
+pub fn start_one_shot(ticks: u32) {
+    write(REG_TIMER_DIVIDE, TIMER_DIVIDE_BY_1);
+    write(REG_LVT_TIMER, u32::from(TIMER_VECTOR));
+    write(REG_TIMER_INITIAL, ticks);
 }
 
 /// Ends the interrupt being handled.

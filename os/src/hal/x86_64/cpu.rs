@@ -15,6 +15,8 @@ static PENDING: [AtomicU32; CPU_COUNT] = [const { AtomicU32::new(0) }; CPU_COUNT
 pub const PENDING_UART: u32 = 1 << 0;
 /// [`take_interrupts`] bit: another CPU kicked this one.
 pub const PENDING_KICK: u32 = 1 << 1;
+/// [`take_interrupts`] bit: the deadline given to [`super::timer::wake_at`] came.
+pub const PENDING_TIMER: u32 = 1 << 2;
 
 /// Index of the running CPU.
 pub fn cpu_index() -> usize {
@@ -55,7 +57,8 @@ pub(super) fn note_interrupt(bits: u32) {
     }
 }
 
-/// The interrupts noted since the last call ([`PENDING_UART`], [`PENDING_KICK`]).
+/// The interrupts noted since the last call ([`PENDING_UART`], [`PENDING_KICK`],
+/// [`PENDING_TIMER`]).
 pub fn take_interrupts() -> u32 {
     PENDING
         .get(cpu_index())

@@ -1,18 +1,19 @@
 //! x86_64 on a PC: multiboot entry and long mode, the interrupt descriptor table,
-//! COM1 as the console, the local APICs (x2APIC where present) and the I/O APIC,
-//! and CPU bring-up with INIT-SIPI-SIPI.
+//! COM1 as the console, the local APICs (x2APIC where present) with their timers
+//! and the I/O APIC, and CPU bring-up with INIT-SIPI-SIPI.
 
 mod apic;
 mod boot;
 pub mod cpu;
 pub mod io;
 pub mod svm;
+pub mod timer;
 mod trap;
 mod uart;
 
 pub use cpu::{
-    PENDING_KICK, PENDING_UART, cpu_index, halt, kick, power_off, start_cpu, take_interrupts,
-    take_pending_interrupts, wait_for_interrupt,
+    PENDING_KICK, PENDING_TIMER, PENDING_UART, cpu_index, halt, kick, power_off, start_cpu,
+    take_interrupts, take_pending_interrupts, wait_for_interrupt,
 };
 pub use uart::{console_put, console_read};
 
@@ -39,6 +40,7 @@ pub fn init_boot_cpu() {
     trap::fill();
     trap::load();
     apic::init_local();
+    timer::calibrate();
     apic::route_isa_irq(
         crate::platform::UART_IRQ,
         apic::UART_VECTOR,

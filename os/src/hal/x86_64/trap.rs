@@ -3,7 +3,7 @@
 //! interrupt for the hypervisor and end it. Interrupts are taken only inside
 //! [`super::cpu::wait_for_interrupt`] and [`super::cpu::take_pending_interrupts`].
 
-use super::apic::{self, KICK_VECTOR, SPURIOUS_VECTOR, UART_VECTOR};
+use super::apic::{self, KICK_VECTOR, SPURIOUS_VECTOR, TIMER_VECTOR, UART_VECTOR};
 use super::cpu::{self, PENDING_KICK, PENDING_UART};
 use core::arch::global_asm;
 
@@ -44,12 +44,12 @@ struct IdtPointer {
 
 unsafe extern "C" {
     /// Addresses of the entry stubs, in the order of [`VECTORS`].
-    static tessera_x86_stubs: [u64; 35];
+    static tessera_x86_stubs: [u64; 36];
 }
 
 /// The vectors with a stub: the 32 exceptions, then the device and IPI vectors.
-const VECTORS: [u8; 35] = {
-    let mut v = [0u8; 35];
+const VECTORS: [u8; 36] = {
+    let mut v = [0u8; 36];
     let mut i = 0;
     while i < 32 {
         v[i] = i as u8;
@@ -58,6 +58,7 @@ const VECTORS: [u8; 35] = {
     v[32] = UART_VECTOR;
     v[33] = KICK_VECTOR;
     v[34] = SPURIOUS_VECTOR;
+    v[35] = TIMER_VECTOR;
     v
 };
 
@@ -106,6 +107,10 @@ extern "C" fn tessera_x86_trap(frame: &TrapFrame) {
         }
         v if v == u64::from(KICK_VECTOR) => {
             cpu::note_interrupt(PENDING_KICK);
+            apic::end_of_interrupt();
+        }
+        v if v == u64::from(TIMER_VECTOR) => {
+            super::timer::fired();
             apic::end_of_interrupt();
         }
         v if v == u64::from(SPURIOUS_VECTOR) => {}
@@ -178,6 +183,7 @@ tessera_x86_stub_\vector:
     tessera_stub {uart}, 0
     tessera_stub {kick}, 0
     tessera_stub {spurious}, 0
+    tessera_stub {timer}, 0
 
 tessera_x86_trap_common:
     pushq %rax
@@ -208,7 +214,7 @@ tessera_x86_trap_common:
     .balign 8
     .global tessera_x86_stubs
 tessera_x86_stubs:
-    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,{uart},{kick},{spurious}
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,{uart},{kick},{spurious},{timer}
     .quad tessera_x86_stub_\v
     .endr
     .text
@@ -216,5 +222,6 @@ tessera_x86_stubs:
     uart = const UART_VECTOR,
     kick = const KICK_VECTOR,
     spurious = const SPURIOUS_VECTOR,
+    timer = const TIMER_VECTOR,
     options(att_syntax),
 );
