@@ -106,8 +106,9 @@ pub fn file_size(path: &str) -> Result<u64, String> {
 }
 
 /// Reads every image `config` names from the disk into the VM's RAM at its load
-/// address, after checking it fits there.
-pub fn load_images(config: &VmConfig, memory: &GuestMemory) -> Result<(), String> {
+/// address, after checking it fits there; returns the kernel's size.
+pub fn load_images(config: &VmConfig, memory: &GuestMemory) -> Result<u64, String> {
+    let mut kernel_size = 0;
     let mut disk = DISK.lock();
     let mounted = disk.as_mut().ok_or_else(no_disk)?;
     let label = VmLabel {
@@ -138,6 +139,9 @@ pub fn load_images(config: &VmConfig, memory: &GuestMemory) -> Result<(), String
             .read_into(spec.path, target)
             .map_err(|e| format!("VM {} ({}): {e}", label.id, label.name))?;
         hal::sync_caches_for_guest(placement.host.raw(), placement.size);
+        if spec.what == "kernel" {
+            kernel_size = placement.size;
+        }
         log::debug!(
             "VM {}: {} {} ({} bytes) at {:?}",
             label.id,
@@ -147,7 +151,7 @@ pub fn load_images(config: &VmConfig, memory: &GuestMemory) -> Result<(), String
             GuestPhysAddr::new(spec.load_addr.raw())
         );
     }
-    Ok(())
+    Ok(kernel_size)
 }
 
 fn no_disk() -> String {

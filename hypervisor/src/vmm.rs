@@ -317,7 +317,6 @@ fn build(
                 devices.console_node,
                 &given.nodes,
                 initrd,
-                kernel_image(images),
             )?
         }
     };
@@ -390,15 +389,6 @@ fn ramdisk_size(images: Images, config: &VmConfig) -> Result<Option<u64>, String
             .map_err(|e| format!("kernel.ramdisk_path: {e}")),
         #[cfg(not(feature = "fs"))]
         (Images::Disk, Some(_)) => Err(NO_DISK_SUPPORT.to_string()),
-    }
-}
-
-/// The kernel image compiled into the build (`None` when it is read from the disk
-/// at each start).
-fn kernel_image(images: Images) -> Option<&'static [u8]> {
-    match images {
-        Images::Embedded(images) => images.kernel,
-        Images::Disk => None,
     }
 }
 
@@ -547,26 +537,27 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
 }
 
 impl VmEntry {
-    /// Copies the images and device tree into guest RAM and puts vCPU 0 at the entry
-    /// point (x0 = device tree address); used at creation and on reset.
+    /// Copies the images and device tree (or boot block) into guest RAM, lays the
+    /// kernel out as its boot protocol asks, and puts vCPU 0 at the entry point (its
+    /// argument the device tree's address); used at creation and on reset.
     pub fn load_and_reset(&self) -> Result<(), String> {
         let kernel = &self.config.kernel;
-        match self.images {
+        let kernel_size = match self.images {
             Images::Embedded(images) => {
                 let image = images
                     .kernel
                     .ok_or_else(|| "kernel.kernel_path: no image was built in".to_string())?;
-                let payload = arch::kernel_payload(image)?;
-                self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, payload)?;
+                self.load("kernel.kernel_load_addr", kernel.kernel_load_addr, image)?;
                 if let (Some(ramdisk), Some(addr)) = (images.ramdisk, kernel.ramdisk_load_addr) {
                     self.load("kernel.ramdisk_load_addr", addr, ramdisk)?;
                 }
+                image.len() as u64
             }
             #[cfg(feature = "fs")]
             Images::Disk => crate::disk::load_images(&self.config, &self.vm.memory)?,
             #[cfg(not(feature = "fs"))]
             Images::Disk => return Err(NO_DISK_SUPPORT.to_string()),
-        }
+        };
         self.irqchip.reset();
         let dtb_addr = kernel
             .dtb_load_addr
@@ -575,6 +566,7 @@ impl VmEntry {
         if !self.dtb.is_empty() {
             self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
         }
+        arch::place_kernel(&self.config, &self.vm.memory, kernel_size)?;
         let first = self
             .vcpus
             .first()

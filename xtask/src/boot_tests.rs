@@ -491,10 +491,9 @@ fn check_clean_boot(
 }
 
 /// Architectures whose hypervisor reads a virtio-blk disk, and those whose Linux
-/// guest is also booted from the disk (x86_64's bzImage is not loaded from a disk
-/// yet).
+/// guest is also booted from the disk.
 const DISK_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
-const LINUX_ARCHES: &[&str] = &["aarch64", "riscv64"];
+const LINUX_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
 
 /// A boot test with a FAT32 disk: the disk is written first, then the hypervisor is
 /// built with the `fs` feature and QEMU attaches the disk.
@@ -556,13 +555,33 @@ fn disk_tests(arch: &str) -> Vec<DiskTest> {
         },
     ];
     if LINUX_ARCHES.contains(&arch) {
+        // x86_64's Linux is a bzImage with 1 vCPU (PIC mode: no IPIs).
+        let (kernel, cpus) = if arch == "x86_64" {
+            ("bzImage", 1)
+        } else {
+            ("Image", 2)
+        };
+        let mut markers = vec![
+            format!("tessera: VM 1 (linux) created: {cpus} vCPU(s)"),
+            format!("[linux] tessera-linux: online cpus {cpus}"),
+            format!("[linux] tessera-linux: processors {cpus}"),
+            "[linux] tessera-linux: timer rising ok".to_string(),
+        ];
+        if cpus > 1 {
+            markers.push("[linux] tessera-linux: ipi rising ok".to_string());
+        }
+        markers.extend(strings(&[
+            "[linux] tessera-linux: check done",
+            "tessera: VM 1 (linux) ended: powered off",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]));
         tests.push(DiskTest {
             name: format!("{arch} Debian Linux from the FAT32 disk, scripted check"),
             vm_configs: vec![testdata(&format!("linux-fs-check-{arch}.toml"))],
             files: vec![
                 (
-                    PathBuf::from(format!("target/guests/{arch}/linux/Image")),
-                    "/linux/Image".to_string(),
+                    PathBuf::from(format!("target/guests/{arch}/linux/{kernel}")),
+                    format!("/linux/{kernel}"),
                 ),
                 (
                     PathBuf::from(format!("target/guests/{arch}/linux/initramfs.cpio")),
@@ -570,16 +589,7 @@ fn disk_tests(arch: &str) -> Vec<DiskTest> {
                 ),
             ],
             disk_configs: Vec::new(),
-            markers: strings(&[
-                "tessera: VM 1 (linux) created: 2 vCPU(s)",
-                "[linux] tessera-linux: online cpus 2",
-                "[linux] tessera-linux: processors 2",
-                "[linux] tessera-linux: timer rising ok",
-                "[linux] tessera-linux: ipi rising ok",
-                "[linux] tessera-linux: check done",
-                "tessera: VM 1 (linux) ended: powered off",
-                "tessera: all VMs ended cleanly (1 VMs)",
-            ]),
+            markers,
             clean: true,
             linux: true,
         });

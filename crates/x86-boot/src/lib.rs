@@ -43,7 +43,9 @@ pub use boot_block::{
 };
 pub use bzimage::{BzImage, BzImageError};
 pub use e820::{E820Entry, E820Error, LEGACY_HOLE, e820_from_regions, pc_memory_map};
-pub use zero_page::{BootParamsError, ZERO_PAGE_SIZE, build_boot_params, build_plain_boot_params};
+pub use zero_page::{
+    BootParamsError, ZERO_PAGE_SIZE, add_setup_header, build_boot_params, build_plain_boot_params,
+};
 
 /// Offset of the 64-bit entry point from the start of the protected-mode kernel.
 pub const ENTRY_64_OFFSET: u64 = 0x200;

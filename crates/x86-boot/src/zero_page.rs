@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use crate::bytes::put;
+use crate::bytes::{put, u32_at};
 use crate::bzimage::field;
 use crate::{BzImage, E820Entry};
 
@@ -112,14 +112,10 @@ impl core::error::Error for BootParamsError {}
 /// Checks that `image` can take the command line and initrd where they are.
 fn check(
     image: &BzImage<'_>,
-    e820: &[E820Entry],
     cmdline_addr: u64,
     cmdline_len: u32,
     initrd: Option<(u64, u32)>,
 ) -> Result<(), BootParamsError> {
-    if e820.len() > E820_MAX_ENTRIES {
-        return Err(BootParamsError::TooManyE820Entries { count: e820.len() });
-    }
     if cmdline_len > image.cmdline_size() {
         return Err(BootParamsError::CmdlineTooLong {
             len: cmdline_len,
@@ -156,16 +152,47 @@ pub fn build_boot_params(
     cmdline_len: u32,
     initrd: Option<(u64, u32)>,
 ) -> Result<[u8; ZERO_PAGE_SIZE], BootParamsError> {
-    check(image, e820, cmdline_addr, cmdline_len, initrd)?;
-    let mut page = [0u8; ZERO_PAGE_SIZE];
-    put(&mut page, field::HEADER_START, image.setup_header());
-    put(&mut page, field::VID_MODE, &VID_MODE_NORMAL.to_le_bytes());
-    put(&mut page, field::TYPE_OF_LOADER, &[LOADER_UNDEFINED]);
-    let loadflags = (image.loadflags() | LOADED_HIGH) & !CAN_USE_HEAP;
-    put(&mut page, field::LOADFLAGS, &[loadflags]);
-    put(&mut page, field::HEAP_END_PTR, &0u16.to_le_bytes());
-    put_loader_fields(&mut page, e820, cmdline_addr, initrd);
+    let mut page = build_plain_boot_params(e820, cmdline_addr, initrd)?;
+    add_setup_header(&mut page, image, cmdline_len)?;
     Ok(page)
+}
+
+/// Turns a zero page from [`build_plain_boot_params`] into one for booting `image`
+/// through its 64-bit entry point: copies its setup header in (keeping the page's
+/// command line and initrd fields) and sets the loader's header fields. The command
+/// line is `cmdline_len` bytes long without its NUL. Refuses what the kernel says it
+/// cannot take.
+pub fn add_setup_header(
+    page: &mut [u8; ZERO_PAGE_SIZE],
+    image: &BzImage<'_>,
+    cmdline_len: u32,
+) -> Result<(), BootParamsError> {
+    let joined = |low: usize, high: usize| {
+        u64::from(u32_at(page, low).unwrap_or(0))
+            | (u64::from(u32_at(page, high).unwrap_or(0)) << 32)
+    };
+    let cmdline_addr = joined(field::CMD_LINE_PTR, EXT_CMD_LINE_PTR);
+    let initrd_addr = joined(field::RAMDISK_IMAGE, EXT_RAMDISK_IMAGE);
+    let initrd_size = u32_at(page, field::RAMDISK_SIZE).unwrap_or(0);
+    let initrd = (initrd_size > 0).then_some((initrd_addr, initrd_size));
+    check(image, cmdline_addr, cmdline_len, initrd)?;
+    // The header covers the low halves of the command line and initrd fields.
+    let kept = [
+        field::CMD_LINE_PTR,
+        field::RAMDISK_IMAGE,
+        field::RAMDISK_SIZE,
+    ]
+    .map(|offset| (offset, u32_at(page, offset).unwrap_or(0)));
+    put(page, field::HEADER_START, image.setup_header());
+    for (offset, value) in kept {
+        put(page, offset, &value.to_le_bytes());
+    }
+    put(page, field::VID_MODE, &VID_MODE_NORMAL.to_le_bytes());
+    put(page, field::TYPE_OF_LOADER, &[LOADER_UNDEFINED]);
+    let loadflags = (image.loadflags() | LOADED_HIGH) & !CAN_USE_HEAP;
+    put(page, field::LOADFLAGS, &[loadflags]);
+    put(page, field::HEAP_END_PTR, &0u16.to_le_bytes());
+    Ok(())
 }
 
 /// The zero page for a program that is not a bzImage (such as Tessera's test guest)

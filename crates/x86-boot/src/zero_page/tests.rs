@@ -312,3 +312,26 @@ fn plain_page_refuses_bad_input() {
         })
     );
 }
+
+#[test]
+fn setup_header_added_to_a_plain_page() {
+    let file = TestImage::default().build();
+    let image = BzImage::parse(&file).unwrap();
+    let initrd = Some((0x7f00_0000, 0x10_0000));
+    let mut added = build_plain_boot_params(&e820(), 0x2_0000, initrd).unwrap();
+    add_setup_header(&mut added, &image, 13).unwrap();
+    assert_eq!(added, page());
+    // The command line and initrd fields the header covers are kept.
+    assert_eq!(u32_at(&added, 0x228), 0x2_0000);
+    assert_eq!(u32_at(&added, 0x218), 0x7f00_0000);
+    assert_eq!(u32_at(&added, 0x21c), 0x10_0000);
+    // A command line longer than the kernel takes is refused, the page unchanged.
+    let mut plain = build_plain_boot_params(&e820(), 0x2_0000, None).unwrap();
+    let before = plain;
+    let err = add_setup_header(&mut plain, &image, image.cmdline_size() + 1).unwrap_err();
+    assert!(
+        matches!(err, BootParamsError::CmdlineTooLong { .. }),
+        "{err}"
+    );
+    assert_eq!(plain, before);
+}

@@ -19,6 +19,7 @@ use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS,
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
 use tessera_vgic::Vgic;
+use tessera_vm::GuestMemory;
 
 /// The vCPU of this architecture.
 pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
@@ -140,9 +141,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Pl011::new(sink))
 }
 
-/// The bytes of the kernel image to copy to `kernel_load_addr`: all of it.
-pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
-    Ok(image)
+/// Kernel images run where they are copied: nothing to lay out.
+pub fn place_kernel(_config: &VmConfig, _memory: &GuestMemory, _size: u64) -> Result<(), String> {
+    Ok(())
 }
 
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
@@ -154,7 +155,6 @@ pub fn build_boot_data(
     console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
-    _kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
     let machine = Aarch64Machine {

@@ -15,6 +15,7 @@ use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, Uart16550Node};
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, SerialPort, Uart16550};
+use tessera_vm::GuestMemory;
 
 /// The vCPU of this architecture.
 pub type Vcpu = tessera_vcpu_riscv64::Riscv64Vcpu;
@@ -106,9 +107,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
 }
 
-/// The bytes of the kernel image to copy to `kernel_load_addr`: all of it.
-pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
-    Ok(image)
+/// Kernel images run where they are copied: nothing to lay out.
+pub fn place_kernel(_config: &VmConfig, _memory: &GuestMemory, _size: u64) -> Result<(), String> {
+    Ok(())
 }
 
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
@@ -120,7 +121,6 @@ pub fn build_boot_data(
     console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
-    _kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     if !passthrough.is_empty() {
         return Err(

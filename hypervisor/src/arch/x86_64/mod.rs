@@ -11,15 +11,16 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use tessera_addr::GuestRange;
+use tessera_addr::{GuestPhysAddr, GuestRange};
 use tessera_config::{EmulatedDevice, VmConfig};
 use tessera_dtb::CopiedNode;
 use tessera_os::{hal, platform, println};
 use tessera_vcpu_x86::X86VcpuConfig;
 use tessera_vdev::{AcpiPmControl, CharSink, KeyboardReset, ResetControl, SerialPort, Uart16550};
+use tessera_vm::GuestMemory;
 use tessera_x86_boot::{
-    BzImage, build_boot_block, build_boot_params, build_plain_boot_params, cmdline_address,
-    kernel_entry_64, pc_memory_map,
+    BzImage, ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header, build_boot_block,
+    build_plain_boot_params, cmdline_address, kernel_entry_64, pc_memory_map,
 };
 
 /// The vCPU of this architecture.
@@ -129,21 +130,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
 }
 
-/// The bytes of the kernel image to copy to `kernel_load_addr`: a bzImage's
-/// protected-mode kernel (its real-mode setup code is not run), any other image as
-/// it is.
-pub fn kernel_payload(image: &[u8]) -> Result<&[u8], String> {
-    if !BzImage::is_bzimage(image) {
-        return Ok(image);
-    }
-    BzImage::parse(image)
-        .map(|bz| bz.kernel())
-        .map_err(|e| format!("kernel.kernel_path: {e}"))
-}
-
 /// What a VM boots with at `dtb_load_addr`: the boot block, whose zero page holds
-/// the VM's RAM as the e820 map, its command line and initrd, and, for a bzImage
-/// `kernel`, its setup header (the kernel then starts at its 64-bit entry point).
+/// the VM's RAM as the e820 map (with the PC's legacy hole reserved), its command
+/// line and initrd. A bzImage's setup header is added by [`place_kernel`].
 pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
@@ -151,7 +140,6 @@ pub fn build_boot_data(
     _console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
-    kernel: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     if !passthrough.is_empty() {
         return Err("devices.passthrough_devices: not offered on x86_64 yet".into());
@@ -163,7 +151,6 @@ pub fn build_boot_data(
     let cmdline = config.kernel.cmdline.as_deref().unwrap_or("").as_bytes();
     let cmdline_at =
         cmdline_address(addr, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))?;
-    let cmdline_at = if cmdline.is_empty() { 0 } else { cmdline_at };
     let regions: Vec<(u64, u64)> = ram.iter().map(|r| (r.start.raw(), r.size)).collect();
     let e820 = pc_memory_map(&regions).map_err(|e| format!("kernel.memory_regions: {e}"))?;
     let initrd = match initrd {
@@ -174,26 +161,33 @@ pub fn build_boot_data(
         )),
         None => None,
     };
-    let zero_page = match kernel.filter(|image| BzImage::is_bzimage(image)) {
-        Some(image) => {
-            let bz = BzImage::parse(image).map_err(|e| format!("kernel.kernel_path: {e}"))?;
-            check_bzimage_placement(config, ram, &bz)?;
-            build_boot_params(&bz, &e820, cmdline_at, cmdline.len() as u32, initrd)
-        }
-        None => build_plain_boot_params(&e820, cmdline_at, initrd),
-    }
+    let zero_page = build_plain_boot_params(
+        &e820,
+        if cmdline.is_empty() { 0 } else { cmdline_at },
+        initrd,
+    )
     .map_err(|e| format!("boot parameters: {e}"))?;
     build_boot_block(addr, &zero_page, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))
 }
 
-/// A bzImage starts at its 64-bit entry point and needs `init_size` bytes of RAM
-/// from its load address to decompress and start.
-fn check_bzimage_placement(
-    config: &VmConfig,
-    ram: &[GuestRange],
-    bz: &BzImage<'_>,
-) -> Result<(), String> {
+/// Lays out a bzImage that was copied whole (`size` bytes) to `kernel_load_addr`,
+/// once the boot block is in guest RAM too, as the Linux boot protocol asks: its
+/// setup header goes into the zero page and its protected-mode kernel moves down to
+/// `kernel_load_addr`, whose 64-bit entry point (0x200 further on) `entry_point`
+/// must be. Other images run as they are.
+pub fn place_kernel(config: &VmConfig, memory: &GuestMemory, size: u64) -> Result<(), String> {
     let load = config.kernel.kernel_load_addr;
+    let host = memory
+        .host_span(GuestPhysAddr::new(load), size)
+        .map_err(|e| format!("kernel.kernel_load_addr: {e}"))?;
+    let len = usize::try_from(size).map_err(|_| "kernel.kernel_path: too large".to_string())?;
+    // SAFETY: `host_span` proved the `size` bytes lie in this VM's RAM, which the
+    // hypervisor allocated and identity-maps; no vCPU of the VM is running.
+    let image = unsafe { core::slice::from_raw_parts_mut(host.raw() as *mut u8, len) };
+    if !BzImage::is_bzimage(image) {
+        return Ok(());
+    }
+    let bz = BzImage::parse(image).map_err(|e| format!("kernel.kernel_path: {e}"))?;
     let entry = kernel_entry_64(load);
     if config.kernel.entry_point != entry {
         return Err(format!(
@@ -202,17 +196,36 @@ fn check_bzimage_placement(
             config.kernel.entry_point
         ));
     }
-    let need = u64::from(bz.init_size()).max(bz.kernel().len() as u64);
-    let fits = ram.iter().any(|r| {
-        let start = r.start.raw();
-        load >= start && load - start <= r.size && r.size - (load - start) >= need
-    });
-    if !fits {
+    let need = u64::from(bz.init_size()).max(size);
+    memory
+        .host_span(GuestPhysAddr::new(load), need)
+        .map_err(|_| {
+            format!(
+                "kernel.kernel_load_addr: the kernel needs {need:#x} bytes of RAM from \
+                 {load:#x} (its init_size)"
+            )
+        })?;
+    let boot_block = config
+        .kernel
+        .dtb_load_addr
+        .ok_or("kernel.dtb_load_addr: needed to place the boot block")?;
+    let page_at = boot_block + ZERO_PAGE_OFFSET;
+    if page_at < load.saturating_add(size) && load < page_at + ZERO_PAGE_SIZE as u64 {
         return Err(format!(
-            "kernel.kernel_load_addr: the kernel needs {need:#x} bytes of RAM from \
-             {load:#x} (its init_size) and kernel.memory_regions do not have them"
+            "kernel.dtb_load_addr: the boot block at {boot_block:#x} overlaps the kernel \
+             image at {load:#x}"
         ));
     }
+    let page_host = memory
+        .host_span(GuestPhysAddr::new(page_at), ZERO_PAGE_SIZE as u64)
+        .map_err(|e| format!("kernel.dtb_load_addr: {e}"))?;
+    // SAFETY: the page lies in this VM's RAM (checked above), apart from the image.
+    let page = unsafe { &mut *(page_host.raw() as *mut [u8; ZERO_PAGE_SIZE]) };
+    let cmdline_len = config.kernel.cmdline.as_deref().map_or(0, str::len);
+    add_setup_header(page, &bz, u32::try_from(cmdline_len).unwrap_or(u32::MAX))
+        .map_err(|e| format!("boot parameters: {e}"))?;
+    let payload = bz.kernel_offset()..len;
+    image.copy_within(payload, 0);
     Ok(())
 }
 
