@@ -623,7 +623,7 @@ impl ArchVcpu for X86Vcpu {
             selector: 0,
             attrib: 0,
             limit: u32::from(GDT_LIMIT),
-            base: arg + GDT_OFFSET,
+            base: arg.wrapping_add(GDT_OFFSET),
         };
         save.idtr = Segment::default();
         save.ldtr = Segment::default();
@@ -639,7 +639,7 @@ impl ArchVcpu for X86Vcpu {
         save.cr0 = (1 << 31) | (1 << 16) | (1 << 5) | (1 << 4) | 1;
         // PAE.
         save.cr4 = 1 << 5;
-        save.cr3 = arg + PML4_OFFSET;
+        save.cr3 = arg.wrapping_add(PML4_OFFSET);
         save.cr2 = 0;
         save.dr6 = 0xffff_0ff0;
         save.dr7 = 0x400;

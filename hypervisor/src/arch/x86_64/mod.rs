@@ -209,8 +209,8 @@ pub fn place_kernel(config: &VmConfig, memory: &GuestMemory, size: u64) -> Resul
         .kernel
         .dtb_load_addr
         .ok_or("kernel.dtb_load_addr: needed to place the boot block")?;
-    let page_at = boot_block + ZERO_PAGE_OFFSET;
-    if page_at < load.saturating_add(size) && load < page_at + ZERO_PAGE_SIZE as u64 {
+    let page_at = boot_block.saturating_add(ZERO_PAGE_OFFSET);
+    if page_at < load.saturating_add(size) && load < page_at.saturating_add(ZERO_PAGE_SIZE as u64) {
         return Err(format!(
             "kernel.dtb_load_addr: the boot block at {boot_block:#x} overlaps the kernel \
              image at {load:#x}"
