@@ -293,10 +293,15 @@ impl X86Vcpu {
         }
     }
 
-    /// Steps RIP over an instruction of `len` bytes; an interrupt shadow (STI or MOV
-    /// SS just before) ends with it.
+    /// Steps RIP over an instruction of `len` bytes.
     fn skip(&mut self, len: u64) {
-        self.vmcb.save.rip = self.vmcb.save.rip.wrapping_add(len);
+        self.complete_at(self.vmcb.save.rip.wrapping_add(len));
+    }
+
+    /// Ends an emulated instruction: the guest goes on at `next_rip`, and an
+    /// interrupt shadow (STI or MOV SS just before) ends with the instruction.
+    fn complete_at(&mut self, next_rip: u64) {
+        self.vmcb.save.rip = next_rip;
         self.vmcb.control.interrupt_shadow &= !crate::vmcb::INTERRUPT_SHADOW;
     }
 
@@ -384,8 +389,7 @@ impl X86Vcpu {
 
     /// An I/O port access (IN or OUT, not the string forms).
     fn port_access(&mut self, port: u16, size: u8, input: bool, next_rip: u64) -> VcpuExit {
-        self.vmcb.save.rip = next_rip;
-        self.vmcb.control.interrupt_shadow &= !crate::vmcb::INTERRUPT_SHADOW;
+        self.complete_at(next_rip);
         let width = AccessWidth::from_bytes(u64::from(size)).unwrap_or(AccessWidth::Byte);
         if input {
             self.pending = Pending::PortIn(size);

@@ -12,7 +12,10 @@
 //!    kernel is not relocatable), with [`BzImage::init_size`] bytes free from there;
 //! 3. writes the command line (NUL-terminated) and the initrd into guest memory;
 //! 4. builds the zero page with [`build_boot_params`] from an e820 memory map
-//!    ([`e820_from_regions`]) and puts it in guest memory;
+//!    ([`e820_from_regions`], or [`pc_memory_map`] for a PC's layout) and puts it in
+//!    guest memory (or in two steps, as Tessera does because it reads the kernel
+//!    into guest RAM after building the boot block: [`build_plain_boot_params`],
+//!    then [`add_setup_header`] on the page in guest memory);
 //! 5. starts the vCPU in 64-bit mode at [`kernel_entry_64`] with identity-mapped
 //!    page tables covering the kernel, the zero page, the command line and the
 //!    initrd, a flat GDT, interrupts off and `rsi` = the zero page's address.

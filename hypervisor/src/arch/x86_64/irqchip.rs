@@ -51,14 +51,20 @@ impl Pc {
             .saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
     }
 
-    /// Raises IRQ 0 if the PIT's channel 0 had an edge since the last look; returns
-    /// when its next edge falls (VM time).
-    fn catch_up(&self, now_ns: u64) -> Option<u64> {
-        let mut pit = self.pit.lock();
-        if pit.tick(now_ns) > 0 {
-            self.pic.lock().raise(Pit8254::IRQ);
+    /// Raises IRQ 0 if the PIT's channel 0 had an edge since the last look, and sets
+    /// this CPU's wake-up timer for its next edge.
+    fn catch_up(&self) {
+        let now = self.now_ns();
+        let next = {
+            let mut pit = self.pit.lock();
+            if pit.tick(now) > 0 {
+                self.pic.lock().raise(Pit8254::IRQ);
+            }
+            pit.next_deadline_ns(now)
+        };
+        if let Some(at) = next {
+            timer::wake_at(self.counter_at(at));
         }
-        pit.next_deadline_ns(now_ns)
     }
 }
 
@@ -117,22 +123,15 @@ impl IrqChip {
         0
     }
 
-    /// Whether vCPU `index` has an interrupt to take (so it stops waiting); if not,
-    /// this CPU is set to wake at the PIT's next tick.
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting); this CPU
+    /// is set to wake at the PIT's next tick.
     pub fn has_work(&self, index: usize, _vcpu: &X86Vcpu) -> bool {
         if index != 0 {
             return false;
         }
         let pc = &self.0;
-        let now = pc.now_ns();
-        let next = pc.catch_up(now);
-        if pc.pic.lock().interrupt_output() {
-            return true;
-        }
-        if let Some(at) = next {
-            timer::wake_at(pc.counter_at(at));
-        }
-        false
+        pc.catch_up();
+        pc.pic.lock().interrupt_output()
     }
 
     /// Before vCPU `index` runs: injects the PICs' interrupt into vCPU 0 if it can
@@ -143,22 +142,17 @@ impl IrqChip {
             return;
         }
         let pc = &self.0;
-        let now = pc.now_ns();
-        let next = pc.catch_up(now);
-        {
-            let mut pic = pc.pic.lock();
-            if pic.interrupt_output() {
-                if vcpu.interruptible() && !vcpu.event_pending() {
-                    if let Some(vector) = pic.acknowledge() {
-                        vcpu.inject_interrupt(vector);
-                    }
-                } else {
-                    vcpu.request_interrupt_window(true);
-                }
-            }
+        pc.catch_up();
+        let mut pic = pc.pic.lock();
+        if !pic.interrupt_output() {
+            return;
         }
-        if let Some(at) = next {
-            timer::wake_at(pc.counter_at(at));
+        if vcpu.interruptible() && !vcpu.event_pending() {
+            if let Some(vector) = pic.acknowledge() {
+                vcpu.inject_interrupt(vector);
+            }
+        } else {
+            vcpu.request_interrupt_window(true);
         }
     }
 
