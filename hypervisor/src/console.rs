@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
-use tessera_vdev::{AccessWidth, CharSink, DeviceError, MmioDevice, SerialPort};
+use tessera_vdev::{AccessWidth, CharSink, DeviceError, FirmwareConsole, MmioDevice, SerialPort};
 
 /// Longest line kept before it is written without its end.
 const MAX_LINE: usize = 256;
@@ -157,6 +157,16 @@ impl UartWindow {
         self.output.clone()
     }
 
+    /// The same console as firmware calls reach it (SBI debug console): its output
+    /// and this UART's typed input.
+    pub fn firmware_console(&self) -> SharedConsole {
+        SharedConsole {
+            uart: self.uart.clone(),
+            line: self.line.clone(),
+            output: self.output.clone(),
+        }
+    }
+
     /// The input side of this UART, for [`register_input`].
     pub fn input(&self, vm_id: u64) -> ConsoleInput {
         ConsoleInput {
@@ -185,6 +195,36 @@ impl MmioDevice for UartWindow {
         let result = shared.uart.write(offset, width, value);
         update_line(shared.uart.as_ref(), self.line.as_ref());
         result
+    }
+}
+
+/// A VM's console reached through firmware calls rather than its UART registers.
+pub struct SharedConsole {
+    uart: Arc<Mutex<SharedUart>>,
+    line: Option<IrqLine>,
+    output: Arc<Mutex<ConsoleOutput>>,
+}
+
+impl FirmwareConsole for SharedConsole {
+    fn write(&self, bytes: &[u8]) {
+        VmConsole(self.output.clone()).write_bytes(bytes);
+    }
+
+    fn read(&self, buf: &mut [u8]) -> usize {
+        let mut shared = self.uart.lock();
+        let mut count = 0;
+        for slot in buf.iter_mut() {
+            // Bytes already in the UART's FIFO come before those still waiting.
+            shared.refill();
+            let Some(byte) = shared.uart.take_input() else {
+                break;
+            };
+            *slot = byte;
+            count += 1;
+        }
+        shared.refill();
+        update_line(shared.uart.as_ref(), self.line.as_ref());
+        count
     }
 }
 

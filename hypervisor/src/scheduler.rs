@@ -126,6 +126,8 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
     let mut vcpu = task.vcpu.lock();
     match entry.vm.vcpus.state(i) {
         Some(VcpuState::On) => {}
+        // It waited for an interrupt, which has come.
+        Some(VcpuState::Suspended) => entry.vm.vcpus.resume(i),
         Some(VcpuState::Starting { .. }) => match entry.vm.vcpus.take_start(i) {
             Some((at, arg)) => vcpu.reset(at, arg),
             None => return Turn::NotRunnable,
@@ -158,7 +160,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
             Action::Resume if entry.vm.status() == VmStatus::Running => {}
             Action::SendIpi(value) => irq::send_ipi(entry, i, value, cpu),
             Action::WakeOthers => arch::kick(None),
-            Action::Idle if entry.irqchip.has_work(i, &vcpu) => {}
+            Action::Idle if entry.irqchip.has_work(i, &vcpu) => entry.vm.vcpus.resume(i),
             Action::Idle => {
                 entry.flush_console();
                 break Turn::Waiting;

@@ -19,7 +19,9 @@ use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MapType, MemoryFlag
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
-use tessera_vdev::{MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch};
+use tessera_vdev::{
+    FirmwareConsole, MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch,
+};
 use tessera_vm::{GuestMemory, RamRegion, Vm, VmDevices};
 
 /// A VM's second-stage translation table.
@@ -339,17 +341,23 @@ fn build(
             })
         })
         .collect::<Result<Vec<VcpuTask>, String>>()?;
-    let vm = Vm::new(
-        config.base.id,
-        config.base.name.clone(),
-        memory,
-        VmDevices {
-            mmio: devices.bus,
-            ports: devices.ports,
-            power: devices.power,
-        },
-        (0..pcpus.len() as u64).collect(),
-    );
+    // SAFETY: every region of `memory` is RAM `allocate_memory` took from the frame
+    // allocator for this VM (identity-mapped), given back only when the VM is not
+    // created.
+    let vm = unsafe {
+        Vm::new(
+            config.base.id,
+            config.base.name.clone(),
+            memory,
+            VmDevices {
+                mmio: devices.bus,
+                ports: devices.ports,
+                power: devices.power,
+                console: devices.firmware_console,
+            },
+            (0..pcpus.len() as u64).collect(),
+        )
+    };
     let entry = VmEntry {
         vm,
         vcpus,
@@ -404,8 +412,8 @@ pub struct VcpuSetup<'a> {
     pub root: HostPhysAddr,
     /// The vCPU's index in its VM.
     pub index: usize,
-    /// The VM's vCPU count (x86 describes it in CPUID).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// The VM's vCPU count (x86 describes it in CPUID; riscv64 checks hart masks).
+    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
     pub count: usize,
     /// Counter ticks when the VM was created (where the guest's counter starts; riscv64
     /// guests read the platform's time as it is).
@@ -423,6 +431,8 @@ struct Devices {
     power: Arc<PowerLatch>,
     console: Option<ConsoleInput>,
     output: Option<Arc<Mutex<ConsoleOutput>>>,
+    /// The console as firmware calls reach it.
+    firmware_console: Option<Arc<dyn FirmwareConsole>>,
     /// The console's window and interrupt, for the device tree.
     console_node: Option<(GuestRange, u32)>,
     arch: ArchDevices,
@@ -492,6 +502,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     let arch = arch::create_devices(config, &mut layout)?;
     let mut console = None;
     let mut output = None;
+    let mut firmware_console: Option<Arc<dyn FirmwareConsole>> = None;
     let mut console_node = None;
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
         let field = format!("devices.emu_devices[{i}] ({})", device.name);
@@ -503,6 +514,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
                 output = Some(window.output());
+                firmware_console = Some(Arc::new(window.firmware_console()));
                 let range = if arch::CONSOLE_ON_PORTS {
                     layout.insert_ports(
                         &field,
@@ -531,6 +543,7 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
         power: layout.power,
         console,
         output,
+        firmware_console,
         console_node,
         arch,
     })

@@ -145,6 +145,9 @@ const BOOT_TESTS: &[BootTest] = &[
             "[guest-riscv64] tessera-guest: s-mode ok",
             "[guest-riscv64] tessera-guest: memory ok",
             "[guest-riscv64] tessera-guest: sbi version ok (2.0)",
+            "[guest-riscv64] tessera-guest: sbi debug console ok",
+            "[guest-riscv64] tessera-guest: sbi legacy console ok",
+            "[guest-riscv64] tessera-guest: sbi hart masks ok",
             "[guest-riscv64] tessera-guest: all checks passed",
             "tessera: VM 1 (guest-riscv64) ended: powered off",
             "tessera: all VMs ended cleanly (1 VMs)",
@@ -158,6 +161,8 @@ const BOOT_TESTS: &[BootTest] = &[
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-a) booted on CPU 1",
             "tessera: VM 2 (guest-b) booted on CPU 2",
+            "[guest-a] tessera-guest: sbi debug console ok",
+            "[guest-b] tessera-guest: sbi debug console ok",
             "[guest-a] tessera-guest: all checks passed",
             "[guest-b] tessera-guest: all checks passed",
             "tessera: VM 1 (guest-a) ended: powered off",

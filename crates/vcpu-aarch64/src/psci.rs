@@ -148,9 +148,15 @@ pub fn encode_answer(answer: CallAnswer) -> u64 {
         CallAnswer::OnPending => code::ON_PENDING,
         CallAnswer::NoSuchCpu => code::INVALID_PARAMETERS,
         CallAnswer::BadAddress => code::INVALID_ADDRESS,
-        CallAnswer::StatusOn => 0,
+        // A core in a retention state is ON for AFFINITY_INFO.
+        CallAnswer::StatusOn | CallAnswer::StatusSuspended => 0,
         CallAnswer::StatusOff => 1,
         CallAnswer::StatusPending => 2,
+        // PSCI has no console calls; nothing asks for these answers.
+        CallAnswer::Bytes(_)
+        | CallAnswer::Byte(_)
+        | CallAnswer::BadBuffer
+        | CallAnswer::NoConsole => code::NOT_SUPPORTED,
     };
     value as u64
 }

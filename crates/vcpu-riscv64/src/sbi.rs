@@ -225,12 +225,14 @@ pub enum SbiCall {
         hart: u64,
     },
     /// sbi_hart_suspend, default retentive suspend: wait for an interrupt, then
-    /// return SUCCESS at the next instruction.
+    /// return SUCCESS at the next instruction; other harts see it SUSPENDED meanwhile.
     HartSuspend,
     /// sbi_system_reset of the whole VM.
     SystemReset {
         /// Shutdown, cold or warm reboot.
         kind: ResetKind,
+        /// The reason given was "system failure" (1) rather than "no reason" (0).
+        failure: bool,
     },
     /// sbi_debug_console_write: write `len` bytes from guest-physical `addr`; returns
     /// the number of bytes written in a1.
@@ -272,12 +274,14 @@ pub fn is_legacy(eid: u64) -> bool {
 /// RFENCE extensions instead. 0x03 (clear IPI) goes with them: a guest clears its
 /// software interrupt in sip itself.
 ///
-/// The consoles (legacy 0x01/0x02 and DBCN) are not offered either: a VM's console is
-/// its emulated UART, and the vCPU answers their calls with NOT_SUPPORTED.
+/// The consoles (legacy 0x01/0x02 and DBCN) are offered: they reach the VM's console,
+/// the same one its emulated UART writes to.
 pub fn is_implemented(eid: u64) -> bool {
     matches!(
         eid,
         eid::LEGACY_SET_TIMER
+            | eid::LEGACY_CONSOLE_PUTCHAR
+            | eid::LEGACY_CONSOLE_GETCHAR
             | eid::LEGACY_SHUTDOWN
             | eid::BASE
             | eid::TIME
@@ -285,6 +289,7 @@ pub fn is_implemented(eid: u64) -> bool {
             | eid::RFENCE
             | eid::HSM
             | eid::SRST
+            | eid::DBCN
     )
 }
 
@@ -293,8 +298,9 @@ pub fn answer(error: i64, value: u64) -> (u64, u64) {
     (error as u64, value)
 }
 
-/// The a0 and a1 values for the VM layer's answer to [`SbiCall::HartStart`] or
-/// [`SbiCall::HartStatus`].
+/// The a0 and a1 values for the VM layer's answer to [`SbiCall::HartStart`],
+/// [`SbiCall::HartStatus`] or a DBCN call ([`SbiCall::ConsoleWrite`],
+/// [`SbiCall::ConsoleRead`], [`SbiCall::ConsoleWriteByte`]).
 pub fn encode_answer(call_answer: CallAnswer) -> (u64, u64) {
     match call_answer {
         CallAnswer::Done => answer(error::SUCCESS, 0),
@@ -305,6 +311,22 @@ pub fn encode_answer(call_answer: CallAnswer) -> (u64, u64) {
         CallAnswer::StatusOn => answer(error::SUCCESS, hart_state::STARTED),
         CallAnswer::StatusOff => answer(error::SUCCESS, hart_state::STOPPED),
         CallAnswer::StatusPending => answer(error::SUCCESS, hart_state::START_PENDING),
+        CallAnswer::StatusSuspended => answer(error::SUCCESS, hart_state::SUSPENDED),
+        CallAnswer::Bytes(count) => answer(error::SUCCESS, count),
+        CallAnswer::Byte(_) => answer(error::SUCCESS, 0),
+        CallAnswer::BadBuffer => answer(error::INVALID_PARAM, 0),
+        CallAnswer::NoConsole => answer(error::DENIED, 0),
+    }
+}
+
+/// The a0 value for the VM layer's answer to a legacy console call
+/// ([`SbiCall::LegacyPutchar`], [`SbiCall::LegacyGetchar`]): 0 or the byte read on
+/// success, -1 (as the guest sees it) when nothing was typed or the call failed.
+pub fn encode_legacy_console_answer(call_answer: CallAnswer) -> u64 {
+    match call_answer {
+        CallAnswer::Byte(Some(byte)) => u64::from(byte),
+        CallAnswer::Bytes(_) | CallAnswer::Done => 0,
+        _ => error::FAILED as u64,
     }
 }
 
@@ -373,12 +395,13 @@ fn hsm(function: u64, a0: u64, a1: u64, a2: u64) -> SbiCall {
         },
         fid::HART_STOP => SbiCall::HartStop,
         fid::HART_GET_STATUS => SbiCall::HartStatus { hart: a0 },
-        fid::HART_SUSPEND => match a0 {
+        // The suspend type is a 32-bit value: the upper register bits are ignored.
+        fid::HART_SUSPEND => match a0 & 0xffff_ffff {
             SUSPEND_RETENTIVE => SbiCall::HartSuspend,
             // Defined by the specification, but not offered: it would need the
             // hart's state thrown away and a restart at a1.
             SUSPEND_NON_RETENTIVE => refuse(error::NOT_SUPPORTED),
-            // Reserved, platform-specific (none exist here) or wider than 32 bits.
+            // Reserved, or platform-specific (none exist here).
             _ => refuse(error::INVALID_PARAM),
         },
         _ => refuse(error::NOT_SUPPORTED),
@@ -390,7 +413,9 @@ fn hsm(function: u64, a0: u64, a1: u64, a2: u64) -> SbiCall {
 /// Reserved and vendor-specific types, and reasons other than "no reason" and
 /// "system failure" (reserved, or implementation- or vendor-specific ones, none of
 /// which exist here), are refused with INVALID_PARAM.
+/// Both are 32-bit values: the upper register bits are ignored.
 fn system_reset(kind: u64, reason: u64) -> SbiCall {
+    let (kind, reason) = (kind & 0xffff_ffff, reason & 0xffff_ffff);
     if reason != RESET_REASON_NONE && reason != RESET_REASON_FAILURE {
         return refuse(error::INVALID_PARAM);
     }
@@ -400,7 +425,10 @@ fn system_reset(kind: u64, reason: u64) -> SbiCall {
         2 => ResetKind::WarmReboot,
         _ => return refuse(error::INVALID_PARAM),
     };
-    SbiCall::SystemReset { kind }
+    SbiCall::SystemReset {
+        kind,
+        failure: reason == RESET_REASON_FAILURE,
+    }
 }
 
 /// The debug console extension.

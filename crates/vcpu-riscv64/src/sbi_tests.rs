@@ -4,7 +4,7 @@ use tessera_vcpu::CallAnswer;
 
 use crate::sbi::{
     HartMask, IMPL_ID, IMPL_VERSION, ResetKind, SPEC_VERSION, SbiCall, answer, decode, eid,
-    encode_answer, error, fid, hart_state, is_implemented, is_legacy,
+    encode_answer, encode_legacy_console_answer, error, fid, hart_state, is_implemented, is_legacy,
 };
 
 /// A call with extension `ext`, function `function` and arguments a0..a2.
@@ -87,6 +87,8 @@ fn probe_extension() {
     let probe = |ext: u64| call(eid::BASE, fid::PROBE_EXTENSION, [ext, 0, 0]);
     let offered = [
         eid::LEGACY_SET_TIMER,
+        eid::LEGACY_CONSOLE_PUTCHAR,
+        eid::LEGACY_CONSOLE_GETCHAR,
         eid::LEGACY_SHUTDOWN,
         eid::BASE,
         eid::TIME,
@@ -94,18 +96,11 @@ fn probe_extension() {
         eid::RFENCE,
         eid::HSM,
         eid::SRST,
+        eid::DBCN,
     ];
     for ext in offered {
         assert_eq!(probe(ext), ok(1), "{ext:#x}");
         assert!(is_implemented(ext));
-    }
-    // The consoles are the VM's emulated UART.
-    for ext in [
-        eid::LEGACY_CONSOLE_PUTCHAR,
-        eid::LEGACY_CONSOLE_GETCHAR,
-        eid::DBCN,
-    ] {
-        assert_eq!(probe(ext), ok(0), "{ext:#x}");
     }
     let absent = [
         eid::LEGACY_CLEAR_IPI,
@@ -294,9 +289,14 @@ fn hsm_extension() {
 fn hsm_suspend_types() {
     let suspend = |kind: u64| call(eid::HSM, fid::HART_SUSPEND, [kind, 0x8000_0000, 0]);
     assert_eq!(suspend(0), SbiCall::HartSuspend);
+    // The type is 32 bits wide: the register's upper half is ignored.
+    for kind in [1 << 32, 0xffff_ffff_0000_0000] {
+        assert_eq!(suspend(kind), SbiCall::HartSuspend, "{kind:#x}");
+    }
     // Default non-retentive: defined but not offered.
     assert_eq!(suspend(0x8000_0000), err(error::NOT_SUPPORTED));
-    // Reserved and platform-specific types, and values wider than 32 bits.
+    assert_eq!(suspend(0xffff_ffff_8000_0000), err(error::NOT_SUPPORTED));
+    // Reserved and platform-specific types.
     for kind in [
         1,
         0x0fff_ffff,
@@ -306,8 +306,6 @@ fn hsm_suspend_types() {
         0x8fff_ffff,
         0x9000_0000,
         0xffff_ffff,
-        1 << 32,
-        0xffff_ffff_8000_0000,
         u64::MAX,
     ] {
         assert_eq!(suspend(kind), err(error::INVALID_PARAM), "{kind:#x}");
@@ -346,6 +344,19 @@ fn hsm_answers() {
         (0, hart_state::START_PENDING)
     );
     assert_eq!(
+        encode_answer(CallAnswer::StatusSuspended),
+        (0, hart_state::SUSPENDED)
+    );
+    assert_eq!(encode_answer(CallAnswer::Bytes(12)), (0, 12));
+    assert_eq!(
+        encode_answer(CallAnswer::BadBuffer),
+        answer(error::INVALID_PARAM, 0)
+    );
+    assert_eq!(
+        encode_answer(CallAnswer::NoConsole),
+        answer(error::DENIED, 0)
+    );
+    assert_eq!(
         [
             hart_state::STARTED,
             hart_state::STOPPED,
@@ -368,16 +379,28 @@ fn system_reset_extension() {
         (2, ResetKind::WarmReboot),
     ];
     for (raw, kind) in kinds {
-        for reason in [0, 1] {
-            assert_eq!(reset(raw, reason), SbiCall::SystemReset { kind });
+        for (reason, failure) in [(0, false), (1, true), (1 << 32 | 1, true)] {
+            assert_eq!(
+                reset(raw, reason),
+                SbiCall::SystemReset { kind, failure },
+                "{raw} {reason:#x}"
+            );
         }
+        // Type and reason are 32 bits wide: the register's upper half is ignored.
+        assert_eq!(
+            reset(0xffff_ffff_0000_0000 | raw, 0),
+            SbiCall::SystemReset {
+                kind,
+                failure: false
+            }
+        );
     }
     // Reserved and vendor-specific reset types.
-    for kind in [3, 0xefff_ffff, 0xf000_0000, 0xffff_ffff, 1 << 32, u64::MAX] {
+    for kind in [3, 0xefff_ffff, 0xf000_0000, 0xffff_ffff, u64::MAX] {
         assert_eq!(reset(kind, 0), err(error::INVALID_PARAM), "{kind:#x}");
     }
     // Reserved, implementation- and vendor-specific reasons.
-    for reason in [2, 0xdfff_ffff, 0xe000_0000, 0xf000_0000, 1 << 32, u64::MAX] {
+    for reason in [2, 0xdfff_ffff, 0xe000_0000, 0xf000_0000, u64::MAX] {
         assert_eq!(reset(0, reason), err(error::INVALID_PARAM), "{reason:#x}");
     }
     for function in [1, 2, u64::MAX] {
@@ -536,4 +559,21 @@ fn hart_mask_with_huge_base() {
     assert_eq!(every_bit.iter_up_to(u64::MAX).count(), 64);
     assert_eq!(every_bit.iter_up_to(3).collect::<Vec<_>>(), [0, 1, 2]);
     assert!(every_bit.fits(64) && !every_bit.fits(63));
+}
+
+#[test]
+fn legacy_console_answers() {
+    assert_eq!(
+        encode_legacy_console_answer(CallAnswer::Byte(Some(b'q'))),
+        0x71
+    );
+    assert_eq!(
+        encode_legacy_console_answer(CallAnswer::Byte(None)),
+        u64::MAX
+    );
+    assert_eq!(encode_legacy_console_answer(CallAnswer::Bytes(1)), 0);
+    assert_eq!(
+        encode_legacy_console_answer(CallAnswer::NoConsole),
+        u64::MAX
+    );
 }

@@ -131,6 +131,10 @@ enum Pending {
     MmioRead(MemAccess),
     HartStart,
     HartStatus,
+    /// A DBCN call (a0 and a1 answer it).
+    Console,
+    /// A legacy console call (only a0 answers it).
+    LegacyConsole,
 }
 
 /// One virtual hart of a VS-mode guest.
@@ -141,6 +145,8 @@ pub struct Riscv64Vcpu {
     fp: FpRegs,
     hgatp: u64,
     hart_id: u64,
+    /// Harts of the VM (ids 0 to this - 1): hart masks naming others are refused.
+    harts: u64,
     /// The guest ran at S level (VS) rather than U level (VU) when it last trapped:
     /// sstatus.SPP as the trap left it, and what SRET returns to.
     supervisor: bool,
@@ -152,9 +158,9 @@ pub struct Riscv64Vcpu {
 }
 
 impl Riscv64Vcpu {
-    /// Hart `hart_id` of the VM with `vmid` and G-stage root `root`. It starts in
-    /// reset state at address 0; call `reset`.
-    pub fn new(vmid: u16, root: HostPhysAddr, hart_id: u64) -> Self {
+    /// Hart `hart_id` of the VM with `vmid`, G-stage root `root` and `harts` harts. It
+    /// starts in reset state at address 0; call `reset`.
+    pub fn new(vmid: u16, root: HostPhysAddr, hart_id: u64, harts: u64) -> Self {
         Self {
             regs: GuestRegs::default(),
             pc: 0,
@@ -166,6 +172,7 @@ impl Riscv64Vcpu {
             fp: FpRegs::default(),
             hgatp: HGATP_SV39X4 | (u64::from(vmid) << 44) | (root.raw() >> 12),
             hart_id,
+            harts,
             supervisor: true,
             hvip: 0,
             dirty: true,
@@ -275,6 +282,12 @@ impl Riscv64Vcpu {
                 self.answer_sbi(sbi::error::SUCCESS, 0);
                 None
             }
+            SbiCall::SendIpi { targets } | SbiCall::RemoteFence { targets }
+                if !targets.fits(self.harts) =>
+            {
+                self.answer_sbi(sbi::error::INVALID_PARAM, 0);
+                None
+            }
             SbiCall::SendIpi { targets } => {
                 self.answer_sbi(sbi::error::SUCCESS, 0);
                 let mask = targets.iter_up_to(64).fold(0u64, |m, hart| m | (1 << hart));
@@ -307,23 +320,41 @@ impl Riscv64Vcpu {
                 Some(VcpuExit::CpuStatus { target: hart })
             }
             SbiCall::HartSuspend => {
+                // Resumed by an interrupt, the call returns SUCCESS.
                 self.answer_sbi(sbi::error::SUCCESS, 0);
-                Some(VcpuExit::Idle)
+                Some(VcpuExit::CpuSuspend)
             }
-            SbiCall::SystemReset { kind } => Some(match kind {
+            SbiCall::SystemReset { kind, failure } => Some(match kind {
+                ResetKind::Shutdown if failure => VcpuExit::SystemFailure,
                 ResetKind::Shutdown => VcpuExit::SystemOff,
                 ResetKind::ColdReboot | ResetKind::WarmReboot => VcpuExit::SystemReset,
             }),
             SbiCall::LegacyShutdown => Some(VcpuExit::SystemOff),
-            // The console belongs to the VM's emulated UART; the debug console
-            // extension is not offered (probe answers 0).
-            SbiCall::ConsoleWrite { .. }
-            | SbiCall::ConsoleRead { .. }
-            | SbiCall::ConsoleWriteByte(_)
-            | SbiCall::LegacyPutchar(_)
-            | SbiCall::LegacyGetchar => {
-                self.answer_sbi(sbi::error::NOT_SUPPORTED, 0);
-                None
+            SbiCall::ConsoleWrite { len, addr } => {
+                self.pending = Pending::Console;
+                Some(VcpuExit::ConsoleWrite {
+                    addr: GuestPhysAddr::new(addr),
+                    len,
+                })
+            }
+            SbiCall::ConsoleRead { len, addr } => {
+                self.pending = Pending::Console;
+                Some(VcpuExit::ConsoleRead {
+                    addr: GuestPhysAddr::new(addr),
+                    len,
+                })
+            }
+            SbiCall::ConsoleWriteByte(byte) => {
+                self.pending = Pending::Console;
+                Some(VcpuExit::ConsoleWriteByte(byte))
+            }
+            SbiCall::LegacyPutchar(byte) => {
+                self.pending = Pending::LegacyConsole;
+                Some(VcpuExit::ConsoleWriteByte(byte))
+            }
+            SbiCall::LegacyGetchar => {
+                self.pending = Pending::LegacyConsole;
+                Some(VcpuExit::ConsoleReadByte)
             }
         }
     }
@@ -495,10 +526,19 @@ impl ArchVcpu for Riscv64Vcpu {
     }
 
     fn answer(&mut self, answer: CallAnswer) {
-        if matches!(self.pending, Pending::HartStart | Pending::HartStatus) {
-            let (a0, a1) = sbi::encode_answer(answer);
-            self.set_reg(10, a0);
-            self.set_reg(11, a1);
+        match self.pending {
+            Pending::HartStart | Pending::HartStatus | Pending::Console => {
+                let (a0, a1) = sbi::encode_answer(answer);
+                self.set_reg(10, a0);
+                self.set_reg(11, a1);
+            }
+            // Legacy calls return only a0: putchar 0 (or an error), getchar the
+            // byte or -1.
+            Pending::LegacyConsole => {
+                let a0 = sbi::encode_legacy_console_answer(answer);
+                self.set_reg(10, a0);
+            }
+            Pending::None | Pending::MmioRead(_) => {}
         }
         self.pending = Pending::None;
     }

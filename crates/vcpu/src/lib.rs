@@ -70,12 +70,41 @@ pub enum VcpuExit {
         /// The request as the guest wrote it.
         value: u64,
     },
+    /// The calling vCPU suspends itself until an interrupt resumes it (SBI HSM
+    /// retentive suspend; the vCPU has already set the call's return value). Other
+    /// vCPUs see it suspended meanwhile.
+    CpuSuspend,
     /// The guest stopped the calling vCPU.
     CpuOff,
     /// The guest powered its VM off.
     SystemOff,
     /// The guest asked for its VM to be reset.
     SystemReset,
+    /// The guest powered its VM off, reporting a system failure (SBI system reset
+    /// reason 1): the VM ends, not cleanly.
+    SystemFailure,
+    /// The guest asks its firmware console to write `len` bytes from guest-physical
+    /// `addr` (SBI debug console write); answer with [`ArchVcpu::answer`].
+    ConsoleWrite {
+        /// Guest-physical address of the first byte.
+        addr: GuestPhysAddr,
+        /// Number of bytes.
+        len: u64,
+    },
+    /// The guest asks its firmware console for up to `len` typed bytes into
+    /// guest-physical `addr` (SBI debug console read); answer with [`ArchVcpu::answer`].
+    ConsoleRead {
+        /// Guest-physical address of the buffer.
+        addr: GuestPhysAddr,
+        /// Size of the buffer.
+        len: u64,
+    },
+    /// The guest writes one byte to its firmware console (SBI debug console
+    /// write_byte, legacy console_putchar); answer with [`ArchVcpu::answer`].
+    ConsoleWriteByte(u8),
+    /// The guest asks its firmware console for one typed byte (legacy
+    /// console_getchar); answer with [`ArchVcpu::answer`].
+    ConsoleReadByte,
     /// The exit was dealt with inside the vCPU; resume the guest.
     Handled,
 }
@@ -99,6 +128,16 @@ pub enum CallAnswer {
     StatusOff,
     /// CPU status: the target is starting.
     StatusPending,
+    /// CPU status: the target is suspended (it waits for an interrupt to resume).
+    StatusSuspended,
+    /// Console: this many bytes were written or read.
+    Bytes(u64),
+    /// Console: the byte read, or `None` when nothing was typed.
+    Byte(Option<u8>),
+    /// Console: the buffer named does not lie wholly in the VM's RAM.
+    BadBuffer,
+    /// Console: the VM has no console.
+    NoConsole,
 }
 
 /// A guest action the vCPU cannot handle: the VM is stopped, with this as the reason.
@@ -166,7 +205,7 @@ pub trait ArchVcpu {
     /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`]
     /// or [`VcpuExit::PortRead`].
     fn complete_mmio_read(&mut self, value: u64);
-    /// Answers the last [`VcpuExit::CpuOn`] or [`VcpuExit::CpuStatus`].
+    /// Answers the last [`VcpuExit::CpuOn`], [`VcpuExit::CpuStatus`] or console exit.
     fn answer(&mut self, answer: CallAnswer);
     /// Puts the vCPU in its reset state, about to run at `entry` with `arg` in the first argument register.
     fn reset(&mut self, entry: GuestPhysAddr, arg: u64);

@@ -174,8 +174,21 @@ pub trait SerialPort: MmioDevice {
     fn push_input(&mut self, byte: u8);
     /// Whether another typed byte fits.
     fn can_take_input(&self) -> bool;
+    /// Takes the oldest typed byte the guest has not read, as a read of the receive
+    /// data register would (for firmware console calls that share the port's input).
+    fn take_input(&mut self) -> Option<u8>;
     /// Whether the interrupt line is asserted.
     fn interrupt_pending(&self) -> bool;
+}
+
+/// A VM's console as its firmware calls reach it (the SBI debug console): the same
+/// output and typed input as the VM's console UART.
+pub trait FirmwareConsole: Send + Sync {
+    /// Writes `bytes` to the console.
+    fn write(&self, bytes: &[u8]);
+    /// Takes up to `buf.len()` typed bytes into `buf`; returns how many (0 when
+    /// nothing was typed).
+    fn read(&self, buf: &mut [u8]) -> usize;
 }
 
 /// Where a console device's output goes (the hypervisor's console, a buffer, ...).

@@ -315,6 +315,10 @@ impl SerialPort for Pl011 {
         self.rx.len() < self.rx_capacity()
     }
 
+    fn take_input(&mut self) -> Option<u8> {
+        self.rx.pop_front()
+    }
+
     /// UARTMIS is not zero.
     fn interrupt_pending(&self) -> bool {
         self.masked_status() != 0

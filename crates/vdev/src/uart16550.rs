@@ -368,6 +368,10 @@ impl SerialPort for Uart16550 {
         self.rx.len() < self.rx_capacity()
     }
 
+    fn take_input(&mut self) -> Option<u8> {
+        self.rx.pop_front()
+    }
+
     /// IIR bit 0 is clear.
     fn interrupt_pending(&self) -> bool {
         self.interrupt_id().is_some()

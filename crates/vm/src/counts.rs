@@ -17,8 +17,10 @@ pub enum ExitReason {
     HostInterrupt,
     /// The guest sent inter-processor interrupts.
     Ipi,
-    /// A power call: CPU on/off/status, system off/reset.
+    /// A power call: CPU on/off/status/suspend, system off/reset.
     Power,
+    /// A firmware console call (SBI debug console, legacy putchar/getchar).
+    Console,
     /// An exit the vCPU dealt with itself and reported.
     Handled,
 }
@@ -26,7 +28,7 @@ pub enum ExitReason {
 /// Counters of exits by [`ExitReason`].
 #[derive(Debug, Default)]
 pub struct ExitCounts {
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; 8],
 }
 
 impl ExitReason {
@@ -40,20 +42,27 @@ impl ExitReason {
             VcpuExit::SendIpi { .. } => Self::Ipi,
             VcpuExit::CpuOn { .. }
             | VcpuExit::CpuStatus { .. }
+            | VcpuExit::CpuSuspend
             | VcpuExit::CpuOff
             | VcpuExit::SystemOff
+            | VcpuExit::SystemFailure
             | VcpuExit::SystemReset => Self::Power,
+            VcpuExit::ConsoleWrite { .. }
+            | VcpuExit::ConsoleRead { .. }
+            | VcpuExit::ConsoleWriteByte(_)
+            | VcpuExit::ConsoleReadByte => Self::Console,
             VcpuExit::Handled => Self::Handled,
         }
     }
 
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Mmio,
         Self::Port,
         Self::Idle,
         Self::HostInterrupt,
         Self::Ipi,
         Self::Power,
+        Self::Console,
         Self::Handled,
     ];
 
@@ -65,6 +74,7 @@ impl ExitReason {
             Self::HostInterrupt => "host-interrupt",
             Self::Ipi => "ipi",
             Self::Power => "power",
+            Self::Console => "console",
             Self::Handled => "handled",
         }
     }
@@ -91,13 +101,14 @@ impl ExitCounts {
     }
 }
 
-/// `total N (mmio N, idle N, ...)`; port exits only where there were some (x86).
+/// `total N (mmio N, idle N, ...)`; port and console exits only where there were
+/// some (x86 ports, riscv64 firmware consoles).
 impl fmt::Display for ExitCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} exits (", self.total())?;
-        let shown = ExitReason::ALL
-            .iter()
-            .filter(|&&reason| reason != ExitReason::Port || self.get(reason) != 0);
+        let shown = ExitReason::ALL.iter().filter(|&&reason| {
+            !matches!(reason, ExitReason::Port | ExitReason::Console) || self.get(reason) != 0
+        });
         for (i, reason) in shown.enumerate() {
             let sep = if i == 0 { "" } else { ", " };
             write!(f, "{sep}{} {}", reason.name(), self.get(*reason))?;

@@ -45,6 +45,9 @@ impl fmt::Display for GuestError {
 pub enum EndReason {
     /// The guest powered it off.
     PoweredOff,
+    /// The guest powered it off reporting a system failure (SBI system reset with
+    /// reason "system failure"): an end, but not a clean one.
+    SystemFailure,
     /// A guest error on one of its vCPUs stopped it.
     Fault {
         /// Index of the vCPU.
@@ -71,6 +74,7 @@ impl fmt::Display for EndReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PoweredOff => write!(f, "powered off"),
+            Self::SystemFailure => write!(f, "powered off, reporting a system failure"),
             Self::Fault { vcpu, error } => write!(f, "stopped: vCPU {vcpu}: {error}"),
             Self::ResetLoop { resets } => {
                 write!(f, "stopped: it reset itself {resets} times (a reset loop)")

@@ -3,8 +3,13 @@
 use crate::ExitReason;
 use crate::Vm;
 use crate::end::{EndReason, GuestError};
-use tessera_vcpu::{ArchVcpu, VcpuError, VcpuExit};
+use tessera_addr::GuestPhysAddr;
+use tessera_vcpu::{ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 use tessera_vdev::PowerRequest;
+
+/// Most bytes one firmware console call moves; the call reports how many it did, and
+/// the guest calls again for the rest (as the SBI debug console allows).
+pub const CONSOLE_CHUNK: usize = 256;
 
 /// What the physical CPU does after an exit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +107,10 @@ impl Vm {
                 Action::Resume
             }
             VcpuExit::SendIpi { value } => Action::SendIpi(value),
+            VcpuExit::CpuSuspend => {
+                self.vcpus.suspend(index);
+                Action::Idle
+            }
             VcpuExit::CpuOff => {
                 self.vcpus.set_off(index);
                 if self.vcpus.all_off() {
@@ -112,8 +121,95 @@ impl Vm {
                 }
             }
             VcpuExit::SystemOff => self.power_off(),
+            VcpuExit::SystemFailure => {
+                self.end(EndReason::SystemFailure);
+                Action::Ended
+            }
             VcpuExit::SystemReset => self.reset_request(),
+            VcpuExit::ConsoleWrite { addr, len } => {
+                vcpu.answer(self.console_write(addr, len));
+                Action::Resume
+            }
+            VcpuExit::ConsoleRead { addr, len } => {
+                vcpu.answer(self.console_read(addr, len));
+                Action::Resume
+            }
+            VcpuExit::ConsoleWriteByte(byte) => {
+                vcpu.answer(match &self.console {
+                    Some(console) => {
+                        console.write(&[byte]);
+                        CallAnswer::Bytes(1)
+                    }
+                    None => CallAnswer::NoConsole,
+                });
+                Action::Resume
+            }
+            VcpuExit::ConsoleReadByte => {
+                vcpu.answer(match &self.console {
+                    Some(console) => {
+                        let mut byte = [0];
+                        let read = console.read(&mut byte) == 1;
+                        CallAnswer::Byte(read.then_some(byte[0]))
+                    }
+                    None => CallAnswer::NoConsole,
+                });
+                Action::Resume
+            }
         }
+    }
+
+    /// A firmware console write of the `len` guest bytes at `addr`: the whole buffer
+    /// must lie in the VM's RAM; up to [`CONSOLE_CHUNK`] bytes of it are written.
+    fn console_write(&self, addr: GuestPhysAddr, len: u64) -> CallAnswer {
+        let Some(console) = &self.console else {
+            return CallAnswer::NoConsole;
+        };
+        if len == 0 {
+            return CallAnswer::Bytes(0);
+        }
+        if self.memory.host_span(addr, len).is_err() {
+            return CallAnswer::BadBuffer;
+        }
+        let mut chunk = [0u8; CONSOLE_CHUNK];
+        let count = usize::try_from(len).map_or(CONSOLE_CHUNK, |len| len.min(CONSOLE_CHUNK));
+        let Some(bytes) = chunk.get_mut(..count) else {
+            return CallAnswer::BadBuffer;
+        };
+        // SAFETY: `Vm::new`'s caller promised the VM's RAM is accessible at its host
+        // addresses; `read` checks the span lies inside it.
+        if unsafe { self.memory.read(addr, bytes) }.is_err() {
+            return CallAnswer::BadBuffer;
+        }
+        console.write(bytes);
+        CallAnswer::Bytes(count as u64)
+    }
+
+    /// A firmware console read into the `len`-byte guest buffer at `addr`: the whole
+    /// buffer must lie in the VM's RAM; up to [`CONSOLE_CHUNK`] typed bytes go in.
+    fn console_read(&self, addr: GuestPhysAddr, len: u64) -> CallAnswer {
+        let Some(console) = &self.console else {
+            return CallAnswer::NoConsole;
+        };
+        if len == 0 {
+            return CallAnswer::Bytes(0);
+        }
+        if self.memory.host_span(addr, len).is_err() {
+            return CallAnswer::BadBuffer;
+        }
+        let mut chunk = [0u8; CONSOLE_CHUNK];
+        let room = usize::try_from(len).map_or(CONSOLE_CHUNK, |len| len.min(CONSOLE_CHUNK));
+        let Some(buf) = chunk.get_mut(..room) else {
+            return CallAnswer::BadBuffer;
+        };
+        let count = console.read(buf).min(room);
+        let Some(typed) = buf.get(..count) else {
+            return CallAnswer::BadBuffer;
+        };
+        // SAFETY: as in `console_write`, for writing.
+        if unsafe { self.memory.write(addr, typed) }.is_err() {
+            return CallAnswer::BadBuffer;
+        }
+        CallAnswer::Bytes(count as u64)
     }
 
     /// The guest powered its VM off.

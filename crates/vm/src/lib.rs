@@ -23,7 +23,7 @@ mod vcpus;
 
 pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
-pub use exit::Action;
+pub use exit::{Action, CONSOLE_CHUNK};
 pub use load::{ImageError, LoadError, check_load};
 pub use memory::{GuestMemory, MemoryError, RamRegion};
 pub use vcpus::{VcpuState, VcpuTable};
@@ -32,7 +32,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU8, Ordering};
 use spin::Mutex;
-use tessera_vdev::{MmioBus, PortBus, PowerLatch};
+use tessera_vdev::{FirmwareConsole, MmioBus, PortBus, PowerLatch};
 
 /// Resets a VM gets; the next request stops it ([`EndReason::ResetLoop`]).
 pub const MAX_RESETS: u32 = 64;
@@ -57,6 +57,8 @@ pub struct VmDevices {
     pub ports: PortBus,
     /// Where power and reset registers put the guest's requests.
     pub power: Arc<PowerLatch>,
+    /// The console firmware calls reach (the VM's console), if it has one.
+    pub console: Option<Arc<dyn FirmwareConsole>>,
 }
 
 /// One virtual machine.
@@ -73,6 +75,8 @@ pub struct Vm {
     pub ports: Mutex<PortBus>,
     /// Power requests made through device registers.
     pub power: Arc<PowerLatch>,
+    /// The console firmware calls reach.
+    console: Option<Arc<dyn FirmwareConsole>>,
     /// Power state of each vCPU.
     pub vcpus: VcpuTable,
     status: AtomicU8,
@@ -85,7 +89,12 @@ pub struct Vm {
 impl Vm {
     /// A VM with the emulated `devices`, whose vCPUs have the architecture ids
     /// `vcpu_ids` (vCPU 0 starts on).
-    pub fn new(
+    ///
+    /// # Safety
+    /// Every region of `memory` is the VM's own RAM, readable and writable at its
+    /// host address for as long as the VM exists: firmware console calls copy guest
+    /// buffers through it.
+    pub unsafe fn new(
         id: u64,
         name: String,
         memory: GuestMemory,
@@ -99,6 +108,7 @@ impl Vm {
             bus: Mutex::new(devices.mmio),
             ports: Mutex::new(devices.ports),
             power: devices.power,
+            console: devices.console,
             vcpus: VcpuTable::new(vcpu_ids),
             status: AtomicU8::new(VmStatus::Running as u8),
             end_reason: Mutex::new(None),

@@ -63,6 +63,38 @@ impl GuestMemory {
             .ok_or(MemoryError { addr, len })
     }
 
+    /// Copies the guest bytes at `addr` into `buf`; the span must lie inside one region.
+    ///
+    /// # Safety
+    /// Every region's host range is memory the caller may read at that address (the
+    /// VM's own RAM, identity-mapped, not freed).
+    pub unsafe fn read(&self, addr: GuestPhysAddr, buf: &mut [u8]) -> Result<(), MemoryError> {
+        let host = self.host_span(addr, buf.len() as u64)?;
+        let base = host.raw() as *const u8;
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: `host_span` put the span inside a region, which the caller
+            // promises is readable; the guest may write it meanwhile, so each byte is
+            // read once, volatile.
+            *byte = unsafe { base.add(i).read_volatile() };
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` to guest address `addr`; the span must lie inside one region.
+    ///
+    /// # Safety
+    /// Every region's host range is memory the caller may write at that address (the
+    /// VM's own RAM, identity-mapped, not freed).
+    pub unsafe fn write(&self, addr: GuestPhysAddr, bytes: &[u8]) -> Result<(), MemoryError> {
+        let host = self.host_span(addr, bytes.len() as u64)?;
+        let base = host.raw() as *mut u8;
+        for (i, &byte) in bytes.iter().enumerate() {
+            // SAFETY: as in `read`, for writing.
+            unsafe { base.add(i).write_volatile(byte) };
+        }
+        Ok(())
+    }
+
     /// Whether a vCPU may start executing at `addr`.
     pub fn is_executable(&self, addr: GuestPhysAddr) -> bool {
         self.regions

@@ -7,8 +7,8 @@ use alloc::vec;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 use tessera_vdev::{
-    AcpiPmControl, DeviceError, MmioDevice, PortBus, PortDevice, PortRange, PowerLatch,
-    ResetControl,
+    AcpiPmControl, DeviceError, FirmwareConsole, MmioDevice, PortBus, PortDevice, PortRange,
+    PowerLatch, ResetControl,
 };
 
 #[derive(Default)]
@@ -88,10 +88,21 @@ fn gpa(raw: u64) -> GuestPhysAddr {
     GuestPhysAddr::new(raw)
 }
 
+/// Guest RAM of the test VMs: 16 MiB at 0x4000_0000.
+const RAM_BASE: u64 = 0x4000_0000;
+const RAM_SIZE: u64 = 0x100_0000;
+
 fn test_vm(vcpus: usize) -> Vm {
+    test_vm_with(vcpus, None)
+}
+
+/// A VM whose RAM is a buffer of this process (leaked: the VM may outlive the test's
+/// frame), with the firmware console `console`.
+fn test_vm_with(vcpus: usize, console: Option<Arc<dyn FirmwareConsole>>) -> Vm {
+    let ram: &'static mut [u8] = vec![0u8; RAM_SIZE as usize].leak();
     let memory = GuestMemory::new(vec![RamRegion {
-        guest: GuestRange::new(gpa(0x4000_0000), 0x100_0000),
-        host: HostPhysAddr::new(0x8000_0000),
+        guest: GuestRange::new(gpa(RAM_BASE), RAM_SIZE),
+        host: HostPhysAddr::new(ram.as_mut_ptr() as u64),
         executable: true,
     }]);
     let mut bus = MmioBus::new();
@@ -121,14 +132,18 @@ fn test_vm(vcpus: usize) -> Vm {
         mmio: bus,
         ports,
         power,
+        console,
     };
-    Vm::new(
-        1,
-        "test".into(),
-        memory,
-        devices,
-        (0..vcpus as u64).collect(),
-    )
+    // SAFETY: the only region is the leaked buffer above, at its own address.
+    unsafe {
+        Vm::new(
+            1,
+            "test".into(),
+            memory,
+            devices,
+            (0..vcpus as u64).collect(),
+        )
+    }
 }
 
 #[test]
@@ -271,9 +286,10 @@ fn power_off_and_reset() {
 #[test]
 fn memory_spans_stay_inside_one_region() {
     let vm = test_vm(1);
+    let host = vm.memory.regions()[0].host;
     assert_eq!(
         vm.memory.host_span(gpa(0x4000_1000), 0x10),
-        Ok(HostPhysAddr::new(0x8000_1000))
+        Ok(HostPhysAddr::new(host.raw() + 0x1000))
     );
     assert!(vm.memory.host_span(gpa(0x40ff_fff0), 0x20).is_err());
     assert!(vm.memory.host_span(gpa(0x3fff_ffff), 1).is_err());
@@ -375,4 +391,170 @@ fn the_last_vcpu_off_powers_the_vm_off() {
         Action::Ended
     );
     assert_eq!(vm.end_reason(), Some(EndReason::PoweredOff));
+}
+
+/// A firmware console that keeps what is written and hands out what was "typed".
+#[derive(Default)]
+struct FakeConsole {
+    written: spin::Mutex<Vec<u8>>,
+    typed: spin::Mutex<alloc::collections::VecDeque<u8>>,
+}
+
+impl FirmwareConsole for FakeConsole {
+    fn write(&self, bytes: &[u8]) {
+        self.written.lock().extend_from_slice(bytes);
+    }
+    fn read(&self, buf: &mut [u8]) -> usize {
+        let mut typed = self.typed.lock();
+        let mut count = 0;
+        for slot in buf.iter_mut() {
+            let Some(byte) = typed.pop_front() else { break };
+            *slot = byte;
+            count += 1;
+        }
+        count
+    }
+}
+
+fn console_vm() -> (Vm, Arc<FakeConsole>) {
+    let console = Arc::new(FakeConsole::default());
+    (test_vm_with(1, Some(console.clone())), console)
+}
+
+/// Puts `bytes` into the VM's RAM at `addr`.
+fn poke(vm: &Vm, addr: u64, bytes: &[u8]) {
+    // SAFETY: the test VM's RAM is a buffer of this process.
+    unsafe { vm.memory.write(gpa(addr), bytes) }.unwrap();
+}
+
+#[test]
+fn console_write_copies_guest_bytes_to_the_console() {
+    let (vm, console) = console_vm();
+    let mut vcpu = FakeVcpu::default();
+    poke(&vm, RAM_BASE + 0x1000, b"hello\n");
+    let exit = VcpuExit::ConsoleWrite {
+        addr: gpa(RAM_BASE + 0x1000),
+        len: 6,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(exit)), Action::Resume);
+    assert_eq!(vcpu.answer, Some(CallAnswer::Bytes(6)));
+    assert_eq!(console.written.lock().as_slice(), b"hello\n");
+    assert_eq!(vm.exits.get(ExitReason::Console), 1);
+    // A long buffer is written a chunk at a time; the guest calls again for the rest.
+    let long = VcpuExit::ConsoleWrite {
+        addr: gpa(RAM_BASE),
+        len: 10_000,
+    };
+    vm.handle_exit(0, &mut vcpu, Ok(long));
+    assert_eq!(vcpu.answer, Some(CallAnswer::Bytes(CONSOLE_CHUNK as u64)));
+}
+
+#[test]
+fn console_buffers_outside_ram_are_refused_whole() {
+    let (vm, console) = console_vm();
+    let mut vcpu = FakeVcpu::default();
+    for (addr, len) in [
+        (0xdead_0000, 64),
+        // Starts in RAM, ends past it: refused although the first chunk would fit.
+        (RAM_BASE + RAM_SIZE - 16, 64),
+        (RAM_BASE, u64::MAX),
+        (u64::MAX - 3, 8),
+    ] {
+        for exit in [
+            VcpuExit::ConsoleWrite {
+                addr: gpa(addr),
+                len,
+            },
+            VcpuExit::ConsoleRead {
+                addr: gpa(addr),
+                len,
+            },
+        ] {
+            assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(exit)), Action::Resume);
+            assert_eq!(vcpu.answer, Some(CallAnswer::BadBuffer), "{exit:?}");
+        }
+    }
+    assert!(console.written.lock().is_empty());
+    assert_eq!(vm.status(), VmStatus::Running);
+}
+
+#[test]
+fn console_read_puts_typed_bytes_into_guest_ram() {
+    let (vm, console) = console_vm();
+    let mut vcpu = FakeVcpu::default();
+    console.typed.lock().extend(b"ls\r");
+    let exit = VcpuExit::ConsoleRead {
+        addr: gpa(RAM_BASE + 0x2000),
+        len: 2,
+    };
+    vm.handle_exit(0, &mut vcpu, Ok(exit));
+    assert_eq!(vcpu.answer, Some(CallAnswer::Bytes(2)));
+    let mut got = [0u8; 2];
+    // SAFETY: the test VM's RAM is a buffer of this process.
+    unsafe { vm.memory.read(gpa(RAM_BASE + 0x2000), &mut got) }.unwrap();
+    assert_eq!(&got, b"ls");
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::ConsoleReadByte));
+    assert_eq!(vcpu.answer, Some(CallAnswer::Byte(Some(b'\r'))));
+    vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::ConsoleReadByte));
+    assert_eq!(vcpu.answer, Some(CallAnswer::Byte(None)));
+    vm.handle_exit(0, &mut vcpu, Ok(exit));
+    assert_eq!(vcpu.answer, Some(CallAnswer::Bytes(0)));
+}
+
+#[test]
+fn console_calls_without_a_console_are_denied() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    for exit in [
+        VcpuExit::ConsoleWriteByte(b'x'),
+        VcpuExit::ConsoleReadByte,
+        VcpuExit::ConsoleWrite {
+            addr: gpa(RAM_BASE),
+            len: 1,
+        },
+    ] {
+        assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(exit)), Action::Resume);
+        assert_eq!(vcpu.answer, Some(CallAnswer::NoConsole));
+    }
+}
+
+#[test]
+fn a_suspended_vcpu_is_reported_suspended_until_resumed() {
+    let vm = test_vm(2);
+    let mut vcpu = FakeVcpu::default();
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuSuspend)),
+        Action::Idle
+    );
+    assert_eq!(vm.vcpus.state(0), Some(VcpuState::Suspended));
+    let status = VcpuExit::CpuStatus { target: 0 };
+    vm.handle_exit(1, &mut vcpu, Ok(status));
+    assert_eq!(vcpu.answer, Some(CallAnswer::StatusSuspended));
+    // Starting a suspended vCPU is starting one that is on.
+    let start = VcpuExit::CpuOn {
+        target: 0,
+        entry: gpa(RAM_BASE),
+        arg: 0,
+    };
+    vm.handle_exit(1, &mut vcpu, Ok(start));
+    assert_eq!(vcpu.answer, Some(CallAnswer::AlreadyOn));
+    vm.vcpus.resume(0);
+    vm.handle_exit(1, &mut vcpu, Ok(status));
+    assert_eq!(vcpu.answer, Some(CallAnswer::StatusOn));
+    // Only an on vCPU can be suspended.
+    vm.vcpus.suspend(1);
+    assert_eq!(vm.vcpus.state(1), Some(VcpuState::Off));
+}
+
+#[test]
+fn a_reported_system_failure_ends_the_vm_not_cleanly() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    assert_eq!(
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::SystemFailure)),
+        Action::Ended
+    );
+    let reason = vm.end_reason().unwrap();
+    assert_eq!(reason, EndReason::SystemFailure);
+    assert!(!reason.is_clean());
 }

@@ -20,6 +20,9 @@ pub enum VcpuState {
     },
     /// Running guest code.
     On,
+    /// Suspended by its own request (SBI HSM retentive suspend) until an interrupt
+    /// resumes it; on as far as starting it is concerned.
+    Suspended,
 }
 
 /// The vCPUs of one VM, by index, with their architecture ids.
@@ -85,6 +88,20 @@ impl VcpuTable {
         }
     }
 
+    /// Marks vCPU `index` suspended, if it is on.
+    pub fn suspend(&self, index: usize) {
+        if let Some(state @ VcpuState::On) = self.states.lock().get_mut(index) {
+            *state = VcpuState::Suspended;
+        }
+    }
+
+    /// Marks suspended vCPU `index` on again (an interrupt resumed it).
+    pub fn resume(&self, index: usize) {
+        if let Some(state @ VcpuState::Suspended) = self.states.lock().get_mut(index) {
+            *state = VcpuState::On;
+        }
+    }
+
     /// Takes a pending start of vCPU `index`: it is on from now, at the returned entry.
     pub fn take_start(&self, index: usize) -> Option<(GuestPhysAddr, u64)> {
         let mut states = self.states.lock();
@@ -113,18 +130,19 @@ impl VcpuTable {
                 CallAnswer::Done
             }
             Some(VcpuState::Starting { .. }) => CallAnswer::OnPending,
-            Some(VcpuState::On) => CallAnswer::AlreadyOn,
+            Some(VcpuState::On | VcpuState::Suspended) => CallAnswer::AlreadyOn,
             None => CallAnswer::NoSuchCpu,
         }
     }
 
-    /// AFFINITY_INFO of the vCPU with id `target`.
+    /// AFFINITY_INFO (or hart_get_status) of the vCPU with id `target`.
     pub fn status_of(&self, target: u64) -> CallAnswer {
         let Some(index) = self.ids.iter().position(|&id| id == target) else {
             return CallAnswer::NoSuchCpu;
         };
         match self.states.lock().get(index) {
             Some(VcpuState::On) => CallAnswer::StatusOn,
+            Some(VcpuState::Suspended) => CallAnswer::StatusSuspended,
             Some(VcpuState::Starting { .. }) => CallAnswer::StatusPending,
             Some(VcpuState::Off) => CallAnswer::StatusOff,
             None => CallAnswer::NoSuchCpu,

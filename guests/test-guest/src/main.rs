@@ -65,6 +65,8 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         "tessera-guest: {} version ok ({major}.{minor})",
         arch::FIRMWARE_NAME
     );
+    #[cfg(target_arch = "riscv64")]
+    arch::firmware_checks()?;
     #[cfg(not(target_arch = "x86_64"))]
     if info.has_word("tessera.neighbour") {
         check_neighbour(ram)?;

@@ -287,3 +287,16 @@ fn works_behind_the_bus() {
         "device pl011 at 0x9000018: 64-bit access not supported at offset 0x18"
     );
 }
+
+#[test]
+fn firmware_console_takes_typed_bytes_in_order() {
+    let (mut u, _) = linux_uart();
+    assert_eq!(u.take_input(), None);
+    u.push_input(b'h');
+    u.push_input(b'i');
+    assert_eq!(u.flags() & FR_RXFE, 0, "two bytes wait");
+    assert_eq!(u.take_input(), Some(b'h'));
+    assert_eq!(u.take_input(), Some(b'i'));
+    assert_eq!(u.take_input(), None);
+    assert_ne!(u.flags() & FR_RXFE, 0, "the FIFO is empty again");
+}

@@ -473,3 +473,16 @@ fn port_accesses_match_mmio_accesses() {
     PortDevice::write(&mut u, 0x7, Byte, 0x1ab).unwrap();
     assert_eq!(rd(&mut u.0, SCR), 0xab);
 }
+
+#[test]
+fn firmware_console_takes_typed_bytes_in_order() {
+    let (mut u, _) = linux_uart();
+    assert_eq!(u.take_input(), None);
+    u.push_input(b'h');
+    u.push_input(b'i');
+    assert!(u.interrupt_pending());
+    assert_eq!(u.take_input(), Some(b'h'));
+    assert_eq!(u.take_input(), Some(b'i'));
+    assert_eq!(u.take_input(), None);
+    assert!(!u.interrupt_pending(), "nothing left to receive");
+}

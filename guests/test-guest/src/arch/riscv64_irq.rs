@@ -2,6 +2,7 @@
 //! (stimecmp), SBI IPIs (supervisor software interrupts), and a second hart started
 //! with SBI HSM.
 
+use super::riscv64::sbi;
 use crate::irq::{self, Event};
 use core::arch::{asm, global_asm};
 
@@ -187,17 +188,6 @@ pub const UNMAPPED_GPA: u64 = 0x4000_0000;
 pub const HOST_DEVICE_GPA: u64 = 0x0c00_0000;
 /// A region the hostile VM config maps read-only (flags 0x1).
 pub const READONLY_GPA: u64 = 0x8200_0000;
-
-/// An SBI call: extension `eid`, function `fid`, arguments a0-a2; returns (a0, a1).
-fn sbi(eid: u64, fid: u64, a0: u64, a1: u64, a2: u64) -> (u64, u64) {
-    let (r0, r1): (u64, u64);
-    // SAFETY: an SBI call; only a0/a1 change.
-    unsafe {
-        asm!("ecall", inlateout("a0") a0 => r0, inlateout("a1") a1 => r1, in("a2") a2,
-             in("a6") fid, in("a7") eid, options(nostack));
-    }
-    (r0, r1)
-}
 
 /// The riscv64-only hostile cases.
 pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {

@@ -61,6 +61,7 @@ pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
         u16::from(setup.vmid),
         setup.root,
         setup.index as u64,
+        setup.count as u64,
     ))
 }
 
