@@ -22,7 +22,7 @@ use tessera_vcpu::ArchVcpu;
 use tessera_vdev::{
     FirmwareConsole, MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch,
 };
-use tessera_vm::{GuestMemory, RamRegion, Vm, VmDevices};
+use tessera_vm::{BOOT_DATA_ROOM, GuestMemory, RamRegion, Vm, VmDevices, place_boot_data};
 
 /// A VM's second-stage translation table.
 type Stage2 = Stage2Table<arch::Stage2Format>;
@@ -226,7 +226,8 @@ impl Allocation {
 
 fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     let images = source.images;
-    let config = source.config?;
+    let mut config = source.config?;
+    place_boot_information(&mut config)?;
     let vmid = u8::try_from(index + 1).map_err(|_| "too many VMs (255 at most)".to_string())?;
     let pcpus = config
         .vcpu_phys_ids()
@@ -250,6 +251,37 @@ fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     }
 }
 
+/// Gives a config without `kernel.dtb_load_addr` (and without `dtb_path`, which needs
+/// one) the address [`place_boot_data`] picks for the device tree or boot block, and
+/// says so.
+fn place_boot_information(config: &mut VmConfig) -> Result<(), String> {
+    if config.kernel.dtb_load_addr.is_some() {
+        return Ok(());
+    }
+    let ram: Vec<GuestRange> = config
+        .kernel
+        .memory_regions
+        .iter()
+        .map(|region| GuestRange::new(GuestPhysAddr::new(region.gpa), region.size))
+        .collect();
+    let at = place_boot_data(&ram, config.kernel.kernel_load_addr).ok_or_else(|| {
+        format!(
+            "kernel.dtb_load_addr: not given, and the RAM region holding the kernel has no \
+             free {} MiB block above it below its top 2 MiB for the boot information: \
+             give an address",
+            BOOT_DATA_ROOM >> 20
+        )
+    })?;
+    println!(
+        "tessera: VM {} ({}): no kernel.dtb_load_addr: boot information placed at {:#x}",
+        config.base.id,
+        config.base.name,
+        at.raw()
+    );
+    config.kernel.dtb_load_addr = Some(at.raw());
+    Ok(())
+}
+
 /// Allocates and maps every RAM region of the config.
 fn allocate_memory(
     config: &VmConfig,
@@ -265,9 +297,12 @@ fn allocate_memory(
                 region.map_type
             ));
         }
-        if region.flags.contains(MemoryFlags::DEVICE) {
+        if region.flags.contains(MemoryFlags::DEVICE)
+            || region.flags.contains(MemoryFlags::UNCACHED)
+        {
             return Err(format!(
-                "{field}: device memory regions are not supported yet"
+                "{field}: device or uncached memory (flags 0x10, 0x20) is not offered as guest RAM; \
+                 give device windows in devices.passthrough_devices or passthrough_addresses"
             ));
         }
         let count = region.size.div_ceil(frames::FRAME_SIZE) as usize;
@@ -577,6 +612,16 @@ impl VmEntry {
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
         // Empty when the device tree came from the disk with the images.
         if !self.dtb.is_empty() {
+            let dtb = GuestRange::new(GuestPhysAddr::new(dtb_addr), self.dtb.len() as u64);
+            let image = GuestRange::new(GuestPhysAddr::new(kernel.kernel_load_addr), kernel_size);
+            if dtb.overlaps(&image) {
+                return Err(format!(
+                    "kernel.dtb_load_addr: the boot information at {dtb_addr:#x} ({} bytes) \
+                     overlaps the kernel image at {:#x} ({kernel_size} bytes)",
+                    self.dtb.len(),
+                    kernel.kernel_load_addr
+                ));
+            }
             self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
         }
         arch::place_kernel(&self.config, &self.vm.memory, kernel_size)?;

@@ -13,12 +13,15 @@ impl MemoryFlags {
     pub const WRITE: Self = Self(2);
     /// The guest may execute from the region.
     pub const EXECUTE: Self = Self(4);
-    /// The region is device memory (uncached, no speculation).
-    pub const DEVICE: Self = Self(8);
-    /// The region is accessible to guest user mode.
-    pub const USER: Self = Self(0x10);
+    /// The region is accessible to guest user mode (AxVisor's `USER`; guest RAM
+    /// always is, through the guest's own page tables, so it changes nothing).
+    pub const USER: Self = Self(8);
+    /// The region is device memory (no speculation, no caching).
+    pub const DEVICE: Self = Self(0x10);
+    /// The region is normal memory mapped uncached.
+    pub const UNCACHED: Self = Self(0x20);
     /// Every flag this type knows.
-    pub const ALL: Self = Self(0x1f);
+    pub const ALL: Self = Self(0x3f);
 
     /// The flags with these bits, or `None` if a bit is not one of the known flags.
     pub const fn from_bits(bits: u64) -> Option<Self> {

@@ -201,14 +201,14 @@ impl Aarch64Vcpu {
     fn handle_sync(&mut self, esr: u64) -> Result<Option<VcpuExit>, VcpuError> {
         match esr::decode(esr) {
             Exception::WaitFor { .. } => {
-                self.pc += 4;
+                self.pc = self.pc.wrapping_add(4);
                 Ok(Some(VcpuExit::Idle))
             }
             // HVC's preferred return address is already the next instruction.
             Exception::Hvc(imm) => Ok(self.firmware_call(imm)),
             // A trapped SMC returns to the SMC itself: step over it.
             Exception::Smc(imm) => {
-                self.pc += 4;
+                self.pc = self.pc.wrapping_add(4);
                 Ok(self.firmware_call(imm))
             }
             Exception::SysReg(access) => {
@@ -217,11 +217,11 @@ impl Aarch64Vcpu {
                         if access.read {
                             self.set_reg(access.rt, 0);
                         }
-                        self.pc += 4;
+                        self.pc = self.pc.wrapping_add(4);
                     }
-                    SysRegAction::SetWayMaintenance => self.pc += 4,
+                    SysRegAction::SetWayMaintenance => self.pc = self.pc.wrapping_add(4),
                     SysRegAction::SendSgi if !access.read => {
-                        self.pc += 4;
+                        self.pc = self.pc.wrapping_add(4);
                         return Ok(Some(VcpuExit::SendIpi {
                             value: self.reg(access.rt),
                         }));
@@ -229,7 +229,7 @@ impl Aarch64Vcpu {
                     SysRegAction::IdRegister { crm, op2 } if access.read => {
                         let value = sysreg::guest_id_value(crm, op2, read_id_register(crm, op2));
                         self.set_reg(access.rt, value);
-                        self.pc += 4;
+                        self.pc = self.pc.wrapping_add(4);
                     }
                     SysRegAction::SendSgi
                     | SysRegAction::IdRegister { .. }
@@ -317,7 +317,7 @@ impl Aarch64Vcpu {
             Some(width) if abort.valid => width,
             _ => return Err(VcpuError::UndecodableAccess { addr, pc: self.pc }),
         };
-        self.pc += 4;
+        self.pc = self.pc.wrapping_add(4);
         if abort.write {
             let value = self.reg(abort.rt) & size_mask(abort.size);
             Ok(VcpuExit::MmioWrite { addr, width, value })
@@ -349,7 +349,7 @@ impl Aarch64Vcpu {
                 options(nomem, nostack),
             );
         }
-        self.pc = vbar + offset;
+        self.pc = vbar.wrapping_add(offset);
         self.pstate = SPSR_EL1H_MASKED;
     }
 }

@@ -268,7 +268,7 @@ impl Riscv64Vcpu {
 
     /// An `ecall` from the guest: an SBI call. `None` means resume at once.
     fn sbi_call(&mut self) -> Option<VcpuExit> {
-        self.pc += 4;
+        self.pc = self.pc.wrapping_add(4);
         match sbi::decode(self.args()) {
             SbiCall::Answer { error, value } => {
                 self.answer_sbi(error, value);
@@ -373,7 +373,7 @@ impl Riscv64Vcpu {
         let Some(width) = AccessWidth::from_bytes(u64::from(access.width)) else {
             return Err(VcpuError::UndecodableAccess { addr, pc: self.pc });
         };
-        self.pc += u64::from(access.len);
+        self.pc = self.pc.wrapping_add(u64::from(access.len));
         if access.write {
             let value = self.reg(access.reg) & width.mask();
             Ok(VcpuExit::MmioWrite { addr, width, value })
@@ -477,7 +477,7 @@ impl ArchVcpu for Riscv64Vcpu {
                     return self.guest_page_fault(htval, stval, htinst);
                 }
                 csr::CAUSE_VIRTUAL_INSTRUCTION if stval == WFI => {
-                    self.pc += 4;
+                    self.pc = self.pc.wrapping_add(4);
                     return Ok(VcpuExit::Idle);
                 }
                 csr::CAUSE_VIRTUAL_INSTRUCTION => {

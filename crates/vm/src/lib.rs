@@ -14,6 +14,7 @@
 
 extern crate alloc;
 
+mod boot_data;
 mod counts;
 mod end;
 mod exit;
@@ -21,6 +22,7 @@ mod load;
 mod memory;
 mod vcpus;
 
+pub use boot_data::{BOOT_DATA_ROOM, place_boot_data};
 pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::{Action, CONSOLE_CHUNK};

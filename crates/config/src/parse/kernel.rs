@@ -143,7 +143,7 @@ fn region_flags(value: &Value, path: &str, errs: &mut Errors) -> Option<MemoryFl
         errs.push(
             path,
             format!(
-                "unknown flag bits {} in {}; accepted flags: READ 0x1, WRITE 0x2, EXECUTE 0x4, DEVICE 0x8, USER 0x10",
+                "unknown flag bits {} in {}; accepted flags: READ 0x1, WRITE 0x2, EXECUTE 0x4, USER 0x8, DEVICE 0x10, UNCACHED 0x20",
                 Hex(bits & !MemoryFlags::ALL.bits()),
                 Hex(bits)
             ),

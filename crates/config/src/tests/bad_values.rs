@@ -125,9 +125,9 @@ fn region_past_the_address_space_cannot_be_written() {
 #[test]
 fn unknown_flag_bits_are_rejected() {
     expect_error(
-        &edit("0x1000_0000, 0x7, 0]", "0x1000_0000, 0x27, 0]"),
+        &edit("0x1000_0000, 0x7, 0]", "0x1000_0000, 0x47, 0]"),
         "kernel.memory_regions[0][2]",
-        "unknown flag bits 0x20 in 0x27",
+        "unknown flag bits 0x40 in 0x47",
     );
 }
 

@@ -229,6 +229,12 @@ fn memory_flags_behave_as_bits() {
     assert_eq!(rw.bits(), 3);
     assert!(rw.contains(MemoryFlags::READ));
     assert!(!rw.contains(MemoryFlags::EXECUTE));
-    assert_eq!(MemoryFlags::from_bits(0x20), None);
-    assert_eq!(MemoryFlags::from_bits(0x1f), Some(MemoryFlags::ALL));
+    assert_eq!(MemoryFlags::from_bits(0x40), None);
+    assert_eq!(MemoryFlags::from_bits(0x3f), Some(MemoryFlags::ALL));
+    // AxVisor's bit values: R|W|X|USER is 0xf, and none of it is device memory.
+    let axvisor_ram = MemoryFlags::from_bits(0xf).unwrap();
+    assert!(axvisor_ram.contains(MemoryFlags::USER));
+    assert!(!axvisor_ram.contains(MemoryFlags::DEVICE));
+    assert_eq!(MemoryFlags::DEVICE.bits(), 16);
+    assert_eq!(MemoryFlags::UNCACHED.bits(), 32);
 }
