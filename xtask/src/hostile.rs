@@ -42,30 +42,35 @@ const CASES: &[Case] = &[
     Case {
         name: "read-unmapped",
         arches: BOTH,
-        expect: Outcome::Stopped,
+        expect: Outcome::FaultInjected,
     },
     Case {
         name: "write-unmapped",
         arches: BOTH,
-        expect: Outcome::Stopped,
+        expect: Outcome::FaultInjected,
     },
     Case {
         name: "read-past-ram",
         arches: BOTH,
-        expect: Outcome::Stopped,
+        expect: Outcome::FaultInjected,
     },
     Case {
         name: "write-past-ram",
         arches: BOTH,
-        expect: Outcome::Stopped,
+        expect: Outcome::FaultInjected,
     },
     Case {
         name: "write-host-device",
         arches: BOTH,
-        expect: Outcome::Stopped,
+        expect: Outcome::FaultInjected,
     },
     Case {
         name: "write-readonly-ram",
+        arches: BOTH,
+        expect: Outcome::Stopped,
+    },
+    Case {
+        name: "unmapped-vector",
         arches: BOTH,
         expect: Outcome::Stopped,
     },

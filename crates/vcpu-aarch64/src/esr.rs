@@ -133,6 +133,34 @@ pub fn fault_ipa(hpfar: u64, far: u64) -> u64 {
     ((bits(hpfar, 4, 40)) << 12) | (far & 0xfff)
 }
 
+/// What a synchronous external abort given to a guest was on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortOn {
+    /// An instruction fetch.
+    Fetch,
+    /// A data access; `write` when it was a store.
+    Data {
+        /// The access was a write (WnR).
+        write: bool,
+    },
+}
+
+/// The ESR_EL1 value of a synchronous external abort (fault status 0x10, not on a
+/// translation table walk) taken to EL1: instruction or data abort from a lower EL
+/// (EC 0x20 / 0x24, the guest ran at EL0) or from EL1 itself (EC 0x21 / 0x25), IL set
+/// (a 32-bit instruction), no instruction syndrome (ISV clear).
+pub const fn external_abort_syndrome(on: AbortOn, from_el0: bool) -> u64 {
+    const SYNC_EXTERNAL_ABORT: u64 = 0x10;
+    const IL: u64 = 1 << 25;
+    const WNR: u64 = 1 << 6;
+    let (class, wnr) = match on {
+        AbortOn::Fetch => (0x20, 0),
+        AbortOn::Data { write } => (0x24, if write { WNR } else { 0 }),
+    };
+    let class = if from_el0 { class } else { class + 1 };
+    (class << 26) | IL | wnr | SYNC_EXTERNAL_ABORT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +225,32 @@ mod tests {
     fn computes_fault_ipa() {
         assert_eq!(fault_ipa(0x40001 << 4, 0xffff_0000_1234_5abc), 0x4000_1abc);
         assert_eq!(fault_ipa(0x9000 << 4, 0x18), 0x0900_0018);
+    }
+
+    #[test]
+    fn external_abort_syndromes() {
+        // Data abort from EL1, a read: EC 0x25, IL, DFSC 0x10.
+        assert_eq!(
+            external_abort_syndrome(AbortOn::Data { write: false }, false),
+            0x9600_0010
+        );
+        // A write sets WnR.
+        assert_eq!(
+            external_abort_syndrome(AbortOn::Data { write: true }, false),
+            0x9600_0050
+        );
+        // From EL0: EC 0x24.
+        assert_eq!(
+            external_abort_syndrome(AbortOn::Data { write: false }, true),
+            0x9200_0010
+        );
+        // Instruction aborts: EC 0x21 from EL1, 0x20 from EL0.
+        assert_eq!(external_abort_syndrome(AbortOn::Fetch, false), 0x8600_0010);
+        assert_eq!(external_abort_syndrome(AbortOn::Fetch, true), 0x8200_0010);
+        // What the guest decodes back is an abort with that status code.
+        assert!(matches!(
+            decode(external_abort_syndrome(AbortOn::Fetch, true)),
+            Exception::InstructionAbort(0x10)
+        ));
     }
 }

@@ -3,7 +3,7 @@
 //! and the state moved in and out when a physical CPU switches vCPUs.
 
 use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
-use crate::esr::{self, DataAbort, Exception};
+use crate::esr::{self, AbortOn, DataAbort, Exception};
 use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
 use crate::psci::{self, Call};
 use crate::sysreg::{self, SysRegAction};
@@ -17,7 +17,7 @@ use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::gic;
 use tessera_os::hal::guest::{self, ExitKind, GuestRegs};
 use tessera_stage2::Aarch64Stage2;
-use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
+use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit};
 
 /// SPSR for EL1h with D, A, I and F masked: how a vCPU starts.
 const SPSR_EL1H_MASKED: u64 = 0x3C5;
@@ -97,6 +97,11 @@ pub struct Aarch64Vcpu {
     vttbr: u64,
     vmpidr: u64,
     pending: Pending,
+    /// The last emulated access (a data abort to EL2): its virtual address (FAR) and
+    /// whether it was a write, for the abort [`ArchVcpu::fail_access`] gives.
+    last_access: (u64, bool),
+    /// Faults injected in a row at one pc.
+    faults: FaultStreak,
 }
 
 impl Aarch64Vcpu {
@@ -124,6 +129,8 @@ impl Aarch64Vcpu {
             vttbr: (u64::from(vmid) << 48) | stage2_root.raw(),
             vmpidr: (1 << 31) | mpidr,
             pending: Pending::None,
+            last_access: (0, false),
+            faults: FaultStreak::default(),
         }
     }
 
@@ -245,11 +252,19 @@ impl Aarch64Vcpu {
                 Ok(None)
             }
             Exception::DataAbort(abort) => self.data_abort(abort, esr).map(Some),
-            Exception::InstructionAbort(_) => Err(VcpuError::MemoryFault {
-                addr: GuestPhysAddr::new(esr::fault_ipa(HPFAR_EL2.get(), FAR_EL2.get())),
-                syndrome: esr,
-                pc: self.pc,
-            }),
+            // A fetch from an address the VM's map does not cover (or cannot execute):
+            // a synchronous external abort, as the hardware gives.
+            Exception::InstructionAbort(_) => {
+                let far = FAR_EL2.get();
+                if !self.faults.note(self.pc, far) {
+                    return Err(VcpuError::FaultLoop {
+                        addr: GuestPhysAddr::new(esr::fault_ipa(HPFAR_EL2.get(), far)),
+                        pc: self.pc,
+                    });
+                }
+                self.inject_abort(AbortOn::Fetch, far);
+                Ok(None)
+            }
             Exception::TrappedFeature(ec) => {
                 log::warn!(
                     "guest use of a trapped feature (EC {ec:#x}) at pc {:#x}: undefined",
@@ -317,6 +332,7 @@ impl Aarch64Vcpu {
             Some(width) if abort.valid => width,
             _ => return Err(VcpuError::UndecodableAccess { addr, pc: self.pc }),
         };
+        self.last_access = (FAR_EL2.get(), abort.write);
         self.pc = self.pc.wrapping_add(4);
         if abort.write {
             let value = self.reg(abort.rt) & size_mask(abort.size);
@@ -328,26 +344,46 @@ impl Aarch64Vcpu {
     }
 
     /// Delivers an undefined-instruction exception for the current instruction to the
-    /// guest's EL1 vector table (the vCPU is loaded, so EL1 registers are live).
+    /// guest's EL1 vector table (EC 0, unknown reason, with IL set: a 32-bit
+    /// instruction).
     fn inject_undefined(&mut self) {
+        self.inject_sync(1 << 25, None);
+    }
+
+    /// Delivers a synchronous external abort on `on` at virtual address `far` for the
+    /// current instruction to the guest's EL1 vector table.
+    fn inject_abort(&mut self, on: AbortOn, far: u64) {
+        let from_el0 = self.pstate & 0xf == 0;
+        self.inject_sync(esr::external_abort_syndrome(on, from_el0), Some(far));
+    }
+
+    /// Takes a synchronous exception with syndrome `esr` (and fault address `far`)
+    /// to EL1 for the instruction at the current pc, as the hardware would: ELR_EL1
+    /// and SPSR_EL1 hold where and how the guest was, execution goes on at the
+    /// vector for the level it came from, with every exception masked. The vCPU is
+    /// loaded, so EL1 registers are live.
+    fn inject_sync(&mut self, esr: u64, far: Option<u64>) {
         let offset = match self.pstate & 0xf {
             0b0101 => 0x200, // from EL1 using SP_EL1
             0b0100 => 0x000, // from EL1 using SP_EL0
             _ => 0x400,      // from EL0 (AArch64)
         };
         let vbar = VBAR_EL1.get();
-        // SAFETY: ESR_EL1, ELR_EL1 and SPSR_EL1 belong to the guest running on this CPU;
-        // EC 0 (unknown reason) with IL set reports a 32-bit instruction.
+        // SAFETY: ESR_EL1, ELR_EL1, SPSR_EL1 and FAR_EL1 belong to the guest running
+        // on this CPU.
         unsafe {
             asm!(
                 "msr esr_el1, {esr}",
                 "msr elr_el1, {elr}",
                 "msr spsr_el1, {spsr}",
-                esr = in(reg) 1u64 << 25,
+                esr = in(reg) esr,
                 elr = in(reg) self.pc,
                 spsr = in(reg) self.pstate,
                 options(nomem, nostack),
             );
+            if let Some(far) = far {
+                asm!("msr far_el1, {}", in(reg) far, options(nomem, nostack));
+            }
         }
         self.pc = vbar.wrapping_add(offset);
         self.pstate = SPSR_EL1H_MASKED;
@@ -491,6 +527,18 @@ impl ArchVcpu for Aarch64Vcpu {
         self.pending = Pending::None;
     }
 
+    fn fail_access(&mut self) -> bool {
+        // The access instruction was stepped over for its emulation: back to it.
+        self.pc = self.pc.wrapping_sub(4);
+        self.pending = Pending::None;
+        let (far, write) = self.last_access;
+        if !self.faults.note(self.pc, far) {
+            return false;
+        }
+        self.inject_abort(AbortOn::Data { write }, far);
+        true
+    }
+
     fn answer(&mut self, answer: CallAnswer) {
         if let Pending::Answer = self.pending {
             self.set_reg(0, psci::encode_answer(answer));
@@ -502,6 +550,8 @@ impl ArchVcpu for Aarch64Vcpu {
         self.regs = GuestRegs::default();
         self.regs.x[0] = arg;
         self.pc = entry.raw();
+        // A restarted guest starts with a clean slate of faults.
+        self.faults = FaultStreak::default();
         self.pstate = SPSR_EL1H_MASKED;
         self.el1 = El1Context {
             sctlr: SCTLR_EL1_RESET,

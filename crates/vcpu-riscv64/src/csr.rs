@@ -53,10 +53,16 @@ pub const HENVCFG_STCE: u64 = 1 << 63;
 
 /// scause exception code 0: instruction address misaligned.
 pub const CAUSE_INSTRUCTION_MISALIGNED: u64 = 0;
+/// scause exception code 1: instruction access fault.
+pub const CAUSE_INSTRUCTION_ACCESS_FAULT: u64 = 1;
 /// scause exception code 2: illegal instruction.
 pub const CAUSE_ILLEGAL_INSTRUCTION: u64 = 2;
 /// scause exception code 3: breakpoint.
 pub const CAUSE_BREAKPOINT: u64 = 3;
+/// scause exception code 5: load access fault.
+pub const CAUSE_LOAD_ACCESS_FAULT: u64 = 5;
+/// scause exception code 7: store/AMO access fault.
+pub const CAUSE_STORE_ACCESS_FAULT: u64 = 7;
 /// scause exception code 8: environment call from U-mode or VU-mode.
 pub const CAUSE_USER_ECALL: u64 = 8;
 /// scause exception code 10: environment call from VS-mode, an SBI call of the guest.

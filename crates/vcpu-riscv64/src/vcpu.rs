@@ -9,7 +9,7 @@ use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::guest::{self, GuestRegs};
 use tessera_os::hal::sbi as sbi_firmware;
-use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
+use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit};
 
 /// hstatus: SPV (guest was in V mode), SPVP (its privilege was S), VTW (WFI traps).
 const HSTATUS_GUEST: u64 = (1 << 7) | (1 << 8) | (1 << 21);
@@ -155,6 +155,11 @@ pub struct Riscv64Vcpu {
     /// The saved context is newer than what the hart holds (the vCPU is not loaded).
     dirty: bool,
     pending: Pending,
+    /// The last emulated access: its guest-virtual address (stval), its length and
+    /// whether it was a store, for the access fault [`ArchVcpu::fail_access`] gives.
+    last_access: (u64, u8, bool),
+    /// Faults injected in a row at one pc.
+    faults: FaultStreak,
 }
 
 impl Riscv64Vcpu {
@@ -177,6 +182,8 @@ impl Riscv64Vcpu {
             hvip: 0,
             dirty: true,
             pending: Pending::None,
+            last_access: (0, 0, false),
+            faults: FaultStreak::default(),
         }
     }
 
@@ -373,6 +380,7 @@ impl Riscv64Vcpu {
         let Some(width) = AccessWidth::from_bytes(u64::from(access.width)) else {
             return Err(VcpuError::UndecodableAccess { addr, pc: self.pc });
         };
+        self.last_access = (stval, access.len, access.write);
         self.pc = self.pc.wrapping_add(u64::from(access.len));
         if access.write {
             let value = self.reg(access.reg) & width.mask();
@@ -492,12 +500,16 @@ impl ArchVcpu for Riscv64Vcpu {
                     // deals with it, as without a hypervisor.
                     self.inject_exception(csr::CAUSE_ILLEGAL_INSTRUCTION, stval);
                 }
+                // A fetch from an address the VM's map does not cover: an access
+                // fault, as the hardware gives for a fetch from nothing.
                 csr::CAUSE_INSTRUCTION_GUEST_PAGE_FAULT => {
-                    return Err(VcpuError::MemoryFault {
-                        addr: csr::fault_gpa(htval, stval),
-                        syndrome: scause,
-                        pc: self.pc,
-                    });
+                    if !self.faults.note(self.pc, stval) {
+                        return Err(VcpuError::FaultLoop {
+                            addr: csr::fault_gpa(htval, stval),
+                            pc: self.pc,
+                        });
+                    }
+                    self.inject_exception(csr::CAUSE_INSTRUCTION_ACCESS_FAULT, stval);
                 }
                 _ => {
                     return Err(VcpuError::UnknownExit {
@@ -525,6 +537,23 @@ impl ArchVcpu for Riscv64Vcpu {
         self.pending = Pending::None;
     }
 
+    fn fail_access(&mut self) -> bool {
+        let (tval, len, write) = self.last_access;
+        // The access instruction was stepped over for its emulation: back to it.
+        self.pc = self.pc.wrapping_sub(u64::from(len));
+        self.pending = Pending::None;
+        if !self.faults.note(self.pc, tval) {
+            return false;
+        }
+        let cause = if write {
+            csr::CAUSE_STORE_ACCESS_FAULT
+        } else {
+            csr::CAUSE_LOAD_ACCESS_FAULT
+        };
+        self.inject_exception(cause, tval);
+        true
+    }
+
     fn answer(&mut self, answer: CallAnswer) {
         match self.pending {
             Pending::HartStart | Pending::HartStatus | Pending::Console => {
@@ -548,6 +577,8 @@ impl ArchVcpu for Riscv64Vcpu {
         // SBI boot convention: a0 = hart id, a1 = the opaque argument (the DTB).
         self.regs.x[10] = self.hart_id;
         self.regs.x[11] = arg;
+        // A restarted guest starts with a clean slate of faults.
+        self.faults = FaultStreak::default();
         self.pc = entry.raw();
         self.supervisor = true;
         self.vs = VsCsrs {

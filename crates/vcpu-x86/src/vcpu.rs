@@ -604,6 +604,13 @@ impl ArchVcpu for X86Vcpu {
         self.pending = Pending::None;
     }
 
+    /// A PC raises no bus error for an access to nothing: the read returns all ones
+    /// (the floating bus) and the write is dropped.
+    fn fail_access(&mut self) -> bool {
+        self.complete_mmio_read(u64::MAX);
+        true
+    }
+
     fn answer(&mut self, _answer: CallAnswer) {
         self.pending = Pending::None;
     }

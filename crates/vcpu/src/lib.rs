@@ -157,6 +157,14 @@ pub enum VcpuError {
         /// Guest program counter.
         pc: u64,
     },
+    /// The guest kept faulting at one place on an address that is neither RAM nor a
+    /// device ([`FAULT_STREAK_LIMIT`] injected faults in a row).
+    FaultLoop {
+        /// Guest-physical address accessed.
+        addr: GuestPhysAddr,
+        /// Guest program counter.
+        pc: u64,
+    },
     /// A fault on the guest's own memory that stage-2 should never raise.
     MemoryFault {
         /// Guest-physical address.
@@ -185,6 +193,13 @@ impl fmt::Display for VcpuError {
                     "access to {addr:?} that cannot be emulated, at pc {pc:#x}"
                 )
             }
+            Self::FaultLoop { addr, pc } => {
+                write!(
+                    f,
+                    "faulted {FAULT_STREAK_LIMIT} times in a row at pc {pc:#x} on {addr:?}, \
+                     which is neither RAM nor a device: its exception handler cannot take the fault"
+                )
+            }
             Self::MemoryFault { addr, syndrome, pc } => {
                 write!(
                     f,
@@ -198,6 +213,34 @@ impl fmt::Display for VcpuError {
     }
 }
 
+/// Faults injected in a row at one guest program counter before the VM is stopped
+/// instead: a guest whose handler faults again, or whose vector table is itself
+/// unmapped, would otherwise loop in the hypervisor forever.
+pub const FAULT_STREAK_LIMIT: u32 = 64;
+
+/// Counts faults injected in a row at one program counter on one address
+/// ([`FAULT_STREAK_LIMIT`]). A guest probing many addresses from one instruction
+/// (a loop over a range) starts a new streak with each address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultStreak {
+    pc: u64,
+    addr: u64,
+    count: u32,
+}
+
+impl FaultStreak {
+    /// Notes a fault at `pc` on address `addr`; returns whether it may still be
+    /// injected (the streak there is within [`FAULT_STREAK_LIMIT`]).
+    pub fn note(&mut self, pc: u64, addr: u64) -> bool {
+        if self.count > 0 && self.pc == pc && self.addr == addr {
+            self.count = self.count.saturating_add(1);
+        } else {
+            *self = Self { pc, addr, count: 1 };
+        }
+        self.count <= FAULT_STREAK_LIMIT
+    }
+}
+
 /// One architecture's vCPU: runs guest code until the next exit that needs the VM layer.
 pub trait ArchVcpu {
     /// Runs the guest until an exit the VM layer must see.
@@ -205,10 +248,42 @@ pub trait ArchVcpu {
     /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`]
     /// or [`VcpuExit::PortRead`].
     fn complete_mmio_read(&mut self, value: u64);
+    /// The last [`VcpuExit::MmioRead`] or [`VcpuExit::MmioWrite`] reached neither RAM
+    /// nor a device: gives the guest what the hardware gives for such an access
+    /// (aarch64: a synchronous external abort to EL1; riscv64: a load or store access
+    /// fault to VS-mode; x86: the read returns all ones, the write is dropped).
+    /// Returns `false` when the guest cannot take it: it faulted at the same place
+    /// [`FAULT_STREAK_LIMIT`] times in a row (its handler faults too, or returns to the
+    /// access), and its VM is stopped instead.
+    fn fail_access(&mut self) -> bool;
     /// Answers the last [`VcpuExit::CpuOn`], [`VcpuExit::CpuStatus`] or console exit.
     fn answer(&mut self, answer: CallAnswer);
     /// Puts the vCPU in its reset state, about to run at `entry` with `arg` in the first argument register.
     fn reset(&mut self, entry: GuestPhysAddr, arg: u64);
     /// The guest program counter (for log lines).
     fn pc(&self) -> u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_streak_is_bounded_at_one_place_and_ends_elsewhere() {
+        let mut streak = FaultStreak::default();
+        for _ in 0..FAULT_STREAK_LIMIT {
+            assert!(streak.note(0x4000, 0x1000));
+        }
+        assert!(
+            !streak.note(0x4000, 0x1000),
+            "one more at the same place is a loop"
+        );
+        assert!(!streak.note(0x4000, 0x1000));
+        // A fault elsewhere, or on another address, starts a new streak.
+        assert!(streak.note(0x4004, 0x1000));
+        assert!(streak.note(0x4000, 0x1000));
+        for addr in 0..1000 {
+            assert!(streak.note(0x4000, addr), "a probe of many addresses");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use crate::Vm;
 use crate::end::{EndReason, GuestError};
 use tessera_addr::GuestPhysAddr;
 use tessera_vcpu::{ArchVcpu, CallAnswer, VcpuError, VcpuExit};
-use tessera_vdev::PowerRequest;
+use tessera_vdev::{BusError, PowerRequest};
 
 /// Most bytes one firmware console call moves; the call reports how many it did, and
 /// the guest calls again for the rest (as the SBI debug console allows).
@@ -50,28 +50,12 @@ impl Vm {
                     vcpu.complete_mmio_read(value);
                     Action::Resume
                 }
-                Err(error) => self.fault(
-                    index,
-                    GuestError::Mmio {
-                        addr,
-                        write: false,
-                        error,
-                        pc: vcpu.pc(),
-                    },
-                ),
+                Err(error) => self.failed_access(index, vcpu, addr, false, error),
             },
             VcpuExit::MmioWrite { addr, width, value } => {
                 match self.bus.lock().write(addr, width, value) {
                     Ok(()) => Action::Resume,
-                    Err(error) => self.fault(
-                        index,
-                        GuestError::Mmio {
-                            addr,
-                            write: true,
-                            error,
-                            pc: vcpu.pc(),
-                        },
-                    ),
+                    Err(error) => self.failed_access(index, vcpu, addr, true, error),
                 }
             }
             // I/O ports behave as on a PC: a port no device claims reads as all ones
@@ -210,6 +194,44 @@ impl Vm {
             return CallAnswer::BadBuffer;
         }
         CallAnswer::Bytes(count as u64)
+    }
+
+    /// An emulated access the bus could not serve. One that reaches neither RAM nor a
+    /// device gets what the hardware gives ([`ArchVcpu::fail_access`]) unless the
+    /// guest keeps faulting there; any other (a device refusing the access, a
+    /// read-only RAM write) stops the VM.
+    fn failed_access<V: ArchVcpu>(
+        &self,
+        index: usize,
+        vcpu: &mut V,
+        addr: GuestPhysAddr,
+        write: bool,
+        error: BusError,
+    ) -> Action {
+        let unbacked =
+            matches!(error, BusError::Unmapped { .. }) && self.memory.host_span(addr, 1).is_err();
+        if !unbacked {
+            let pc = vcpu.pc();
+            return self.fault(
+                index,
+                GuestError::Mmio {
+                    addr,
+                    write,
+                    error,
+                    pc,
+                },
+            );
+        }
+        if vcpu.fail_access() {
+            log::debug!(
+                "VM {} vCPU {index}: {} at {addr:?}: no RAM or device there, fault given to the guest",
+                self.id,
+                if write { "write" } else { "read" }
+            );
+            return Action::Resume;
+        }
+        let pc = vcpu.pc();
+        self.fault(index, GuestError::Vcpu(VcpuError::FaultLoop { addr, pc }))
     }
 
     /// The guest powered its VM off.

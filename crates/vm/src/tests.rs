@@ -15,6 +15,9 @@ use tessera_vdev::{
 struct FakeVcpu {
     read_value: Option<u64>,
     answer: Option<CallAnswer>,
+    /// Faults given for accesses to nothing.
+    faults_given: u32,
+    streak: tessera_vcpu::FaultStreak,
 }
 
 impl ArchVcpu for FakeVcpu {
@@ -26,6 +29,13 @@ impl ArchVcpu for FakeVcpu {
     }
     fn answer(&mut self, answer: CallAnswer) {
         self.answer = Some(answer);
+    }
+    fn fail_access(&mut self) -> bool {
+        let pc = self.pc();
+        self.streak.note(pc, 0x1234_0000) && {
+            self.faults_given += 1;
+            true
+        }
     }
     fn reset(&mut self, _entry: GuestPhysAddr, _arg: u64) {}
     fn pc(&self) -> u64 {
@@ -197,7 +207,7 @@ fn mmio_reads_and_writes_reach_the_device() {
 }
 
 #[test]
-fn unmapped_access_ends_only_that_vm() {
+fn an_access_to_nothing_gives_the_guest_a_fault_until_it_loops() {
     let vm = test_vm(1);
     let other = test_vm(1);
     let mut vcpu = FakeVcpu::default();
@@ -205,11 +215,52 @@ fn unmapped_access_ends_only_that_vm() {
         addr: gpa(0x1234_0000),
         width: AccessWidth::Word,
     };
+    let write = VcpuExit::MmioWrite {
+        addr: gpa(0x1234_0000),
+        width: AccessWidth::Word,
+        value: 1,
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read)), Action::Resume);
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(write)), Action::Resume);
+    assert_eq!(vcpu.faults_given, 2);
+    assert_eq!(vm.status(), VmStatus::Running);
+    // The fake's pc never moves: the guest faults at one place, again and again.
+    let mut action = Action::Resume;
+    for _ in 0..tessera_vcpu::FAULT_STREAK_LIMIT {
+        action = vm.handle_exit(0, &mut vcpu, Ok(read));
+    }
+    assert_eq!(action, Action::Ended);
+    assert_eq!(vcpu.faults_given, tessera_vcpu::FAULT_STREAK_LIMIT);
+    let reason = vm.end_reason().unwrap();
+    assert!(matches!(
+        reason,
+        EndReason::Fault {
+            vcpu: 0,
+            error: GuestError::Vcpu(VcpuError::FaultLoop { .. })
+        }
+    ));
+    assert!(alloc::format!("{reason}").contains("neither RAM nor a device"));
+    assert_eq!(other.status(), VmStatus::Running);
+}
+
+#[test]
+fn an_access_a_device_refuses_ends_only_that_vm() {
+    let vm = test_vm(1);
+    let other = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    // The register device answers only offset 0.
+    let read = VcpuExit::MmioRead {
+        addr: gpa(0x0900_0008),
+        width: AccessWidth::Word,
+    };
     assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(read)), Action::Ended);
-    assert_eq!(vm.status(), VmStatus::Ended);
+    assert_eq!(vcpu.faults_given, 0);
     assert!(matches!(
         vm.end_reason(),
-        Some(EndReason::Fault { vcpu: 0, .. })
+        Some(EndReason::Fault {
+            vcpu: 0,
+            error: GuestError::Mmio { .. }
+        })
     ));
     assert_eq!(other.status(), VmStatus::Running);
 }

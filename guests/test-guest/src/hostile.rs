@@ -23,6 +23,16 @@ pub fn exception_taken(syndrome: u64) {
     LAST_EXCEPTION.store(syndrome.wrapping_add(1), Ordering::Release);
 }
 
+/// Runs `access` with this guest's vector installed; the syndrome (aarch64 ESR_EL1,
+/// riscv64 scause) of the exception it raised, if it raised one.
+pub fn fault_of(access: impl FnOnce()) -> Option<u64> {
+    arch::install_vectors();
+    LAST_EXCEPTION.store(0, Ordering::Release);
+    access();
+    // Taken back to none: a later hostile case reports only its own exception.
+    LAST_EXCEPTION.swap(0, Ordering::AcqRel).checked_sub(1)
+}
+
 /// A volatile read at guest-physical `addr`.
 pub fn read(addr: u64) -> u64 {
     // SAFETY: deliberately touches whatever is at `addr`: this is the hostile case.

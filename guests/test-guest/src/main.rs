@@ -51,6 +51,8 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     let ram = check_memory(&info)?;
     say!("tessera-guest: memory ok");
     #[cfg(not(target_arch = "x86_64"))]
+    check_abort(ram)?;
+    #[cfg(not(target_arch = "x86_64"))]
     if let Some(case) = info.word_value("tessera.hostile=") {
         hostile::run(case, ram.0 + ram.1);
     }
@@ -109,6 +111,22 @@ fn check_neighbour((base, size): (u64, u64)) -> Result<(), &'static str> {
         }
     }
     say!("tessera-guest: neighbour ok ({NEIGHBOUR_TICKS} timer ticks, memory intact)");
+    Ok(())
+}
+
+/// A read of the first byte past RAM, where there is neither RAM nor a device, must
+/// reach this guest's own vector as the architecture's abort (aarch64: a data abort,
+/// riscv64: a load access fault), and the guest runs on after its handler.
+#[cfg(not(target_arch = "x86_64"))]
+fn check_abort((base, size): (u64, u64)) -> Result<(), &'static str> {
+    let syndrome = hostile::fault_of(|| {
+        hostile::read(base + size);
+    })
+    .ok_or("abort: a read past RAM raised no exception")?;
+    if !arch::is_external_abort(syndrome) {
+        return Err("abort: a read past RAM raised another exception than an abort");
+    }
+    say!("tessera-guest: abort ok (syndrome {syndrome:#x})");
     Ok(())
 }
 

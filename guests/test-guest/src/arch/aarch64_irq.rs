@@ -105,6 +105,12 @@ pub fn install_vectors() {
     }
 }
 
+/// Whether ESR_EL1 value `esr` is a data abort taken from EL1 (EC 0x25) for a
+/// synchronous external abort (DFSC 0x10).
+pub fn is_external_abort(esr: u64) -> bool {
+    esr >> 26 == 0x25 && esr & 0x3f == 0x10
+}
+
 /// The synchronous exception vector's Rust half: records the syndrome and steps over
 /// the instruction that caused it.
 extern "C" fn sync_entry() {
@@ -258,6 +264,15 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
     use crate::hostile::{Outcome, read};
     const CPU_ON: u64 = 0xC400_0003;
     let value = match case {
+        "unmapped-vector" => {
+            // SAFETY: points the vector table at an address with nothing behind it,
+            // then reads from nothing: the abort's vector cannot be fetched, which
+            // aborts again at the same place, without end.
+            unsafe {
+                asm!("msr vbar_el1, {v}", "isb", v = in(reg) UNMAPPED_GPA, options(nostack));
+            }
+            read(UNMAPPED_GPA)
+        }
         "psci-cpu-on-bad-target" => hvc(CPU_ON, 0xff, 0x4008_0000, 0),
         "psci-cpu-on-bad-entry" => hvc(CPU_ON, 1, 0x10, 0),
         "psci-cpu-on-self" => hvc(CPU_ON, 0, 0x4008_0000, 0),

@@ -157,14 +157,24 @@ pub fn install_vectors() {
     }
 }
 
+/// Whether scause value `scause` is a load access fault (exception 5).
+pub fn is_external_abort(scause: u64) -> bool {
+    scause == 5
+}
+
 /// The trap vector's Rust half. Exceptions are recorded and the faulting instruction
-/// is stepped over (4 bytes: the hostile cases use no compressed instructions there).
+/// is stepped over: 2 bytes for a compressed one (low bits not 0b11), else 4.
 extern "C" fn trap_entry(scause: u64) {
     if scause >> 63 == 0 {
-        // SAFETY: moving sepc past the faulting instruction.
-        unsafe {
-            asm!("csrr {t}, sepc", "addi {t}, {t}, 4", "csrw sepc, {t}", t = out(reg) _, options(nostack))
-        };
+        let sepc: u64;
+        // SAFETY: reading sepc has no side effects.
+        unsafe { asm!("csrr {}, sepc", out(reg) sepc, options(nomem, nostack)) };
+        // SAFETY: with the MMU off, sepc is the physical address of the faulting
+        // instruction in this program's own code; its first halfword says its length.
+        let low = unsafe { core::ptr::read_volatile(sepc as *const u16) };
+        let next = sepc + if low & 0b11 == 0b11 { 4 } else { 2 };
+        // SAFETY: resuming after the faulting instruction.
+        unsafe { asm!("csrw sepc, {}", in(reg) next, options(nomem, nostack)) };
         crate::hostile::exception_taken(scause);
         return;
     }
@@ -194,6 +204,13 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
     use crate::hostile::{Outcome, read};
     const HSM: u64 = 0x48_534D;
     let value = match case {
+        "unmapped-vector" => {
+            // SAFETY: points the trap vector at an address with nothing behind it,
+            // then reads from nothing: the access fault's vector cannot be fetched,
+            // which faults again at the same place, without end.
+            unsafe { asm!("csrw stvec, {}", in(reg) UNMAPPED_GPA, options(nostack)) };
+            read(UNMAPPED_GPA)
+        }
         "sbi-unknown-extension" => sbi(0x0bad_cafe, 0, 0, 0, 0).0,
         "sbi-unknown-function" => sbi(0x10, 99, 0, 0, 0).0,
         "sbi-hart-start-bad-hart" => sbi(HSM, 0, 7, 0x8020_0000, 0).0,
