@@ -152,11 +152,6 @@ impl UartWindow {
         Self { uart, line, output }
     }
 
-    /// The output side of this UART, to show partial lines.
-    pub fn output(&self) -> Arc<Mutex<ConsoleOutput>> {
-        self.output.clone()
-    }
-
     /// The same console as firmware calls reach it (SBI debug console): its output
     /// and this UART's typed input.
     pub fn firmware_console(&self) -> SharedConsole {
@@ -208,6 +203,10 @@ pub struct SharedConsole {
 impl FirmwareConsole for SharedConsole {
     fn write(&self, bytes: &[u8]) {
         VmConsole(self.output.clone()).write_bytes(bytes);
+    }
+
+    fn flush(&self) {
+        self.output.lock().flush();
     }
 
     fn read(&self, buf: &mut [u8]) -> usize {

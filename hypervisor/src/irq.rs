@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::String;
 use spin::Mutex;
 use tessera_os::hal;
-use tessera_vm::VmStatus;
+use tessera_vm::{Host, InterruptController, VmStatus};
 
 /// A vCPU by (VM index, vCPU index).
 pub type TaskId = (usize, usize);
@@ -61,7 +61,7 @@ pub fn forward_device_irq(vms: &Vms, irq: u32) -> bool {
         .iter()
         .find(|e| e.vm.id == owner && e.vm.status() != VmStatus::Ended);
     match entry {
-        Some(entry) if entry.irqchip.raise(0, irq) => {
+        Some(entry) if entry.vm.irqchip.raise(0, irq) => {
             send_kicks(entry, hal::cpu_index());
             true
         }
@@ -92,29 +92,39 @@ pub fn console_input(vms: &Vms) {
     }
 }
 
-/// Routes the IPIs vCPU `sender` of `entry` asked for and wakes their physical CPUs.
-pub fn send_ipi(entry: &VmEntry, sender: usize, value: u64, cpu: usize) {
-    let targets = entry.irqchip.send_ipi(sender, value);
-    kick_vcpus(entry, targets, cpu);
-}
-
-/// Wakes the physical CPUs of vCPUs whose interrupt state changed.
+/// Wakes the physical CPUs of `entry`'s vCPUs whose interrupt state changed.
 pub fn send_kicks(entry: &VmEntry, cpu: usize) {
-    let targets = entry.irqchip.take_kicks();
-    kick_vcpus(entry, targets, cpu);
+    let host = CpuHost {
+        vms: None,
+        loaded: None,
+        cpu,
+    };
+    entry.vm.kick_vcpus(entry.vm.irqchip.take_kicks(), &host);
 }
 
-/// Sends a kick to the physical CPU of each vCPU in `targets` (a bit mask) other than
-/// this one.
-fn kick_vcpus(entry: &VmEntry, targets: u64, cpu: usize) {
-    let mut kicked = 0u64;
-    for (index, task) in entry.vcpus.iter().enumerate() {
-        if index < 64 && targets & (1 << index) != 0 && task.pcpu != cpu {
-            let bit = 1u64 << (task.pcpu % 64);
-            if kicked & bit == 0 {
-                arch::kick(Some(task.pcpu));
-                kicked |= bit;
-            }
+/// The physical CPU running the VM layer's loop: its index, the vCPU loaded on it,
+/// and the VMs whose interrupts it takes.
+pub struct CpuHost<'a> {
+    /// Every VM (`None` where only kicks are sent).
+    pub vms: Option<&'a Vms>,
+    /// The vCPU whose state is on this CPU.
+    pub loaded: Option<TaskId>,
+    /// This CPU's index.
+    pub cpu: usize,
+}
+
+impl Host for CpuHost<'_> {
+    fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    fn kick(&self, cpu: Option<usize>) {
+        arch::kick(cpu);
+    }
+
+    fn take_interrupts(&self) {
+        if let Some(vms) = self.vms {
+            arch::handle_host_interrupts(vms, self.loaded);
         }
     }
 }

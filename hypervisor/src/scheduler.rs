@@ -3,14 +3,14 @@
 //! ended; then the boot CPU reports and powers off.
 
 use crate::arch;
-use crate::irq::{self, TaskId};
+use crate::irq::{CpuHost, TaskId};
 use crate::vmm::{VmEntry, Vms};
 use alloc::vec;
 use alloc::vec::Vec;
 use spin::Once;
 use tessera_os::{hal, println};
-use tessera_vcpu::{ArchVcpu, VcpuExit};
-use tessera_vm::{Action, VcpuState, VmStatus};
+use tessera_vcpu::ArchVcpu;
+use tessera_vm::{VcpuState, VmStatus};
 
 static VMS: Once<Vms> = Once::new();
 /// The CPU that created the VMs; it reports the verdict and powers off.
@@ -42,7 +42,8 @@ pub fn run(cpu: usize) -> ! {
         .enumerate()
         .flat_map(|(v, entry)| {
             entry
-                .vcpus
+                .vm
+                .cpus
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| t.pcpu == cpu)
@@ -90,19 +91,13 @@ fn sleep(vms: &Vms, loaded: Option<TaskId>) {
     arch::handle_host_interrupts(vms, loaded);
 }
 
-/// Whether a waiting vCPU has an interrupt to take.
+/// Whether a waiting vCPU has an interrupt to take (or its VM changed state).
 fn has_work(vms: &Vms, (v, i): TaskId) -> bool {
-    let Some(entry) = vms.entries.get(v) else {
-        return false;
-    };
-    entry.vm.status() != VmStatus::Running
-        || entry
-            .vcpus
-            .get(i)
-            .is_some_and(|task| entry.irqchip.has_work(i, &task.vcpu.lock()))
+    vms.entries.get(v).is_some_and(|entry| entry.vm.has_work(i))
 }
 
-/// Runs one vCPU until it waits, stops, or its VM changes state.
+/// Runs one vCPU until it waits, stops, or its VM changes state: switches this CPU
+/// to it, then hands it to the VM layer's loop ([`tessera_vm::Vm::run_vcpu`]).
 fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) -> Turn {
     let Some(entry) = vms.entries.get(v) else {
         return Turn::NotRunnable;
@@ -113,17 +108,17 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         VmStatus::Resetting => return Turn::NotRunnable,
         VmStatus::Running => {}
     }
-    let Some(task) = entry.vcpus.get(i) else {
+    let Some(slot) = entry.vm.cpus.get(i) else {
         return Turn::NotRunnable;
     };
     let switching = *loaded != Some((v, i));
     if switching
-        && let Some(previous) = loaded.and_then(|(pv, pi)| vms.entries.get(pv)?.vcpus.get(pi))
+        && let Some(previous) = loaded.and_then(|(pv, pi)| vms.entries.get(pv)?.vm.cpus.get(pi))
     {
         previous.vcpu.lock().put();
         *loaded = None;
     }
-    let mut vcpu = task.vcpu.lock();
+    let mut vcpu = slot.vcpu.lock();
     match entry.vm.vcpus.state(i) {
         Some(VcpuState::On) => {}
         // It waited for an interrupt, which has come.
@@ -141,37 +136,14 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
     if i == 0 {
         entry.note_boot(cpu);
     }
-    let turn = loop {
-        entry.irqchip.deliver(i, &mut vcpu, &entry.passthrough_irqs);
-        let exit = vcpu.run();
-        let host_interrupt = matches!(exit, Ok(VcpuExit::HostInterrupt));
-        let device_access = matches!(
-            exit,
-            Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
-        );
-        if host_interrupt {
-            arch::handle_host_interrupts(vms, *loaded);
-        }
-        let action = entry.vm.handle_exit(i, &mut *vcpu, exit);
-        if device_access {
-            irq::send_kicks(entry, cpu);
-        }
-        match action {
-            Action::Resume if entry.vm.status() == VmStatus::Running => {}
-            Action::SendIpi(value) => irq::send_ipi(entry, i, value, cpu),
-            Action::WakeOthers => arch::kick(None),
-            Action::Idle if entry.irqchip.has_work(i, &vcpu) => entry.vm.vcpus.resume(i),
-            Action::Idle => {
-                entry.flush_console();
-                break Turn::Waiting;
-            }
-            Action::Reset => {
-                // The VM's other vCPUs stop at their next exit.
-                arch::kick(None);
-                break Turn::Ran;
-            }
-            Action::Resume | Action::VcpuOff | Action::Ended => break Turn::Ran,
-        }
+    let host = CpuHost {
+        vms: Some(vms),
+        loaded: *loaded,
+        cpu,
+    };
+    let turn = match entry.vm.run_vcpu(i, &mut vcpu, &host) {
+        tessera_vm::Turn::Waiting => Turn::Waiting,
+        tessera_vm::Turn::Ran => Turn::Ran,
     };
     if entry.vm.status() == VmStatus::Ended {
         entry.report_end();

@@ -2,8 +2,8 @@
 //! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
 //! CPUs. A VM that cannot be created is reported and skipped; the others still run.
 
-use crate::arch::{self, ArchDevices, IrqChip};
-use crate::console::{self, ConsoleInput, ConsoleOutput, UartWindow};
+use crate::arch::{self, ArchDevices};
+use crate::console::{self, ConsoleInput, UartWindow};
 use crate::images::{VM_IMAGES, VmImages};
 use crate::irq;
 use crate::passthrough::{self, Passthrough};
@@ -13,7 +13,6 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
-use spin::Mutex;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MapType, MemoryFlags, VmConfig};
 use tessera_os::{frames, hal, println};
@@ -22,7 +21,10 @@ use tessera_vcpu::ArchVcpu;
 use tessera_vdev::{
     FirmwareConsole, MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch,
 };
-use tessera_vm::{BOOT_DATA_ROOM, GuestMemory, RamRegion, Vm, VmDevices, place_boot_data};
+use tessera_vm::{
+    BOOT_DATA_ROOM, GuestMemory, InterruptController, RamRegion, Vm, VmCpus, VmDevices,
+    place_boot_data,
+};
 
 /// A VM's second-stage translation table.
 type Stage2 = Stage2Table<arch::Stage2Format>;
@@ -44,26 +46,10 @@ unsafe impl FrameAllocator for OsFrames {
     }
 }
 
-/// One vCPU and the physical CPU it is pinned to.
-pub struct VcpuTask {
-    /// Index of the physical CPU.
-    pub pcpu: usize,
-    /// The vCPU, locked by the physical CPU running it.
-    pub vcpu: Mutex<arch::Vcpu>,
-}
-
 /// A created VM with everything the VMM keeps for it.
 pub struct VmEntry {
-    /// The VM.
-    pub vm: Vm,
-    /// Its vCPUs by index.
-    pub vcpus: Vec<VcpuTask>,
-    /// Its emulated interrupt controller (absent when the config gives it none).
-    pub irqchip: IrqChip,
-    /// Physical interrupts of its passthrough devices.
-    pub passthrough_irqs: Vec<u32>,
-    /// Its console output, when it has a console.
-    console_output: Option<Arc<Mutex<ConsoleOutput>>>,
+    /// The VM: its vCPUs, interrupt controller, memory and devices.
+    pub vm: Vm<arch::Arch>,
     /// What it boots with at `kernel.dtb_load_addr` (reloaded on reset): its device
     /// tree, or on x86 its boot block.
     dtb: Vec<u8>,
@@ -184,12 +170,12 @@ pub fn create_all() -> Vms {
         }
         match create(index, source) {
             Ok(entry) => {
-                let pcpus: Vec<usize> = entry.vcpus.iter().map(|t| t.pcpu).collect();
+                let pcpus: Vec<usize> = entry.vm.cpus.iter().map(|slot| slot.pcpu).collect();
                 println!(
                     "tessera: VM {} ({}) created: {} vCPU(s) on CPU(s) {:?}, {} MiB RAM",
                     entry.vm.id,
                     entry.vm.name,
-                    entry.vcpus.len(),
+                    entry.vm.cpus.len(),
                     pcpus,
                     entry
                         .vm
@@ -370,12 +356,14 @@ fn build(
                 created_at,
                 memory: &memory,
             };
-            Ok(VcpuTask {
-                pcpu,
-                vcpu: Mutex::new(arch::new_vcpu(&setup)?),
-            })
+            Ok((pcpu, arch::new_vcpu(&setup)?))
         })
-        .collect::<Result<Vec<VcpuTask>, String>>()?;
+        .collect::<Result<Vec<_>, String>>()?;
+    if !given.irqs.is_empty() && !devices.arch.irqchip.is_present() {
+        return Err(
+            "devices.passthrough_devices: the devices' interrupts need an emulated interrupt controller in emu_devices".to_string(),
+        );
+    }
     // SAFETY: every region of `memory` is RAM `allocate_memory` took from the frame
     // allocator for this VM (identity-mapped), given back only when the VM is not
     // created.
@@ -390,15 +378,15 @@ fn build(
                 power: devices.power,
                 console: devices.firmware_console,
             },
-            (0..pcpus.len() as u64).collect(),
+            VmCpus {
+                vcpus,
+                irqchip: devices.arch.irqchip.clone(),
+                passthrough_irqs: given.irqs,
+            },
         )
     };
     let entry = VmEntry {
         vm,
-        vcpus,
-        irqchip: devices.arch.irqchip.clone(),
-        passthrough_irqs: given.irqs,
-        console_output: devices.output.clone(),
         dtb,
         config,
         images,
@@ -407,14 +395,9 @@ fn build(
         reported: AtomicBool::new(false),
         report_done: AtomicBool::new(false),
     };
-    if !entry.passthrough_irqs.is_empty() && !entry.irqchip.is_present() {
-        return Err(
-            "devices.passthrough_devices: the devices' interrupts need an emulated interrupt controller in emu_devices".to_string(),
-        );
-    }
     entry.load_and_reset()?;
-    let pcpu = entry.vcpus.first().map_or(0, |task| task.pcpu);
-    irq::claim(entry.vm.id, &entry.passthrough_irqs, pcpu)?;
+    let pcpu = entry.vm.cpus.first().map_or(0, |slot| slot.pcpu);
+    irq::claim(entry.vm.id, &entry.vm.passthrough_irqs, pcpu)?;
     if let Some(input) = console {
         console::register_input(input);
     }
@@ -465,7 +448,6 @@ struct Devices {
     ports: PortBus,
     power: Arc<PowerLatch>,
     console: Option<ConsoleInput>,
-    output: Option<Arc<Mutex<ConsoleOutput>>>,
     /// The console as firmware calls reach it.
     firmware_console: Option<Arc<dyn FirmwareConsole>>,
     /// The console's window and interrupt, for the device tree.
@@ -536,7 +518,6 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
     };
     let arch = arch::create_devices(config, &mut layout)?;
     let mut console = None;
-    let mut output = None;
     let mut firmware_console: Option<Arc<dyn FirmwareConsole>> = None;
     let mut console_node = None;
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
@@ -548,7 +529,6 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
                     .and_then(|irq| arch.irqchip.line(irq));
                 let window = UartWindow::new(&config.base.name, line);
                 console = Some(window.input(config.base.id));
-                output = Some(window.output());
                 firmware_console = Some(Arc::new(window.firmware_console()));
                 let range = if arch::CONSOLE_ON_PORTS {
                     layout.insert_ports(
@@ -577,7 +557,6 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
         ports: layout.ports,
         power: layout.power,
         console,
-        output,
         firmware_console,
         console_node,
         arch,
@@ -606,7 +585,7 @@ impl VmEntry {
             #[cfg(not(feature = "fs"))]
             Images::Disk => return Err(NO_DISK_SUPPORT.to_string()),
         };
-        self.irqchip.reset();
+        self.vm.irqchip.reset();
         let dtb_addr = kernel
             .dtb_load_addr
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
@@ -626,7 +605,8 @@ impl VmEntry {
         }
         arch::place_kernel(&self.config, &self.vm.memory, kernel_size)?;
         let first = self
-            .vcpus
+            .vm
+            .cpus
             .first()
             .ok_or_else(|| "base.cpu_num: the VM has no vCPU".to_string())?;
         first
@@ -652,13 +632,6 @@ impl VmEntry {
         Ok(())
     }
 
-    /// Shows the console line the VM left unfinished (it waits, perhaps at a prompt).
-    pub fn flush_console(&self) {
-        if let Some(output) = &self.console_output {
-            output.lock().flush();
-        }
-    }
-
     /// Prints the VM's first boot once.
     pub fn note_boot(&self, cpu: usize) {
         if !self.booted.swap(true, Ordering::AcqRel) {
@@ -680,7 +653,7 @@ impl VmEntry {
             && !self.reported.swap(true, Ordering::AcqRel)
         {
             irq::release(self.vm.id);
-            self.flush_console();
+            self.vm.flush_console();
             console::end_guest_line();
             println!(
                 "tessera: VM {} ({}) ended: {reason}",

@@ -134,29 +134,6 @@ impl Aarch64Vcpu {
         }
     }
 
-    /// Writes the saved EL1, FP and virtual interrupt state to this CPU (the vCPU is
-    /// about to run here).
-    pub fn load(&mut self) {
-        CNTVOFF_EL2.set(self.cntvoff);
-        self.el1.restore();
-        self.fp.restore();
-        self.gic.restore();
-        self.dirty = false;
-    }
-
-    /// Saves the EL1, FP and virtual interrupt state from this CPU (another vCPU will
-    /// run here).
-    pub fn put(&mut self) {
-        if self.dirty {
-            // Not loaded, or reset since: the saved state is the newer one.
-            return;
-        }
-        self.el1.save();
-        self.fp.save();
-        self.gic.save();
-        self.dirty = true;
-    }
-
     /// Hands virtual interrupt `vintid` to the guest (the vCPU is loaded on this CPU),
     /// linked to physical interrupt `physical` when given.
     pub fn inject(&mut self, vintid: u32, priority: u8, physical: Option<u32>) -> Injection {
@@ -474,6 +451,34 @@ fn size_mask(size: u8) -> u64 {
 }
 
 impl ArchVcpu for Aarch64Vcpu {
+    /// Writes the saved EL1, FP and virtual interrupt state to this CPU (the vCPU is
+    /// about to run here).
+    fn load(&mut self) {
+        // These change only when another vCPU is loaded: written here, not on
+        // every entry.
+        HCR_EL2.set(self.hcr);
+        VTTBR_EL2.set(self.vttbr);
+        VMPIDR_EL2.set(self.vmpidr);
+        CNTVOFF_EL2.set(self.cntvoff);
+        self.el1.restore();
+        self.fp.restore();
+        self.gic.restore();
+        self.dirty = false;
+    }
+
+    /// Saves the EL1, FP and virtual interrupt state from this CPU (another vCPU will
+    /// run here).
+    fn put(&mut self) {
+        if self.dirty {
+            // Not loaded, or reset since: the saved state is the newer one.
+            return;
+        }
+        self.el1.save();
+        self.fp.save();
+        self.gic.save();
+        self.dirty = true;
+    }
+
     fn run(&mut self) -> Result<VcpuExit, VcpuError> {
         if self.dirty {
             self.load();
@@ -481,9 +486,6 @@ impl ArchVcpu for Aarch64Vcpu {
         loop {
             ELR_EL2.set(self.pc);
             SPSR_EL2.set(self.pstate);
-            HCR_EL2.set(self.hcr);
-            VTTBR_EL2.set(self.vttbr);
-            VMPIDR_EL2.set(self.vmpidr);
             // SAFETY: EL2 now describes this guest: its stage-2 table confines it to
             // its own memory, HCR_EL2 routes its exceptions here, and interrupts are
             // masked at EL2.

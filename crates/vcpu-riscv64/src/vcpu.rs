@@ -187,30 +187,6 @@ impl Riscv64Vcpu {
         }
     }
 
-    /// Writes the saved VS, FP and G-stage state to this hart.
-    pub fn load(&mut self) {
-        self.vs.restore();
-        self.fp.restore();
-        // SAFETY: hgatp points at this VM's G-stage table; the fence drops stale
-        // translations of this VMID cached on this hart.
-        unsafe {
-            asm!("csrw hgatp, {}", ".option push", ".option arch, +h",
-                 "hfence.gvma zero, zero", "hfence.vvma zero, zero", ".option pop",
-                 in(reg) self.hgatp, options(nostack));
-        }
-        self.dirty = false;
-    }
-
-    /// Saves the VS and FP state from this hart (another vCPU will run here).
-    pub fn put(&mut self) {
-        if self.dirty {
-            return;
-        }
-        self.vs.save();
-        self.fp.save();
-        self.dirty = true;
-    }
-
     /// Sets (or clears) the guest's virtual external interrupt line (hvip.VSEIP).
     pub fn set_external_interrupt(&mut self, asserted: bool) {
         self.set_hvip(csr::HVIP_VSEIP, asserted);
@@ -421,6 +397,30 @@ fn counter() -> u64 {
 }
 
 impl ArchVcpu for Riscv64Vcpu {
+    /// Writes the saved VS, FP and G-stage state to this hart.
+    fn load(&mut self) {
+        self.vs.restore();
+        self.fp.restore();
+        // SAFETY: hgatp points at this VM's G-stage table; the fence drops stale
+        // translations of this VMID cached on this hart.
+        unsafe {
+            asm!("csrw hgatp, {}", ".option push", ".option arch, +h",
+                 "hfence.gvma zero, zero", "hfence.vvma zero, zero", ".option pop",
+                 in(reg) self.hgatp, options(nostack));
+        }
+        self.dirty = false;
+    }
+
+    /// Saves the VS and FP state from this hart (another vCPU will run here).
+    fn put(&mut self) {
+        if self.dirty {
+            return;
+        }
+        self.vs.save();
+        self.fp.save();
+        self.dirty = true;
+    }
+
     fn run(&mut self) -> Result<VcpuExit, VcpuError> {
         if self.dirty {
             self.load();

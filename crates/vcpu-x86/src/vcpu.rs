@@ -203,22 +203,6 @@ impl X86Vcpu {
         })
     }
 
-    /// Puts the guest's x87/SSE state on this CPU (the hypervisor itself uses none).
-    pub fn load(&mut self) {
-        // SAFETY: the area is 512 bytes, 16-byte aligned, and holds a state FXSAVE64
-        // wrote or the power-on state; CR4.OSFXSR is set.
-        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.fx.0.as_ptr(), options(nostack)) };
-        self.vmcb.control.tlb_control = tlb_control::FLUSH_ASID;
-    }
-
-    /// Saves the guest's x87/SSE state (another vCPU will run here).
-    pub fn put(&mut self) {
-        // SAFETY: as in `load`; FXSAVE64 writes 512 bytes into the area.
-        unsafe {
-            core::arch::asm!("fxsave64 [{}]", in(reg) self.fx.0.as_mut_ptr(), options(nostack))
-        };
-    }
-
     /// Whether the guest can take an interrupt now (RFLAGS.IF set, no interrupt shadow).
     pub fn interruptible(&self) -> bool {
         self.vmcb.save.rflags & (1 << 9) != 0
@@ -498,6 +482,22 @@ fn allow_msr(map: &Frames, msr: u32) {
 }
 
 impl ArchVcpu for X86Vcpu {
+    /// Puts the guest's x87/SSE state on this CPU (the hypervisor itself uses none).
+    fn load(&mut self) {
+        // SAFETY: the area is 512 bytes, 16-byte aligned, and holds a state FXSAVE64
+        // wrote or the power-on state; CR4.OSFXSR is set.
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.fx.0.as_ptr(), options(nostack)) };
+        self.vmcb.control.tlb_control = tlb_control::FLUSH_ASID;
+    }
+
+    /// Saves the guest's x87/SSE state (another vCPU will run here).
+    fn put(&mut self) {
+        // SAFETY: as in `load`; FXSAVE64 writes 512 bytes into the area.
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) self.fx.0.as_mut_ptr(), options(nostack))
+        };
+    }
+
     fn run(&mut self) -> Result<VcpuExit, VcpuError> {
         loop {
             let vmcb = &raw const *self.vmcb as u64;

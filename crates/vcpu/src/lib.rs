@@ -243,6 +243,10 @@ impl FaultStreak {
 
 /// One architecture's vCPU: runs guest code until the next exit that needs the VM layer.
 pub trait ArchVcpu {
+    /// Puts the vCPU's saved state on this physical CPU: it is about to run here.
+    fn load(&mut self);
+    /// Saves the vCPU's state from this physical CPU: another vCPU will run here.
+    fn put(&mut self);
     /// Runs the guest until an exit the VM layer must see.
     fn run(&mut self) -> Result<VcpuExit, VcpuError>;
     /// Gives the value of the device register read by the last [`VcpuExit::MmioRead`]

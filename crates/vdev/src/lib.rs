@@ -181,14 +181,18 @@ pub trait SerialPort: MmioDevice {
     fn interrupt_pending(&self) -> bool;
 }
 
-/// A VM's console as its firmware calls reach it (the SBI debug console): the same
-/// output and typed input as the VM's console UART.
+/// A VM's console as the VM layer reaches it: firmware calls (the SBI debug console)
+/// write and read it with the same output and typed input as the VM's console UART,
+/// and the run loop shows a partial line when the vCPU waits.
 pub trait FirmwareConsole: Send + Sync {
     /// Writes `bytes` to the console.
     fn write(&self, bytes: &[u8]);
     /// Takes up to `buf.len()` typed bytes into `buf`; returns how many (0 when
     /// nothing was typed).
     fn read(&self, buf: &mut [u8]) -> usize;
+    /// Shows output kept for a line not finished yet (the guest waits, perhaps at a
+    /// prompt).
+    fn flush(&self);
 }
 
 /// Where a console device's output goes (the hypervisor's console, a buffer, ...).

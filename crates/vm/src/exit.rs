@@ -1,8 +1,8 @@
 //! Guest exits, answered in one match for every architecture.
 
 use crate::ExitReason;
-use crate::Vm;
 use crate::end::{EndReason, GuestError};
+use crate::{Arch, Vm};
 use tessera_addr::GuestPhysAddr;
 use tessera_vcpu::{ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 use tessera_vdev::{BusError, PowerRequest};
@@ -31,7 +31,7 @@ pub enum Action {
     Ended,
 }
 
-impl Vm {
+impl<A: Arch> Vm<A> {
     /// Handles `exit` (or the error) of vCPU `index`, answering the vCPU where needed.
     pub fn handle_exit<V: ArchVcpu>(
         &self,

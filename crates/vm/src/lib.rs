@@ -1,7 +1,9 @@
-//! A VM: vCPU states, the guest-physical memory map, the emulated device bus, and
-//! [`Vm::handle_exit`], the single place where every architecture's decoded guest
-//! exits are answered. Nothing here panics on guest input: a guest error ends that VM
-//! with a logged reason, never the hypervisor or another VM.
+//! A VM: its vCPUs and their power states, its interrupt controller, the
+//! guest-physical memory map, the emulated device bus, [`Vm::run_vcpu`], the loop
+//! that runs one vCPU, and [`Vm::handle_exit`], the single place where every
+//! architecture's decoded guest exits are answered. Generic over the [`Arch`] it
+//! runs on. Nothing here panics on guest input: a guest error ends that VM with a
+//! logged reason, never the hypervisor or another VM.
 #![cfg_attr(not(test), no_std)]
 #![deny(
     clippy::unwrap_used,
@@ -14,24 +16,29 @@
 
 extern crate alloc;
 
+mod arch;
 mod boot_data;
 mod counts;
 mod end;
 mod exit;
 mod load;
 mod memory;
+mod run;
 mod vcpus;
 
+pub use arch::{Arch, Host, InterruptController};
 pub use boot_data::{BOOT_DATA_ROOM, place_boot_data};
 pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::{Action, CONSOLE_CHUNK};
 pub use load::{ImageError, LoadError, check_load};
 pub use memory::{GuestMemory, MemoryError, RamRegion};
+pub use run::Turn;
 pub use vcpus::{VcpuState, VcpuTable};
 
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, Ordering};
 use spin::Mutex;
 use tessera_vdev::{FirmwareConsole, MmioBus, PortBus, PowerLatch};
@@ -63,8 +70,16 @@ pub struct VmDevices {
     pub console: Option<Arc<dyn FirmwareConsole>>,
 }
 
-/// One virtual machine.
-pub struct Vm {
+/// One vCPU of a VM and the physical CPU it is pinned to.
+pub struct VcpuSlot<V> {
+    /// Index of the physical CPU.
+    pub pcpu: usize,
+    /// The vCPU, locked by the physical CPU running it.
+    pub vcpu: Mutex<V>,
+}
+
+/// One virtual machine on architecture `A`.
+pub struct Vm<A: Arch> {
     /// VM id from its config.
     pub id: u64,
     /// VM name from its config.
@@ -81,6 +96,12 @@ pub struct Vm {
     console: Option<Arc<dyn FirmwareConsole>>,
     /// Power state of each vCPU.
     pub vcpus: VcpuTable,
+    /// The vCPUs by index, each with its physical CPU.
+    pub cpus: Vec<VcpuSlot<A::Vcpu>>,
+    /// The emulated interrupt controller.
+    pub irqchip: A::IrqChip,
+    /// Physical interrupts of its passthrough devices (linked to the virtual ones).
+    pub passthrough_irqs: Vec<u32>,
     status: AtomicU8,
     end_reason: Mutex<Option<EndReason>>,
     /// Exits of its vCPUs by reason.
@@ -88,9 +109,21 @@ pub struct Vm {
     resets: core::sync::atomic::AtomicU32,
 }
 
-impl Vm {
-    /// A VM with the emulated `devices`, whose vCPUs have the architecture ids
-    /// `vcpu_ids` (vCPU 0 starts on).
+/// What a VM is made of besides its memory and devices: its vCPUs (each with the
+/// physical CPU it is pinned to), its interrupt controller and the physical
+/// interrupts of its passthrough devices.
+pub struct VmCpus<A: Arch> {
+    /// (physical CPU, vCPU) by vCPU index; vCPU `i` has architecture id `i`.
+    pub vcpus: Vec<(usize, A::Vcpu)>,
+    /// The emulated interrupt controller.
+    pub irqchip: A::IrqChip,
+    /// Physical interrupts of its passthrough devices.
+    pub passthrough_irqs: Vec<u32>,
+}
+
+impl<A: Arch> Vm<A> {
+    /// A VM with the emulated `devices` and the vCPUs and interrupt controller of
+    /// `cpus` (vCPU 0 starts on).
     ///
     /// # Safety
     /// Every region of `memory` is the VM's own RAM, readable and writable at its
@@ -101,8 +134,9 @@ impl Vm {
         name: String,
         memory: GuestMemory,
         devices: VmDevices,
-        vcpu_ids: alloc::vec::Vec<u64>,
+        cpus: VmCpus<A>,
     ) -> Self {
+        let vcpu_ids = (0..cpus.vcpus.len() as u64).collect();
         Self {
             id,
             name,
@@ -112,6 +146,16 @@ impl Vm {
             power: devices.power,
             console: devices.console,
             vcpus: VcpuTable::new(vcpu_ids),
+            cpus: cpus
+                .vcpus
+                .into_iter()
+                .map(|(pcpu, vcpu)| VcpuSlot {
+                    pcpu,
+                    vcpu: Mutex::new(vcpu),
+                })
+                .collect(),
+            irqchip: cpus.irqchip,
+            passthrough_irqs: cpus.passthrough_irqs,
             status: AtomicU8::new(VmStatus::Running as u8),
             end_reason: Mutex::new(None),
             exits: ExitCounts::default(),
@@ -159,6 +203,14 @@ impl Vm {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+    }
+
+    /// Shows what the VM's console holds of a line not finished yet (the guest waits,
+    /// perhaps at a prompt).
+    pub fn flush_console(&self) {
+        if let Some(console) = &self.console {
+            console.flush();
+        }
     }
 
     /// Marks a reset as carried out: the VM runs again with vCPU 0 only.

@@ -1,6 +1,7 @@
-//! What differs per architecture, behind one set of names the generic VMM uses:
-//! `Vcpu` and `Stage2Format` (the vCPU and its second-stage table layout),
-//! `IrqChip` (a VM's emulated interrupt controller), `IrqLine` (an emulated device's
+//! What differs per architecture. `Arch` implements `tessera_vm::Arch` (the vCPU
+//! `Vcpu` and the interrupt controller `IrqChip`, which the VM layer's run loop
+//! drives); the rest are still one set of names the VMM uses:
+//! `Stage2Format` (the second-stage table layout), `IrqLine` (an emulated device's
 //! interrupt line into it), `init_cpu_for_guests`, `pcpu_of`, `new_vcpu`,
 //! `create_devices`, `build_boot_data` (the device tree, or x86's boot block),
 //! `new_console_port`, `CONSOLE_ON_PORTS` and `handle_host_interrupts`.

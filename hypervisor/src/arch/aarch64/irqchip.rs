@@ -13,6 +13,7 @@ use tessera_os::platform;
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection};
 use tessera_vdev::{AccessWidth, DeviceError, MmioDevice};
 use tessera_vgic::Vgic;
+use tessera_vm::InterruptController;
 
 /// The guest's timer PPIs, linked one to one to the physical ones.
 const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
@@ -32,13 +33,6 @@ impl IrqChip {
         self.0.is_some()
     }
 
-    /// Back to the power-on state (VM reset).
-    pub fn reset(&self) {
-        if let Some(vgic) = &self.0 {
-            vgic.lock().reset();
-        }
-    }
-
     /// Makes interrupt `intid` pending for the VM (on `vcpu` for private ones);
     /// whether the VM can take it.
     pub fn raise(&self, vcpu: usize, intid: u32) -> bool {
@@ -47,21 +41,41 @@ impl IrqChip {
             .is_some_and(|vgic| vgic.lock().raise(vcpu, intid).is_ok())
     }
 
+    /// The window of `frame` onto this model, for the VM's bus.
+    pub fn window(&self, frame: GicFrame) -> Option<VgicWindow> {
+        self.0.clone().map(|vgic| VgicWindow { vgic, frame })
+    }
+
+    /// The interrupt line of SPI `intid` into this model.
+    pub fn line(&self, intid: u32) -> Option<IrqLine> {
+        let vgic = self.0.clone()?;
+        (intid >= tessera_vgic::SPI_BASE).then_some(IrqLine { vgic, intid })
+    }
+}
+
+impl InterruptController<Aarch64Vcpu> for IrqChip {
+    /// Back to the power-on state (VM reset).
+    fn reset(&self) {
+        if let Some(vgic) = &self.0 {
+            vgic.lock().reset();
+        }
+    }
+
     /// The vCPUs (bit mask) whose interrupt state changed since the last call.
-    pub fn take_kicks(&self) -> u64 {
+    fn take_kicks(&self) -> u64 {
         self.0.as_ref().map_or(0, |vgic| vgic.lock().take_kicks())
     }
 
     /// Routes the guest's ICC_SGI1R_EL1 write `value` from vCPU `sender`; returns the
     /// vCPUs (bit mask) that got an SGI.
-    pub fn send_ipi(&self, sender: usize, value: u64) -> u64 {
+    fn send_ipi(&self, sender: usize, value: u64) -> u64 {
         self.0
             .as_ref()
             .map_or(0, |vgic| vgic.lock().send_sgi(sender, value))
     }
 
     /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
-    pub fn has_work(&self, index: usize, vcpu: &Aarch64Vcpu) -> bool {
+    fn has_work(&self, index: usize, vcpu: &Aarch64Vcpu) -> bool {
         vcpu.has_pending_interrupt()
             || self
                 .0
@@ -72,7 +86,7 @@ impl IrqChip {
     /// Moves the interrupts pending for vCPU `index` into the list registers, linking
     /// timer PPIs and the VM's passthrough SPIs (`linked`) to their physical
     /// interrupts; asks for a maintenance interrupt when they do not all fit.
-    pub fn deliver(&self, index: usize, vcpu: &mut Aarch64Vcpu, linked: &[u32]) {
+    fn deliver(&self, index: usize, vcpu: &mut Aarch64Vcpu, linked: &[u32]) {
         let Some(vgic) = &self.0 else { return };
         let mut vgic = vgic.lock();
         let (busy, count) = vcpu.busy_interrupts();
@@ -90,17 +104,6 @@ impl IrqChip {
             }
         }
         vcpu.notify_when_drained(overflow);
-    }
-
-    /// The window of `frame` onto this model, for the VM's bus.
-    pub fn window(&self, frame: GicFrame) -> Option<VgicWindow> {
-        self.0.clone().map(|vgic| VgicWindow { vgic, frame })
-    }
-
-    /// The interrupt line of SPI `intid` into this model.
-    pub fn line(&self, intid: u32) -> Option<IrqLine> {
-        let vgic = self.0.clone()?;
-        (intid >= tessera_vgic::SPI_BASE).then_some(IrqLine { vgic, intid })
     }
 }
 
@@ -190,7 +193,7 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
 /// no vGIC cannot take it, so its timer is masked instead of firing without end.
 fn forward_timer(vms: &Vms, loaded: Option<TaskId>, intid: u32) {
     let target = loaded.and_then(|(v, i)| Some((vms.entries.get(v)?, i)));
-    if !target.is_some_and(|(entry, i)| entry.irqchip.raise(i, intid)) {
+    if !target.is_some_and(|(entry, i)| entry.vm.irqchip.raise(i, intid)) {
         tessera_vcpu_aarch64::mask_timer(intid == gic::VIRTUAL_TIMER_PPI);
         gic::deactivate(intid);
     }

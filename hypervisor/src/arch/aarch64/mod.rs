@@ -26,6 +26,15 @@ pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
 /// The stage-2 table layout of this architecture.
 pub type Stage2Format = tessera_stage2::Aarch64Stage2;
 
+/// This architecture as the VM layer sees it: its vCPU and its VMs' interrupt
+/// controller.
+pub struct Arch;
+
+impl tessera_vm::Arch for Arch {
+    type Vcpu = Vcpu;
+    type IrqChip = IrqChip;
+}
+
 /// Console UARTs sit on the memory bus (not on I/O ports).
 pub const CONSOLE_ON_PORTS: bool = false;
 

@@ -14,6 +14,7 @@ use tessera_os::hal::{self, plic};
 use tessera_os::platform;
 use tessera_vcpu_riscv64::Riscv64Vcpu;
 use tessera_vdev::{AccessWidth, DeviceError, MmioDevice, Plic};
+use tessera_vm::InterruptController;
 
 /// sip bits the hypervisor takes: supervisor software (kick) and external.
 const SIP_SSIP: u64 = 1 << 1;
@@ -55,15 +56,6 @@ impl IrqChip {
         self.0.plic.is_some()
     }
 
-    /// Back to the power-on state (VM reset).
-    pub fn reset(&self) {
-        let model = &self.0;
-        if let Some(plic) = &model.plic {
-            *plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
-        }
-        model.ipis.store(0, Ordering::Release);
-    }
-
     /// Makes source `irq` pending (an edge); whether the VM can take it.
     pub fn raise(&self, _vcpu: usize, irq: u32) -> bool {
         let Some(plic) = &self.0.plic else {
@@ -74,55 +66,6 @@ impl IrqChip {
         }
         plic.lock().raise(irq);
         true
-    }
-
-    /// The vCPUs (bit mask) whose external interrupt line may have changed.
-    pub fn take_kicks(&self) -> u64 {
-        let Some(plic) = &self.0.plic else { return 0 };
-        let contexts = plic.lock().take_changed();
-        // Context 2h + 1 is hart h's S mode.
-        (0..32u32)
-            .filter(|hart| contexts & (1u64 << (2 * hart + 1)) != 0)
-            .fold(0, |mask, hart| mask | (1 << hart))
-    }
-
-    /// SBI IPIs from vCPU `_sender` to the vCPUs in `mask`; returns those that exist.
-    pub fn send_ipi(&self, _sender: usize, mask: u64) -> u64 {
-        let model = &self.0;
-        let exists = if model.harts >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << model.harts) - 1
-        };
-        let targets = mask & exists;
-        model.ipis.fetch_or(targets, Ordering::AcqRel);
-        targets
-    }
-
-    /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
-    pub fn has_work(&self, index: usize, vcpu: &Riscv64Vcpu) -> bool {
-        let model = &self.0;
-        vcpu.has_pending_interrupt()
-            || (index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0)
-            || model
-                .plic
-                .as_ref()
-                .is_some_and(|plic| plic.lock().context_interrupt(context(index)))
-    }
-
-    /// Sets vCPU `index`'s virtual interrupt lines before it runs: external from its
-    /// PLIC context, software when an IPI waits for it.
-    pub fn deliver(&self, index: usize, vcpu: &mut Riscv64Vcpu, _linked: &[u32]) {
-        let model = &self.0;
-        if let Some(plic) = &model.plic {
-            vcpu.set_external_interrupt(plic.lock().context_interrupt(context(index)));
-        }
-        if index < 64 {
-            let bit = 1u64 << index;
-            if model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
-                vcpu.set_software_interrupt(true);
-            }
-        }
     }
 
     /// The window onto the PLIC model, for the VM's bus.
@@ -139,6 +82,66 @@ impl IrqChip {
             model: self.0.clone(),
             irq,
         })
+    }
+}
+
+impl InterruptController<Riscv64Vcpu> for IrqChip {
+    /// Back to the power-on state (VM reset).
+    fn reset(&self) {
+        let model = &self.0;
+        if let Some(plic) = &model.plic {
+            *plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
+        }
+        model.ipis.store(0, Ordering::Release);
+    }
+
+    /// The vCPUs (bit mask) whose external interrupt line may have changed.
+    fn take_kicks(&self) -> u64 {
+        let Some(plic) = &self.0.plic else { return 0 };
+        let contexts = plic.lock().take_changed();
+        // Context 2h + 1 is hart h's S mode.
+        (0..32u32)
+            .filter(|hart| contexts & (1u64 << (2 * hart + 1)) != 0)
+            .fold(0, |mask, hart| mask | (1 << hart))
+    }
+
+    /// SBI IPIs from vCPU `_sender` to the vCPUs in `mask`; returns those that exist.
+    fn send_ipi(&self, _sender: usize, mask: u64) -> u64 {
+        let model = &self.0;
+        let exists = if model.harts >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << model.harts) - 1
+        };
+        let targets = mask & exists;
+        model.ipis.fetch_or(targets, Ordering::AcqRel);
+        targets
+    }
+
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
+    fn has_work(&self, index: usize, vcpu: &Riscv64Vcpu) -> bool {
+        let model = &self.0;
+        vcpu.has_pending_interrupt()
+            || (index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0)
+            || model
+                .plic
+                .as_ref()
+                .is_some_and(|plic| plic.lock().context_interrupt(context(index)))
+    }
+
+    /// Sets vCPU `index`'s virtual interrupt lines before it runs: external from its
+    /// PLIC context, software when an IPI waits for it.
+    fn deliver(&self, index: usize, vcpu: &mut Riscv64Vcpu, _linked: &[u32]) {
+        let model = &self.0;
+        if let Some(plic) = &model.plic {
+            vcpu.set_external_interrupt(plic.lock().context_interrupt(context(index)));
+        }
+        if index < 64 {
+            let bit = 1u64 << index;
+            if model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
+                vcpu.set_software_interrupt(true);
+            }
+        }
     }
 }
 

@@ -22,6 +22,15 @@ pub type Vcpu = tessera_vcpu_riscv64::Riscv64Vcpu;
 /// The G-stage table layout of this architecture.
 pub type Stage2Format = tessera_stage2::Riscv64Sv39x4;
 
+/// This architecture as the VM layer sees it: its vCPU and its VMs' interrupt
+/// controller.
+pub struct Arch;
+
+impl tessera_vm::Arch for Arch {
+    type Vcpu = Vcpu;
+    type IrqChip = IrqChip;
+}
+
 /// Console UARTs sit on the memory bus (not on I/O ports).
 pub const CONSOLE_ON_PORTS: bool = false;
 

@@ -22,6 +22,7 @@ use tessera_vcpu_x86::X86Vcpu;
 use tessera_vdev::{
     AccessWidth, Cmos, DeviceError, Pic8259, Pit8254, PortDevice, PortRange, TimedPortDevice,
 };
+use tessera_vm::InterruptController;
 
 /// The emulated PC interrupt and timer chips of one VM.
 struct Pc {
@@ -103,9 +104,20 @@ impl IrqChip {
         true
     }
 
+    /// The line of ISA interrupt `irq` (0-15 but the cascade, 2) into the PICs.
+    pub fn line(&self, irq: u32) -> Option<IrqLine> {
+        let irq = u8::try_from(irq).ok().filter(|&irq| irq < 16 && irq != 2)?;
+        Some(IrqLine {
+            pc: self.0.clone(),
+            irq,
+        })
+    }
+}
+
+impl InterruptController<X86Vcpu> for IrqChip {
     /// Back to the power-on state (VM reset). The CMOS clock and RAM, battery-backed
     /// on a PC, keep running and keep their contents.
-    pub fn reset(&self) {
+    fn reset(&self) {
         let pc = &self.0;
         *pc.pic.lock() = Pic8259::new();
         *pc.pit.lock() = Pit8254::new();
@@ -114,18 +126,18 @@ impl IrqChip {
 
     /// The vCPUs (bit mask) whose interrupt state may have changed: vCPU 0 when a
     /// device line rose.
-    pub fn take_kicks(&self) -> u64 {
+    fn take_kicks(&self) -> u64 {
         u64::from(self.0.raised.swap(false, Ordering::AcqRel))
     }
 
     /// Inter-processor interrupts need local APICs, which the VM lacks: none sent.
-    pub fn send_ipi(&self, _sender: usize, _value: u64) -> u64 {
+    fn send_ipi(&self, _sender: usize, _value: u64) -> u64 {
         0
     }
 
     /// Whether vCPU `index` has an interrupt to take (so it stops waiting); this CPU
     /// is set to wake at the PIT's next tick.
-    pub fn has_work(&self, index: usize, _vcpu: &X86Vcpu) -> bool {
+    fn has_work(&self, index: usize, _vcpu: &X86Vcpu) -> bool {
         if index != 0 {
             return false;
         }
@@ -137,7 +149,7 @@ impl IrqChip {
     /// Before vCPU `index` runs: injects the PICs' interrupt into vCPU 0 if it can
     /// take one now, else asks for an exit when it can; sets this CPU's timer for
     /// the PIT's next tick.
-    pub fn deliver(&self, index: usize, vcpu: &mut X86Vcpu, _linked: &[u32]) {
+    fn deliver(&self, index: usize, vcpu: &mut X86Vcpu, _linked: &[u32]) {
         if index != 0 {
             return;
         }
@@ -154,15 +166,6 @@ impl IrqChip {
         } else {
             vcpu.request_interrupt_window(true);
         }
-    }
-
-    /// The line of ISA interrupt `irq` (0-15 but the cascade, 2) into the PICs.
-    pub fn line(&self, irq: u32) -> Option<IrqLine> {
-        let irq = u8::try_from(irq).ok().filter(|&irq| irq < 16 && irq != 2)?;
-        Some(IrqLine {
-            pc: self.0.clone(),
-            irq,
-        })
     }
 }
 

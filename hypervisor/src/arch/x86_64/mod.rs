@@ -28,6 +28,15 @@ pub type Vcpu = tessera_vcpu_x86::X86Vcpu;
 /// The nested page table layout of this architecture.
 pub type Stage2Format = tessera_stage2::X86Npt;
 
+/// This architecture as the VM layer sees it: its vCPU and its VMs' interrupt
+/// controller.
+pub struct Arch;
+
+impl tessera_vm::Arch for Arch {
+    type Vcpu = Vcpu;
+    type IrqChip = IrqChip;
+}
+
 /// Console UARTs sit on I/O ports, as COM1 does on a PC.
 pub const CONSOLE_ON_PORTS: bool = true;
 

@@ -1,160 +1,13 @@
-//! Host tests of exit handling with a fake vCPU and a fake device.
+//! Host tests of the VM layer on the fake architecture (`fakes`): exit handling
+//! here, the run loop in `run_loop`.
+
+mod fakes;
+mod run_loop;
 
 use super::*;
-use alloc::boxed::Box;
-use alloc::sync::Arc;
-use alloc::vec;
-use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
-use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
-use tessera_vdev::{
-    AcpiPmControl, DeviceError, FirmwareConsole, MmioDevice, PortBus, PortDevice, PortRange,
-    PowerLatch, ResetControl,
-};
-
-#[derive(Default)]
-struct FakeVcpu {
-    read_value: Option<u64>,
-    answer: Option<CallAnswer>,
-    /// Faults given for accesses to nothing.
-    faults_given: u32,
-    streak: tessera_vcpu::FaultStreak,
-}
-
-impl ArchVcpu for FakeVcpu {
-    fn run(&mut self) -> Result<VcpuExit, VcpuError> {
-        Ok(VcpuExit::Handled)
-    }
-    fn complete_mmio_read(&mut self, value: u64) {
-        self.read_value = Some(value);
-    }
-    fn answer(&mut self, answer: CallAnswer) {
-        self.answer = Some(answer);
-    }
-    fn fail_access(&mut self) -> bool {
-        let pc = self.pc();
-        self.streak.note(pc, 0x1234_0000) && {
-            self.faults_given += 1;
-            true
-        }
-    }
-    fn reset(&mut self, _entry: GuestPhysAddr, _arg: u64) {}
-    fn pc(&self) -> u64 {
-        0x4008_0000
-    }
-}
-
-struct Register(u64);
-
-impl MmioDevice for Register {
-    fn name(&self) -> &str {
-        "register"
-    }
-    fn read(&mut self, offset: u64, _width: AccessWidth) -> Result<u64, DeviceError> {
-        if offset == 0 {
-            Ok(self.0)
-        } else {
-            Err(DeviceError::NoRegister { offset })
-        }
-    }
-    fn write(&mut self, offset: u64, _width: AccessWidth, value: u64) -> Result<(), DeviceError> {
-        if offset == 0 {
-            self.0 = value;
-            Ok(())
-        } else {
-            Err(DeviceError::NoRegister { offset })
-        }
-    }
-}
-
-/// One 8-bit register at port offset 0.
-struct PortRegister(u8);
-
-impl PortDevice for PortRegister {
-    fn name(&self) -> &str {
-        "port-register"
-    }
-    fn read(&mut self, offset: u16, _width: AccessWidth) -> Result<u32, DeviceError> {
-        match offset {
-            0 => Ok(u32::from(self.0)),
-            _ => Err(DeviceError::NoRegister {
-                offset: offset.into(),
-            }),
-        }
-    }
-    fn write(&mut self, offset: u16, _width: AccessWidth, value: u32) -> Result<(), DeviceError> {
-        match offset {
-            0 => {
-                self.0 = value as u8;
-                Ok(())
-            }
-            _ => Err(DeviceError::NoRegister {
-                offset: offset.into(),
-            }),
-        }
-    }
-}
-
-fn gpa(raw: u64) -> GuestPhysAddr {
-    GuestPhysAddr::new(raw)
-}
-
-/// Guest RAM of the test VMs: 16 MiB at 0x4000_0000.
-const RAM_BASE: u64 = 0x4000_0000;
-const RAM_SIZE: u64 = 0x100_0000;
-
-fn test_vm(vcpus: usize) -> Vm {
-    test_vm_with(vcpus, None)
-}
-
-/// A VM whose RAM is a buffer of this process (leaked: the VM may outlive the test's
-/// frame), with the firmware console `console`.
-fn test_vm_with(vcpus: usize, console: Option<Arc<dyn FirmwareConsole>>) -> Vm {
-    let ram: &'static mut [u8] = vec![0u8; RAM_SIZE as usize].leak();
-    let memory = GuestMemory::new(vec![RamRegion {
-        guest: GuestRange::new(gpa(RAM_BASE), RAM_SIZE),
-        host: HostPhysAddr::new(ram.as_mut_ptr() as u64),
-        executable: true,
-    }]);
-    let mut bus = MmioBus::new();
-    bus.insert(
-        GuestRange::new(gpa(0x0900_0000), 0x1000),
-        Box::new(Register(7)),
-    )
-    .unwrap();
-    let mut ports = PortBus::new();
-    ports
-        .insert(PortRange::new(0x70, 2), Box::new(PortRegister(5)))
-        .unwrap();
-    let power = Arc::new(PowerLatch::default());
-    ports
-        .insert(
-            PortRange::new(0x604, 2),
-            Box::new(AcpiPmControl::new(power.clone())),
-        )
-        .unwrap();
-    ports
-        .insert(
-            PortRange::new(0xcf9, 1),
-            Box::new(ResetControl::new(power.clone())),
-        )
-        .unwrap();
-    let devices = VmDevices {
-        mmio: bus,
-        ports,
-        power,
-        console,
-    };
-    // SAFETY: the only region is the leaked buffer above, at its own address.
-    unsafe {
-        Vm::new(
-            1,
-            "test".into(),
-            memory,
-            devices,
-            (0..vcpus as u64).collect(),
-        )
-    }
-}
+use fakes::*;
+use tessera_addr::HostPhysAddr;
+use tessera_vcpu::{AccessWidth, CallAnswer, VcpuError, VcpuExit};
 
 #[test]
 fn port_accesses_reach_the_device_and_unclaimed_ports_read_open() {
@@ -442,40 +295,6 @@ fn the_last_vcpu_off_powers_the_vm_off() {
         Action::Ended
     );
     assert_eq!(vm.end_reason(), Some(EndReason::PoweredOff));
-}
-
-/// A firmware console that keeps what is written and hands out what was "typed".
-#[derive(Default)]
-struct FakeConsole {
-    written: spin::Mutex<Vec<u8>>,
-    typed: spin::Mutex<alloc::collections::VecDeque<u8>>,
-}
-
-impl FirmwareConsole for FakeConsole {
-    fn write(&self, bytes: &[u8]) {
-        self.written.lock().extend_from_slice(bytes);
-    }
-    fn read(&self, buf: &mut [u8]) -> usize {
-        let mut typed = self.typed.lock();
-        let mut count = 0;
-        for slot in buf.iter_mut() {
-            let Some(byte) = typed.pop_front() else { break };
-            *slot = byte;
-            count += 1;
-        }
-        count
-    }
-}
-
-fn console_vm() -> (Vm, Arc<FakeConsole>) {
-    let console = Arc::new(FakeConsole::default());
-    (test_vm_with(1, Some(console.clone())), console)
-}
-
-/// Puts `bytes` into the VM's RAM at `addr`.
-fn poke(vm: &Vm, addr: u64, bytes: &[u8]) {
-    // SAFETY: the test VM's RAM is a buffer of this process.
-    unsafe { vm.memory.write(gpa(addr), bytes) }.unwrap();
 }
 
 #[test]

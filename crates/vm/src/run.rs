@@ -1,0 +1,85 @@
+//! The loop that runs one vCPU: deliver what is pending, enter the guest, answer the
+//! exit ([`Vm::handle_exit`]), wake the vCPUs that exit concerns, and enter again,
+//! until the vCPU waits, stops, or its VM changes state.
+
+use crate::arch::{Arch, Host, InterruptController};
+use crate::exit::Action;
+use crate::{Vm, VmStatus};
+use tessera_vcpu::{ArchVcpu, VcpuExit};
+
+/// Why [`Vm::run_vcpu`] gave the physical CPU back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// The vCPU waits for an interrupt.
+    Waiting,
+    /// It stopped for another reason (off, reset, VM ended or changed state).
+    Ran,
+}
+
+impl<A: Arch> Vm<A> {
+    /// Runs vCPU `index`, whose state is loaded on this CPU (`vcpu`, its lock held),
+    /// until it waits, stops, or the VM leaves the running state.
+    pub fn run_vcpu(&self, index: usize, vcpu: &mut A::Vcpu, host: &impl Host) -> Turn {
+        loop {
+            self.irqchip.deliver(index, vcpu, &self.passthrough_irqs);
+            let exit = vcpu.run();
+            let host_interrupt = matches!(exit, Ok(VcpuExit::HostInterrupt));
+            let device_access = matches!(
+                exit,
+                Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
+            );
+            if host_interrupt {
+                host.take_interrupts();
+            }
+            let action = self.handle_exit(index, vcpu, exit);
+            if device_access {
+                self.kick_vcpus(self.irqchip.take_kicks(), host);
+            }
+            match action {
+                Action::Resume if self.status() == VmStatus::Running => {}
+                Action::SendIpi(value) => {
+                    let targets = self.irqchip.send_ipi(index, value);
+                    self.kick_vcpus(targets, host);
+                }
+                Action::WakeOthers => host.kick(None),
+                Action::Idle if self.irqchip.has_work(index, vcpu) => self.vcpus.resume(index),
+                Action::Idle => {
+                    self.flush_console();
+                    return Turn::Waiting;
+                }
+                Action::Reset => {
+                    // The VM's other vCPUs stop at their next exit.
+                    host.kick(None);
+                    return Turn::Ran;
+                }
+                Action::Resume | Action::VcpuOff | Action::Ended => return Turn::Ran,
+            }
+        }
+    }
+
+    /// Whether waiting vCPU `index` should run again: an interrupt waits for it, or
+    /// its VM is no longer simply running (it must see the reset or the end).
+    pub fn has_work(&self, index: usize) -> bool {
+        self.status() != VmStatus::Running
+            || self
+                .cpus
+                .get(index)
+                .is_some_and(|slot| self.irqchip.has_work(index, &slot.vcpu.lock()))
+    }
+
+    /// Kicks the physical CPU of each vCPU in `targets` (a bit mask) other than this
+    /// one, each CPU once.
+    pub fn kick_vcpus(&self, targets: u64, host: &impl Host) {
+        let this = host.cpu();
+        let mut kicked = 0u64;
+        for (index, slot) in self.cpus.iter().enumerate() {
+            if index < 64 && targets & (1 << index) != 0 && slot.pcpu != this {
+                let bit = 1u64 << (slot.pcpu % 64);
+                if kicked & bit == 0 {
+                    host.kick(Some(slot.pcpu));
+                    kicked |= bit;
+                }
+            }
+        }
+    }
+}
