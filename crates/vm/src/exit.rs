@@ -5,7 +5,7 @@ use crate::end::{EndReason, GuestError};
 use crate::{Arch, Vm};
 use tessera_addr::GuestPhysAddr;
 use tessera_vcpu::{ArchVcpu, CallAnswer, VcpuError, VcpuExit};
-use tessera_vdev::{BusError, PowerRequest};
+use tessera_vdev::{BusError, FirmwareConsole, PowerRequest};
 
 /// Most bytes one firmware console call moves; the call reports how many it did, and
 /// the guest calls again for the rest (as the SBI debug console allows).
@@ -18,6 +18,9 @@ pub enum Action {
     Resume,
     /// The vCPU waits for an interrupt: run something else or wait.
     Idle,
+    /// The vCPU suspended itself ([`crate::VcpuState::Suspended`]): as [`Self::Idle`],
+    /// and it is marked on again when an interrupt lets it run.
+    Suspended,
     /// Another vCPU of this VM may have been started: wake the other physical CPUs.
     WakeOthers,
     /// The vCPU asked for inter-processor interrupts (`VcpuExit::SendIpi`): the
@@ -93,7 +96,7 @@ impl<A: Arch> Vm<A> {
             VcpuExit::SendIpi { value } => Action::SendIpi(value),
             VcpuExit::CpuSuspend => {
                 self.vcpus.suspend(index);
-                Action::Idle
+                Action::Suspended
             }
             VcpuExit::CpuOff => {
                 self.vcpus.set_off(index);
@@ -142,20 +145,14 @@ impl<A: Arch> Vm<A> {
         }
     }
 
-    /// A firmware console write of the `len` guest bytes at `addr`: the whole buffer
-    /// must lie in the VM's RAM; up to [`CONSOLE_CHUNK`] bytes of it are written.
+    /// A firmware console write of the `len` guest bytes at `addr`: up to
+    /// [`CONSOLE_CHUNK`] bytes of the buffer are written.
     fn console_write(&self, addr: GuestPhysAddr, len: u64) -> CallAnswer {
-        let Some(console) = &self.console else {
-            return CallAnswer::NoConsole;
+        let (console, count) = match self.console_buffer(addr, len) {
+            Ok(found) => found,
+            Err(answer) => return answer,
         };
-        if len == 0 {
-            return CallAnswer::Bytes(0);
-        }
-        if self.memory.host_span(addr, len).is_err() {
-            return CallAnswer::BadBuffer;
-        }
         let mut chunk = [0u8; CONSOLE_CHUNK];
-        let count = usize::try_from(len).map_or(CONSOLE_CHUNK, |len| len.min(CONSOLE_CHUNK));
         let Some(bytes) = chunk.get_mut(..count) else {
             return CallAnswer::BadBuffer;
         };
@@ -168,20 +165,14 @@ impl<A: Arch> Vm<A> {
         CallAnswer::Bytes(count as u64)
     }
 
-    /// A firmware console read into the `len`-byte guest buffer at `addr`: the whole
-    /// buffer must lie in the VM's RAM; up to [`CONSOLE_CHUNK`] typed bytes go in.
+    /// A firmware console read into the `len`-byte guest buffer at `addr`: up to
+    /// [`CONSOLE_CHUNK`] typed bytes go in.
     fn console_read(&self, addr: GuestPhysAddr, len: u64) -> CallAnswer {
-        let Some(console) = &self.console else {
-            return CallAnswer::NoConsole;
+        let (console, room) = match self.console_buffer(addr, len) {
+            Ok(found) => found,
+            Err(answer) => return answer,
         };
-        if len == 0 {
-            return CallAnswer::Bytes(0);
-        }
-        if self.memory.host_span(addr, len).is_err() {
-            return CallAnswer::BadBuffer;
-        }
         let mut chunk = [0u8; CONSOLE_CHUNK];
-        let room = usize::try_from(len).map_or(CONSOLE_CHUNK, |len| len.min(CONSOLE_CHUNK));
         let Some(buf) = chunk.get_mut(..room) else {
             return CallAnswer::BadBuffer;
         };
@@ -194,6 +185,25 @@ impl<A: Arch> Vm<A> {
             return CallAnswer::BadBuffer;
         }
         CallAnswer::Bytes(count as u64)
+    }
+
+    /// The console and the bytes (at most [`CONSOLE_CHUNK`]) one call moves for the
+    /// `len`-byte guest buffer at `addr`, or the answer when there is nothing to
+    /// move: no console, an empty buffer, or one not wholly in the VM's RAM.
+    fn console_buffer(
+        &self,
+        addr: GuestPhysAddr,
+        len: u64,
+    ) -> Result<(&dyn FirmwareConsole, usize), CallAnswer> {
+        let console = self.console.as_deref().ok_or(CallAnswer::NoConsole)?;
+        if len == 0 {
+            return Err(CallAnswer::Bytes(0));
+        }
+        if self.memory.host_span(addr, len).is_err() {
+            return Err(CallAnswer::BadBuffer);
+        }
+        let count = usize::try_from(len).map_or(CONSOLE_CHUNK, |len| len.min(CONSOLE_CHUNK));
+        Ok((console, count))
     }
 
     /// An emulated access the bus could not serve. One that reaches neither RAM nor a

@@ -42,8 +42,9 @@ impl<A: Arch> Vm<A> {
                     self.kick_vcpus(targets, host);
                 }
                 Action::WakeOthers => host.kick(None),
-                Action::Idle if self.irqchip.has_work(index, vcpu) => self.vcpus.resume(index),
-                Action::Idle => {
+                Action::Idle if self.irqchip.has_work(index, vcpu) => {}
+                Action::Suspended if self.irqchip.has_work(index, vcpu) => self.vcpus.resume(index),
+                Action::Idle | Action::Suspended => {
                     self.flush_console();
                     return Turn::Waiting;
                 }

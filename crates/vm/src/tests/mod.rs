@@ -394,7 +394,7 @@ fn a_suspended_vcpu_is_reported_suspended_until_resumed() {
     let mut vcpu = FakeVcpu::default();
     assert_eq!(
         vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuSuspend)),
-        Action::Idle
+        Action::Suspended
     );
     assert_eq!(vm.vcpus.state(0), Some(VcpuState::Suspended));
     let status = VcpuExit::CpuStatus { target: 0 };
