@@ -62,7 +62,7 @@ pub fn forward_device_irq(vms: &Vms, irq: u32) -> bool {
         .find(|e| e.vm.id == owner && e.vm.status() != VmStatus::Ended);
     match entry {
         Some(entry) if entry.vm.irqchip.raise(0, irq) => {
-            send_kicks(entry, hal::cpu_index());
+            send_kicks(vms, entry);
             true
         }
         _ => false,
@@ -88,16 +88,17 @@ pub fn console_input(vms: &Vms) {
         return;
     };
     if let Some(entry) = vms.entries.iter().find(|e| e.vm.id == id) {
-        send_kicks(entry, hal::cpu_index());
+        send_kicks(vms, entry);
     }
 }
 
-/// Wakes the physical CPUs of `entry`'s vCPUs whose interrupt state changed.
-pub fn send_kicks(entry: &VmEntry, cpu: usize) {
+/// Wakes the physical CPUs of `entry`'s vCPUs whose interrupt state changed (from an
+/// interrupt handler of this CPU, outside any vCPU's loop).
+fn send_kicks(vms: &Vms, entry: &VmEntry) {
     let host = CpuHost {
-        vms: None,
+        vms,
         loaded: None,
-        cpu,
+        cpu: hal::cpu_index(),
     };
     entry.vm.kick_vcpus(entry.vm.irqchip.take_kicks(), &host);
 }
@@ -105,8 +106,8 @@ pub fn send_kicks(entry: &VmEntry, cpu: usize) {
 /// The physical CPU running the VM layer's loop: its index, the vCPU loaded on it,
 /// and the VMs whose interrupts it takes.
 pub struct CpuHost<'a> {
-    /// Every VM (`None` where only kicks are sent).
-    pub vms: Option<&'a Vms>,
+    /// Every VM.
+    pub vms: &'a Vms,
     /// The vCPU whose state is on this CPU.
     pub loaded: Option<TaskId>,
     /// This CPU's index.
@@ -123,8 +124,6 @@ impl Host for CpuHost<'_> {
     }
 
     fn take_interrupts(&self) {
-        if let Some(vms) = self.vms {
-            arch::handle_host_interrupts(vms, self.loaded);
-        }
+        arch::handle_host_interrupts(self.vms, self.loaded);
     }
 }

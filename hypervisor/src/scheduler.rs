@@ -137,7 +137,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         entry.note_boot(cpu);
     }
     let host = CpuHost {
-        vms: Some(vms),
+        vms,
         loaded: *loaded,
         cpu,
     };
