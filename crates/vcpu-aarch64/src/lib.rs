@@ -23,6 +23,6 @@ mod gic_cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod vcpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use gic_cpu::Injection;
+pub use gic_cpu::{Injection, LR_BUFFER};
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, mask_timer};

@@ -143,15 +143,14 @@ impl Aarch64Vcpu {
         gic_cpu::inject(vintid, priority, physical)
     }
 
-    /// vINTIDs in the list registers that cannot take another raise now.
-    pub fn busy_interrupts(&self) -> ([u32; gic_cpu::LR_BUFFER], usize) {
-        let mut ids = [0; gic_cpu::LR_BUFFER];
-        let count = if self.dirty {
+    /// Puts into `ids` the vINTIDs in the list registers that cannot take another
+    /// raise now; returns how many there are.
+    pub fn busy_interrupts(&self, ids: &mut [u32; gic_cpu::LR_BUFFER]) -> usize {
+        if self.dirty {
             0
         } else {
-            gic_cpu::busy_intids(&mut ids)
-        };
-        (ids, count)
+            gic_cpu::busy_intids(ids)
+        }
     }
 
     /// Whether the list registers hold an interrupt the guest has not taken yet.

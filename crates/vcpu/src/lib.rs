@@ -7,7 +7,12 @@ use tessera_addr::GuestPhysAddr;
 pub use tessera_vdev::AccessWidth;
 
 /// Why a vCPU stopped running guest code.
+///
+/// A word-sized tag keeps every field aligned, so an exit moves between `Option`
+/// and `Result` wrappers with word loads and stores (on targets without unaligned
+/// access a byte tag made each move a byte-by-byte copy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
 pub enum VcpuExit {
     /// The guest read `width` bytes at `addr`, which is not RAM; answer with
     /// [`ArchVcpu::complete_mmio_read`] before running again.

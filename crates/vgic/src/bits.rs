@@ -26,6 +26,10 @@ pub(crate) enum Flag {
 /// each IPRIORITYR byte read as zero.
 pub(crate) const PRIORITY_MASK: u8 = 0xf8;
 
+/// Most INTIDs a block covers: one bit per word of its flag arrays in
+/// [`IrqBlock::pending_words`]'s summary (GICv3 SPIs end at 1019).
+const MAX_BLOCK_END: u32 = 64 * 32;
+
 /// The state of the interrupts `first..end`.
 #[derive(Clone, Debug)]
 pub(crate) struct IrqBlock {
@@ -43,12 +47,16 @@ pub(crate) struct IrqBlock {
     edge: Vec<u32>,
     /// One byte per INTID `0..end`.
     priority: Vec<u8>,
+    /// Bit `w` set when word `w` of `pending` is not zero: scans skip empty words.
+    pending_summary: u64,
 }
 
 impl IrqBlock {
     /// The power-on state of `first..end`: Group 0, disabled, idle, priority 0,
     /// level-sensitive except the INTIDs below `fixed_edge_below`.
+    /// `end` is capped at 2048.
     pub(crate) fn new(first: u32, end: u32, fixed_edge_below: u32) -> Self {
+        let end = end.min(MAX_BLOCK_END);
         let words = end.div_ceil(32) as usize;
         let mut block = Self {
             first,
@@ -60,6 +68,7 @@ impl IrqBlock {
             active: vec![0; words],
             edge: vec![0; words],
             priority: vec![0; end as usize],
+            pending_summary: 0,
         };
         for intid in first..end.min(fixed_edge_below) {
             block.set_bit_in(Field::Edge, intid, true);
@@ -97,6 +106,7 @@ impl IrqBlock {
             Some(bits) => {
                 let newly = mask & valid & !*bits;
                 *bits |= newly;
+                self.summarize(flag.into(), word);
                 newly
             }
             None => 0,
@@ -108,6 +118,7 @@ impl IrqBlock {
         if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
             *bits &= !mask;
         }
+        self.summarize(flag.into(), word);
     }
 
     /// Replaces word `word` of a flag array with `value` (bits outside the block dropped).
@@ -116,6 +127,7 @@ impl IrqBlock {
         if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
             *bits = value & valid;
         }
+        self.summarize(flag.into(), word);
     }
 
     /// One flag of `intid` (false outside the block).
@@ -133,6 +145,19 @@ impl IrqBlock {
     /// Pending and enabled: what the block would forward if nothing else held it back.
     pub(crate) fn ready_word(&self, word: u32) -> u32 {
         self.word(Flag::Pending, word) & self.word(Flag::Enabled, word)
+    }
+
+    /// The words of the flag arrays from `first_word` on with a pending interrupt,
+    /// ascending: a scan of a block where little is pending visits little.
+    pub(crate) fn pending_words(&self, first_word: u32) -> impl Iterator<Item = u32> {
+        let mut words = self.pending_summary & !ones_below_64(first_word);
+        core::iter::from_fn(move || {
+            let word = words.trailing_zeros();
+            (words != 0).then(|| {
+                words &= words - 1;
+                word
+            })
+        })
     }
 
     /// Number of words of the flag arrays.
@@ -201,6 +226,21 @@ impl IrqBlock {
                 *bits &= !(1 << (intid % 32));
             }
         }
+        self.summarize(field, intid / 32);
+    }
+
+    /// Brings the pending summary up to date after `field`'s word `word` changed.
+    fn summarize(&mut self, field: Field, word: u32) {
+        if let Field::Pending = field
+            && let Some(&bits) = self.pending.get(word as usize)
+        {
+            let bit = 1u64 << (word % 64);
+            if bits != 0 {
+                self.pending_summary |= bit;
+            } else {
+                self.pending_summary &= !bit;
+            }
+        }
     }
 
     fn field(&self, field: Field) -> &Vec<u32> {
@@ -245,6 +285,11 @@ impl From<Flag> for Field {
     }
 }
 
+/// A mask of the `n` lowest bits of a `u64` (all of them from 64 on).
+fn ones_below_64(n: u32) -> u64 {
+    if n >= 64 { u64::MAX } else { (1 << n) - 1 }
+}
+
 /// A mask of the `n` lowest bits (`n` at most 32).
 fn ones_below(n: u32) -> u32 {
     if n >= 32 { u32::MAX } else { (1 << n) - 1 }
@@ -278,6 +323,24 @@ mod tests {
         assert_eq!(block.word(Flag::Pending, 1), 0b1100);
         assert!(block.flag(Flag::Pending, 35));
         assert!(!block.flag(Flag::Pending, 33));
+    }
+
+    #[test]
+    fn pending_words_follow_every_way_of_setting_pending() {
+        let mut block = IrqBlock::new(32, 32 + 988, 0);
+        assert_eq!(block.pending_words(0).count(), 0);
+        block.set_flag(Flag::Pending, 40, true);
+        block.set_bits(Flag::Pending, 31, 1);
+        block.write_word(Flag::Pending, 5, 0x10);
+        assert_eq!(block.pending_words(0).collect::<Vec<_>>(), [1, 5, 31]);
+        assert_eq!(block.pending_words(2).collect::<Vec<_>>(), [5, 31]);
+        block.set_flag(Flag::Pending, 40, false);
+        block.clear_bits(Flag::Pending, 31, 1);
+        block.write_word(Flag::Pending, 5, 0);
+        block.set_flag(Flag::Enabled, 70, true);
+        assert_eq!(block.pending_words(0).count(), 0);
+        block.set_flag(Flag::Pending, 5000, true);
+        assert_eq!(block.pending_words(0).count(), 0, "outside the block");
     }
 
     #[test]

@@ -31,6 +31,7 @@ impl Vgic {
         if intid < SPI_BASE {
             let cpu = self.cpus.get_mut(vcpu).ok_or(VgicError::NoSuchVcpu(vcpu))?;
             cpu.private.set_flag(Flag::Pending, intid, true);
+            self.refresh(vcpu);
         } else if self.spi.contains(intid) {
             let before = self.spi_delivery_target(intid);
             self.spi.set_flag(Flag::Pending, intid, true);
@@ -79,6 +80,7 @@ impl Vgic {
                 targets |= 1 << vcpu;
             }
         }
+        self.fresh |= targets;
         targets
     }
 
@@ -156,7 +158,7 @@ impl Vgic {
             consider(intid, cpu.private.priority(intid));
         }
         if self.spis_forwarded() {
-            for word in SPI_BASE / 32..self.spi.words() {
+            for word in self.spi.pending_words(SPI_BASE / 32) {
                 for intid in intids(word, self.spi.ready_word(word)) {
                     if self.spi_target(intid) == Some(vcpu) {
                         consider(intid, self.spi.priority(intid));
@@ -181,9 +183,15 @@ fn sgi_targets(value: u64, affinity: u64) -> bool {
         && value & SGI1R_TARGET_LIST & (1 << (aff0 & 0xf)) != 0
 }
 
-/// The INTIDs of the set bits of `mask` in word `word` of a flag array, ascending.
-fn intids(word: u32, mask: u32) -> impl Iterator<Item = u32> {
-    (0..32)
-        .filter(move |bit| mask & (1 << bit) != 0)
-        .map(move |bit| word.saturating_mul(32).saturating_add(bit))
+/// The INTIDs of the set bits of `mask` in word `word` of a flag array, ascending:
+/// one step per set bit, so an empty word costs nothing.
+fn intids(word: u32, mut mask: u32) -> impl Iterator<Item = u32> {
+    let base = word.saturating_mul(32);
+    core::iter::from_fn(move || {
+        let bit = mask.trailing_zeros();
+        (mask != 0).then(|| {
+            mask &= mask - 1;
+            base.saturating_add(bit)
+        })
+    })
 }

@@ -89,6 +89,9 @@ pub const MAX_SPIS: u32 = 988;
 /// Most vCPUs a [`Vgic`] serves (vCPU sets are 64-bit masks).
 pub const MAX_VCPUS: usize = 64;
 
+/// Every vCPU, as a mask.
+const ALL_VCPUS: u64 = u64::MAX;
+
 /// The affinity fields of an MPIDR_EL1 value: Aff3 [39:32], Aff2 [23:16],
 /// Aff1 [15:8], Aff0 [7:0]. GICD_IROUTER uses the same layout.
 const AFFINITY_MASK: u64 = 0xff_00ff_ffff;
@@ -158,6 +161,8 @@ pub struct Vgic {
     cpus: Vec<Redistributor>,
     /// vCPUs to kick (see [`Vgic::take_kicks`]).
     kicks: u64,
+    /// vCPUs whose deliverable interrupts may have changed (see [`Vgic::take_fresh`]).
+    fresh: u64,
 }
 
 impl Vgic {
@@ -181,6 +186,7 @@ impl Vgic {
             irouter: alloc::vec![0; spis as usize],
             cpus,
             kicks: 0,
+            fresh: ALL_VCPUS,
         }
     }
 
@@ -210,6 +216,7 @@ impl Vgic {
         width: AccessWidth,
         value: u64,
     ) -> Result<(), DeviceError> {
+        self.fresh = ALL_VCPUS;
         self.distributor_write(offset, width, value & width.mask())
     }
 
@@ -231,6 +238,7 @@ impl Vgic {
         width: AccessWidth,
         value: u64,
     ) -> Result<(), DeviceError> {
+        self.fresh = ALL_VCPUS;
         self.redistributor_write(offset, width, value & width.mask())
     }
 
@@ -242,6 +250,15 @@ impl Vgic {
     /// targets instead, and a raised SGI or PPI goes to the vCPU the caller named.)
     pub fn take_kicks(&mut self) -> u64 {
         core::mem::take(&mut self.kicks)
+    }
+
+    /// Bitmask of the vCPUs whose deliverable interrupts may have changed since the
+    /// last call, and clears it: a vCPU not in it has nothing to take that the last
+    /// [`Vgic::take_pending`] left behind, so its entry need not look. Every raise,
+    /// SGI, kick and guest register write marks the vCPUs it concerns (a register
+    /// write all of them); withdrawing a pending interrupt marks none.
+    pub fn take_fresh(&mut self) -> u64 {
+        core::mem::take(&mut self.fresh)
     }
 
     /// Whether the guest enabled `intid` for `vcpu`: an SGI or PPI in `vcpu`'s
@@ -270,6 +287,14 @@ impl Vgic {
     fn kick(&mut self, vcpu: usize) {
         if vcpu < MAX_VCPUS {
             self.kicks |= 1 << vcpu;
+        }
+        self.refresh(vcpu);
+    }
+
+    /// Records that `vcpu`'s deliverable interrupts may have changed.
+    fn refresh(&mut self, vcpu: usize) {
+        if vcpu < MAX_VCPUS {
+            self.fresh |= 1 << vcpu;
         }
     }
 }

@@ -327,3 +327,52 @@ fn no_vcpus_no_panics() {
     assert_eq!(gic.take_kicks(), 0);
     assert!(gic.read_redistributor(0, Word).is_err());
 }
+
+#[test]
+fn fresh_marks_the_vcpus_a_change_concerns() {
+    let mut gic = Vgic::new(vec![aff(0, 0), aff(0, 1), aff(1, 0)], 32);
+    assert_eq!(
+        gic.take_fresh(),
+        u64::MAX,
+        "after power-on every vCPU looks once"
+    );
+    linux_setup(&mut gic);
+    assert_eq!(
+        gic.take_fresh(),
+        u64::MAX,
+        "a register write concerns every vCPU"
+    );
+    assert_eq!(gic.take_fresh(), 0, "taken");
+    gic.raise(1, 27).unwrap();
+    assert_eq!(gic.take_fresh(), 0b010, "a PPI: the vCPU named");
+    enable(&mut gic, 0, 50);
+    route(&mut gic, 50, aff(1, 0));
+    let _ = gic.take_fresh();
+    gic.raise(0, 50).unwrap();
+    assert_eq!(gic.take_fresh(), 0b100, "an SPI: the vCPU it is routed to");
+    gic.raise(0, 50).unwrap();
+    assert_eq!(gic.take_fresh(), 0, "already pending there: nothing new");
+    gic.clear_pending(0, 50).unwrap();
+    assert_eq!(gic.take_fresh(), 0, "withdrawing gives nobody work");
+    let targets = gic.send_sgi(0, 1 << 40 | 5 << 24);
+    assert_eq!(targets, 0b110);
+    assert_eq!(gic.take_fresh(), 0b110, "an SGI: its targets");
+    gic.reset();
+    assert_eq!(gic.take_fresh(), u64::MAX, "a reset: everyone");
+}
+
+#[test]
+fn scans_find_interrupts_in_every_spi_word() {
+    let mut gic = vgic(1, 988);
+    linux_setup(&mut gic);
+    for intid in [32, 63, 64, 500, 1019] {
+        enable(&mut gic, 0, intid);
+        gic.raise(0, intid).unwrap();
+    }
+    set_priority(&mut gic, 0, 500, 0x10);
+    assert_eq!(gic.take_pending(0, &[]), irq(500, 0x10));
+    for intid in [32, 63, 64, 1019] {
+        assert_eq!(gic.take_pending(0, &[]), irq(intid, 0xa0));
+    }
+    assert!(!gic.has_pending(0));
+}

@@ -7,10 +7,11 @@
 use crate::irq::{self, TaskId};
 use crate::vmm::Vms;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use tessera_os::hal::gic;
 use tessera_os::platform;
-use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection};
+use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection, LR_BUFFER};
 use tessera_vdev::{AccessWidth, DeviceError, MmioDevice};
 use tessera_vgic::Vgic;
 use tessera_vm::InterruptController;
@@ -18,14 +19,59 @@ use tessera_vm::InterruptController;
 /// The guest's timer PPIs, linked one to one to the physical ones.
 const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
 
+/// A VM's emulated GICv3 and, beside its lock, the vCPUs it may have something new
+/// for: an entry of a vCPU not in that mask takes no lock and scans nothing.
+pub struct SharedVgic {
+    model: Mutex<Vgic>,
+    /// [`Vgic::take_fresh`] gathered under the lock, read without it.
+    fresh: AtomicU64,
+    /// [`Vgic::take_kicks`] gathered the same way.
+    kicks: AtomicU64,
+}
+
+impl SharedVgic {
+    /// Runs `f` on the model under its lock and publishes the vCPUs it marked fresh.
+    fn with<R>(&self, f: impl FnOnce(&mut Vgic) -> R) -> R {
+        let mut model = self.model.lock();
+        let result = f(&mut model);
+        self.fresh.fetch_or(model.take_fresh(), Ordering::Release);
+        self.kicks.fetch_or(model.take_kicks(), Ordering::Release);
+        result
+    }
+
+    /// Whether vCPU `index` may have something new, and forgets it: the caller looks
+    /// now. A raise after this sets the bit again.
+    fn take_fresh(&self, index: usize) -> bool {
+        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+        self.fresh.load(Ordering::Acquire) & bit != 0
+            && self.fresh.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+
+    /// Whether vCPU `index` may have something new (without forgetting it).
+    fn is_fresh(&self, index: usize) -> bool {
+        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+        self.fresh.load(Ordering::Acquire) & bit != 0
+    }
+
+    /// Marks vCPU `index` as having something to look at again.
+    fn refresh(&self, index: usize) {
+        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+        self.fresh.fetch_or(bit, Ordering::Release);
+    }
+}
+
 /// A VM's interrupt controller: its emulated GICv3, if the config gives it one.
 #[derive(Clone, Default)]
-pub struct IrqChip(Option<Arc<Mutex<Vgic>>>);
+pub struct IrqChip(Option<Arc<SharedVgic>>);
 
 impl IrqChip {
     /// A VM with an emulated GICv3 model.
-    pub fn new(vgic: Arc<Mutex<Vgic>>) -> Self {
-        Self(Some(vgic))
+    pub fn new(vgic: Vgic) -> Self {
+        Self(Some(Arc::new(SharedVgic {
+            model: Mutex::new(vgic),
+            fresh: AtomicU64::new(u64::MAX),
+            kicks: AtomicU64::new(0),
+        })))
     }
 
     /// Whether the VM has an interrupt controller.
@@ -38,7 +84,7 @@ impl IrqChip {
     pub fn raise(&self, vcpu: usize, intid: u32) -> bool {
         self.0
             .as_ref()
-            .is_some_and(|vgic| vgic.lock().raise(vcpu, intid).is_ok())
+            .is_some_and(|vgic| vgic.with(|model| model.raise(vcpu, intid)).is_ok())
     }
 
     /// The window of `frame` onto this model, for the VM's bus.
@@ -57,13 +103,19 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
     /// Back to the power-on state (VM reset).
     fn reset(&self) {
         if let Some(vgic) = &self.0 {
-            vgic.lock().reset();
+            vgic.with(Vgic::reset);
         }
     }
 
     /// The vCPUs (bit mask) whose interrupt state changed since the last call.
     fn take_kicks(&self) -> u64 {
-        self.0.as_ref().map_or(0, |vgic| vgic.lock().take_kicks())
+        self.0.as_ref().map_or(0, |vgic| {
+            if vgic.kicks.load(Ordering::Acquire) == 0 {
+                0
+            } else {
+                vgic.kicks.swap(0, Ordering::AcqRel)
+            }
+        })
     }
 
     /// Routes the guest's ICC_SGI1R_EL1 write `value` from vCPU `sender`; returns the
@@ -71,38 +123,49 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
     fn send_ipi(&self, sender: usize, value: u64) -> u64 {
         self.0
             .as_ref()
-            .map_or(0, |vgic| vgic.lock().send_sgi(sender, value))
+            .map_or(0, |vgic| vgic.with(|model| model.send_sgi(sender, value)))
     }
 
-    /// Whether vCPU `index` has an interrupt to take (so it stops waiting).
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting): one in its
+    /// list registers, or one the model got since its last delivery.
     fn has_work(&self, index: usize, vcpu: &Aarch64Vcpu) -> bool {
         vcpu.has_pending_interrupt()
             || self
                 .0
                 .as_ref()
-                .is_some_and(|vgic| vgic.lock().has_pending(index))
+                .is_some_and(|vgic| vgic.is_fresh(index) && vgic.model.lock().has_pending(index))
     }
 
     /// Moves the interrupts pending for vCPU `index` into the list registers, linking
     /// timer PPIs and the VM's passthrough SPIs (`linked`) to their physical
-    /// interrupts; asks for a maintenance interrupt when they do not all fit.
+    /// interrupts; asks for a maintenance interrupt when they do not all fit. Nothing
+    /// to do, and no lock taken, when the model has nothing new for the vCPU.
     fn deliver(&self, index: usize, vcpu: &mut Aarch64Vcpu, linked: &[u32]) {
         let Some(vgic) = &self.0 else { return };
-        let mut vgic = vgic.lock();
-        let (busy, count) = vcpu.busy_interrupts();
-        let busy = busy.get(..count).unwrap_or(&[]);
-        let mut overflow = false;
-        while let Some(pending) = vgic.take_pending(index, busy) {
-            let intid = pending.intid;
-            let physical =
-                (TIMER_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid);
-            if vcpu.inject(intid, pending.priority, physical) == Injection::Full {
-                // Back into the model; it is delivered when a list register frees up.
-                let _ = vgic.raise(index, intid);
-                overflow = true;
-                break;
-            }
+        if !vgic.take_fresh(index) {
+            return;
         }
+        let mut busy = [0; LR_BUFFER];
+        let count = vcpu.busy_interrupts(&mut busy);
+        let busy = busy.get(..count).unwrap_or(&[]);
+        let overflow = vgic.with(|model| {
+            while let Some(pending) = model.take_pending(index, busy) {
+                let intid = pending.intid;
+                let physical =
+                    (TIMER_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid);
+                if vcpu.inject(intid, pending.priority, physical) == Injection::Full {
+                    // Back into the model (which marks it fresh again); it is
+                    // delivered when a list register frees up.
+                    let _ = model.raise(index, intid);
+                    return true;
+                }
+            }
+            // Raised again while still in a list register: the next entry looks again.
+            if model.has_pending(index) {
+                vgic.refresh(index);
+            }
+            false
+        });
         vcpu.notify_when_drained(overflow);
     }
 }
@@ -110,7 +173,7 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
 /// A level-sensitive interrupt line from an emulated device into a VM's vGIC.
 #[derive(Clone)]
 pub struct IrqLine {
-    vgic: Arc<Mutex<Vgic>>,
+    vgic: Arc<SharedVgic>,
     intid: u32,
 }
 
@@ -118,12 +181,13 @@ impl IrqLine {
     /// Follows the device's output: high makes the interrupt pending, low withdraws a
     /// pending one the guest has not taken yet.
     pub fn set_level(&self, high: bool) {
-        let mut vgic = self.vgic.lock();
-        if high {
-            let _ = vgic.raise(0, self.intid);
-        } else {
-            let _ = vgic.clear_pending(0, self.intid);
-        }
+        self.vgic.with(|model| {
+            if high {
+                let _ = model.raise(0, self.intid);
+            } else {
+                let _ = model.clear_pending(0, self.intid);
+            }
+        });
     }
 }
 
@@ -138,7 +202,7 @@ pub enum GicFrame {
 
 /// A bus window onto a VM's vGIC model.
 pub struct VgicWindow {
-    vgic: Arc<Mutex<Vgic>>,
+    vgic: Arc<SharedVgic>,
     frame: GicFrame,
 }
 
@@ -151,19 +215,17 @@ impl MmioDevice for VgicWindow {
     }
 
     fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
-        let mut vgic = self.vgic.lock();
-        match self.frame {
-            GicFrame::Distributor => vgic.read_distributor(offset, width),
-            GicFrame::Redistributors => vgic.read_redistributor(offset, width),
-        }
+        self.vgic.with(|model| match self.frame {
+            GicFrame::Distributor => model.read_distributor(offset, width),
+            GicFrame::Redistributors => model.read_redistributor(offset, width),
+        })
     }
 
     fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
-        let mut vgic = self.vgic.lock();
-        match self.frame {
-            GicFrame::Distributor => vgic.write_distributor(offset, width, value),
-            GicFrame::Redistributors => vgic.write_redistributor(offset, width, value),
-        }
+        self.vgic.with(|model| match self.frame {
+            GicFrame::Distributor => model.write_distributor(offset, width, value),
+            GicFrame::Redistributors => model.write_redistributor(offset, width, value),
+        })
     }
 }
 

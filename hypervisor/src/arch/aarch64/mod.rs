@@ -9,10 +9,8 @@ use crate::vmm::{DeviceLayout, VcpuSetup};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use irqchip::GicFrame;
-use spin::Mutex;
 use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
@@ -84,10 +82,10 @@ pub struct ArchDevices {
 /// redistributors `0x20`, 128 KiB per vCPU) on `bus`. `emu_devices` rows of other
 /// types are the generic VMM's.
 pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
-    let vgic = IrqChip::new(Arc::new(Mutex::new(Vgic::new(
+    let vgic = IrqChip::new(Vgic::new(
         (0..config.base.cpu_num as u64).collect(),
         VGIC_SPIS,
-    ))));
+    ));
     let mut distributor = None;
     let mut redistributors = None;
     for (i, device) in config.devices.emu_devices.iter().enumerate() {
