@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
-use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MapType, MemoryFlags, VmConfig};
+use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MemoryFlags, VmConfig};
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
@@ -213,6 +213,14 @@ impl Allocation {
 fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     let images = source.images;
     let mut config = source.config?;
+    let refused = tessera_config::not_offered(&config, &source.file, arch::TARGET);
+    if !refused.is_empty() {
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|problem| format!("{}: {}", problem.field, problem.reason))
+            .collect();
+        return Err(reasons.join("; "));
+    }
     place_boot_information(&mut config)?;
     let vmid = u8::try_from(index + 1).map_err(|_| "too many VMs (255 at most)".to_string())?;
     let pcpus = config
@@ -276,21 +284,9 @@ fn allocate_memory(
 ) -> Result<GuestMemory, String> {
     let mut regions = Vec::new();
     for (i, region) in config.kernel.memory_regions.iter().enumerate() {
+        // What not_offered refuses (identity and reserved maps, device memory) never
+        // gets here: every region is allocated, normal memory.
         let field = format!("kernel.memory_regions[{i}]");
-        if region.map_type != MapType::Allocate {
-            return Err(format!(
-                "{field}: map type {:?} is not supported yet; use 0 (allocate)",
-                region.map_type
-            ));
-        }
-        if region.flags.contains(MemoryFlags::DEVICE)
-            || region.flags.contains(MemoryFlags::UNCACHED)
-        {
-            return Err(format!(
-                "{field}: device or uncached memory (flags 0x10, 0x20) is not offered as guest RAM; \
-                 give device windows in devices.passthrough_devices or passthrough_addresses"
-            ));
-        }
         let count = region.size.div_ceil(frames::FRAME_SIZE) as usize;
         let host = frames::alloc_zeroed(count)
             .ok_or_else(|| format!("{field}: out of host memory for {} MiB", region.size >> 20))?;

@@ -5,6 +5,7 @@
 mod bench;
 mod boot_tests;
 mod build;
+mod config_check;
 mod cpio;
 mod disk_img;
 mod fuzz;
@@ -104,10 +105,30 @@ enum Command {
     },
     /// Create or add to the FAT32 disk image (guest images, VM configs in /vms).
     DiskImg(disk_img::Args),
+    /// VM configs: what Tessera makes of them.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Guest operating systems made from distribution packages.
     Guest {
         #[command(subcommand)]
         command: GuestCommand,
+    },
+}
+
+/// `cargo xtask config ...`.
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// For each file: "accepted" and the machine the VM will see, or every problem
+    /// (field and reason), including what Tessera does not offer on its architecture.
+    Check {
+        /// VM config files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Architecture (default: the folder named aarch64, riscv64 or x86_64 in the path).
+        #[arg(long)]
+        arch: Option<String>,
     },
 }
 
@@ -135,6 +156,8 @@ enum GuestKind {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Paths on the command line are the caller's, from before entering the root.
+    let cwd = std::env::current_dir()?;
     workspace::enter_root()?;
     match cli.command {
         Command::Setup { arch } => setup::ensure_all(&platform::Platform::load(&arch)?),
@@ -152,6 +175,9 @@ fn main() -> Result<()> {
             };
             fuzz::run(seconds, replay)
         }
+        Command::Config {
+            command: ConfigCommand::Check { files, arch },
+        } => config_check::run(&files, arch.as_deref(), &cwd),
         Command::Guest {
             command:
                 GuestCommand::Fetch {

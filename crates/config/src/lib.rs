@@ -22,6 +22,7 @@ mod error;
 mod flags;
 mod images;
 mod model;
+mod offered;
 mod parse;
 mod reader;
 mod span;
@@ -38,6 +39,7 @@ pub use model::{
     BaseConfig, DeviceConfig, EmuType, EmulatedDevice, ImageLocation, InterruptMode, KernelConfig,
     MapType, MemoryRegion, PassthroughDevice, VmConfig, VmType,
 };
+pub use offered::{EMU_TYPE_PLIC, TargetArch, emulates, not_offered};
 
 impl VmConfig {
     /// Parses and validates; `file` is only used in messages. Returns every

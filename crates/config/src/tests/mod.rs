@@ -5,6 +5,7 @@ mod bad_devices;
 mod bad_tables;
 mod bad_values;
 mod good_input;
+mod offered;
 
 use crate::{ConfigError, VmConfig};
 

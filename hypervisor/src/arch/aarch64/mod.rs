@@ -36,6 +36,9 @@ impl tessera_vm::Arch for Arch {
 /// Console UARTs sit on the memory bus (not on I/O ports).
 pub const CONSOLE_ON_PORTS: bool = false;
 
+/// The architecture VM configs are checked against (`tessera_config::not_offered`).
+pub const TARGET: tessera_config::TargetArch = tessera_config::TargetArch::Aarch64;
+
 /// The architecture and the level the hypervisor runs at, for the banner.
 pub const NAME: &str = "aarch64, EL2";
 

@@ -34,13 +34,14 @@ impl tessera_vm::Arch for Arch {
 /// Console UARTs sit on the memory bus (not on I/O ports).
 pub const CONSOLE_ON_PORTS: bool = false;
 
+/// The architecture VM configs are checked against (`tessera_config::not_offered`).
+pub const TARGET: tessera_config::TargetArch = tessera_config::TargetArch::Riscv64;
+
 /// The architecture and the level the hypervisor runs at, for the banner.
 pub const NAME: &str = "riscv64, HS-mode";
 
 /// Interrupt sources an emulated PLIC offers its guest (QEMU `virt` has 95).
 const PLIC_SOURCES: u32 = 95;
-/// `emu_type` of AxVisor's riscv64 PLIC rows.
-const EMU_TYPE_PLIC: u64 = 0x30;
 /// The ISA the guest's device tree names: what QEMU's `rv64` CPU gives a VS-mode
 /// guest, with Sstc so it programs its own timer.
 const GUEST_ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zihpm_sstc";
@@ -84,7 +85,7 @@ pub struct ArchDevices {
 /// Whether an `emu_devices` row is one [`create_devices`] handles.
 pub fn is_arch_device(device: &EmulatedDevice) -> bool {
     matches!(device.emu_type, EmuType::InterruptController)
-        || device.emu_type.code() == EMU_TYPE_PLIC
+        || device.emu_type.code() == tessera_config::EMU_TYPE_PLIC
 }
 
 /// Puts the config's PLIC window (`emu_type` 0x30 or 0x1) on the bus.

@@ -40,6 +40,9 @@ impl tessera_vm::Arch for Arch {
 /// Console UARTs sit on I/O ports, as COM1 does on a PC.
 pub const CONSOLE_ON_PORTS: bool = true;
 
+/// The architecture VM configs are checked against (`tessera_config::not_offered`).
+pub const TARGET: tessera_config::TargetArch = tessera_config::TargetArch::X86_64;
+
 /// The architecture and the virtualization it uses, for the banner.
 pub const NAME: &str = "x86_64, AMD SVM with nested paging";
 
