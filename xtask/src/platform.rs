@@ -25,6 +25,9 @@ pub struct Platform {
     /// The PLIC (riscv64).
     #[serde(default)]
     pub plic: Option<Plic>,
+    /// The ACLINT supervisor software-interrupt device (riscv64), if the machine has one.
+    #[serde(default)]
+    pub sswi: Option<Sswi>,
     /// The interrupt controllers of a PC (x86_64).
     #[serde(default)]
     pub x86: Option<X86>,
@@ -118,6 +121,14 @@ pub struct Plic {
     pub base: u64,
 }
 
+/// ACLINT SSWI layout: one SETSSIP word per hart.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Sswi {
+    /// Base of the register window (hart `n`'s SETSSIP at `base + 4 * n`).
+    pub base: u64,
+}
+
 impl Platform {
     /// Loads the one platform file `configs/platforms/qemu-<machine>-<arch>.toml`.
     pub fn load(arch: &str) -> Result<Self> {
@@ -197,6 +208,14 @@ impl Platform {
             source.push_str(&format!(
                 "/// PLIC base.\npub const PLIC_BASE: u64 = {:#x};\n",
                 plic.base
+            ));
+            let sswi = self
+                .sswi
+                .as_ref()
+                .map_or("None".to_string(), |sswi| format!("Some({:#x})", sswi.base));
+            source.push_str(&format!(
+                "/// ACLINT SSWI base (supervisor software interrupts without the firmware), \
+                 if the machine has one.\npub const SSWI_BASE: Option<u64> = {sswi};\n"
             ));
         }
         source

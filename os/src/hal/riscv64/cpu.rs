@@ -35,20 +35,34 @@ pub fn wait_for_interrupt() {
     unsafe { asm!("wfi", options(nomem, nostack)) };
 }
 
-/// Sends a software interrupt to CPU `target`, or to every other CPU when `None`.
+/// Sends a software interrupt to CPU `target`, or to every other CPU when `None`:
+/// through the ACLINT SSWI when the machine has one (a store, no firmware call),
+/// else through the SBI IPI extension.
 pub fn kick(target: Option<usize>) {
     // SAFETY: a fence makes this CPU's writes visible before the IPI is sent.
     unsafe { asm!("fence rw, rw", options(nostack)) };
-    match target {
-        Some(cpu) if cpu < 64 => sbi::send_ipi(1 << cpu, 0),
-        Some(_) => {}
-        None => {
-            let me = cpu_index();
-            let others = (0..crate::platform::CPU_COUNT.min(64))
-                .filter(|&cpu| cpu != me)
-                .fold(0u64, |mask, cpu| mask | (1 << cpu));
-            sbi::send_ipi(others, 0);
+    let count = crate::platform::CPU_COUNT.min(64);
+    let me = cpu_index();
+    let targets = match target {
+        Some(cpu) if cpu < count => 1u64 << cpu,
+        Some(_) => 0,
+        None => (0..count)
+            .filter(|&cpu| cpu != me)
+            .fold(0u64, |mask, cpu| mask | (1 << cpu)),
+    };
+    if targets == 0 {
+        return;
+    }
+    match crate::platform::SSWI_BASE {
+        Some(base) => {
+            for cpu in (0..count).filter(|&cpu| targets & (1 << cpu) != 0) {
+                let setssip = (base as usize + 4 * cpu) as *mut u32;
+                // SAFETY: SETSSIP of hart `cpu` in the platform's ACLINT SSWI window,
+                // identity-mapped; writing 1 only sets that hart's SSIP.
+                unsafe { setssip.write_volatile(1) };
+            }
         }
+        None => sbi::send_ipi(targets, 0),
     }
 }
 
