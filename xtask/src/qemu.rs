@@ -90,7 +90,18 @@ pub fn hypervisor_command(built: &Built) -> Command {
 
 /// Runs QEMU as `cmd` says, stops it after `timeout`, echoes the console, and types on
 /// it as `typing` says.
-pub fn run(mut cmd: Command, timeout: Duration, typing: Typing) -> Result<Outcome> {
+pub fn run(cmd: Command, timeout: Duration, typing: Typing) -> Result<Outcome> {
+    run_until(cmd, timeout, typing, None)
+}
+
+/// As [`run`], and stops QEMU as soon as the console has shown `stop_at` (the outcome
+/// then has no exit status, as at the deadline).
+pub fn run_until(
+    mut cmd: Command,
+    timeout: Duration,
+    typing: Typing,
+    stop_at: Option<&str>,
+) -> Result<Outcome> {
     let binary = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(match typing {
         Typing::User => Stdio::inherit(),
@@ -123,12 +134,21 @@ pub fn run(mut cmd: Command, timeout: Duration, typing: Typing) -> Result<Outcom
         let seen = Arc::clone(&output);
         std::thread::spawn(move || type_script(stdin, steps, &seen));
     }
-    let status = match child.wait_timeout(timeout)? {
-        Some(status) => Some(status),
-        None => {
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let seen = stop_at.is_some_and(|marker| {
+            output
+                .lock()
+                .is_ok_and(|all| String::from_utf8_lossy(&all).contains(marker))
+        });
+        if seen || left.is_zero() {
             let _ = child.kill();
             let _ = child.wait();
-            None
+            break None;
+        }
+        if let Some(status) = child.wait_timeout(left.min(Duration::from_millis(200)))? {
+            break Some(status);
         }
     };
     let _ = reader.join();
