@@ -129,22 +129,45 @@ pub enum Injection {
     Full,
 }
 
+/// The list registers of this CPU that hold an interrupt, as a bit mask: the
+/// hardware's empty-LR status (ICH_ELRSR_EL2) inverted, so only those are read.
+/// (Tessera never sets an LR's EOI bit, so an empty LR is exactly an invalid one.)
+fn used_lrs() -> u64 {
+    let empty: u64;
+    // SAFETY: reading ICH_ELRSR_EL2 has no side effects.
+    unsafe { asm!("mrs {}, ich_elrsr_el2", out(reg) empty, options(nomem, nostack)) };
+    !empty & implemented_lrs()
+}
+
+/// One bit per list register this CPU implements.
+fn implemented_lrs() -> u64 {
+    (1u64 << lr_count()) - 1
+}
+
+/// The list register numbers of the set bits of `mask`, ascending.
+fn lrs_in(mut mask: u64) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        let n = mask.trailing_zeros() as usize;
+        (mask != 0).then(|| {
+            mask &= mask - 1;
+            n
+        })
+    })
+}
+
 /// Hands a virtual interrupt to the live virtual CPU interface of this CPU.
 pub fn inject(vintid: u32, priority: u8, physical: Option<u32>) -> Injection {
-    let count = lr_count();
-    let mut free = None;
-    for n in 0..count {
+    let used = used_lrs();
+    for n in lrs_in(used) {
         let lr = ListRegister(read_lr(n));
-        if lr.state() == LrState::Invalid {
-            free = free.or(Some(n));
-        } else if lr.vintid() == vintid && lr.absorbs_raise() {
+        if lr.vintid() == vintid && lr.absorbs_raise() {
             if let Some(again) = lr.with_pending_again() {
                 write_lr(n, again.0);
             }
             return Injection::Merged;
         }
     }
-    match free {
+    match lrs_in(!used & implemented_lrs()).next() {
         Some(n) => {
             write_lr(n, ListRegister::pending(vintid, priority, physical).0);
             Injection::Queued
@@ -157,7 +180,7 @@ pub fn inject(vintid: u32, priority: u8, physical: Option<u32>) -> Injection {
 /// (pending already, or a hardware-linked interrupt that is active).
 pub fn busy_intids(out: &mut [u32; MAX_LRS]) -> usize {
     let mut found = 0;
-    for n in 0..lr_count() {
+    for n in lrs_in(used_lrs()) {
         let lr = ListRegister(read_lr(n));
         if lr.state() != LrState::Invalid
             && !lr.absorbs_raise()
@@ -172,7 +195,7 @@ pub fn busy_intids(out: &mut [u32; MAX_LRS]) -> usize {
 
 /// Whether a live list register holds an interrupt waiting for the guest.
 pub fn has_pending() -> bool {
-    (0..lr_count()).any(|n| {
+    lrs_in(used_lrs()).any(|n| {
         matches!(
             ListRegister(read_lr(n)).state(),
             LrState::Pending | LrState::PendingActive
