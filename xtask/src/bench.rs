@@ -154,26 +154,19 @@ fn linux_boot(arch: &str, platform: &Platform) -> Result<(Figure, Figure)> {
         let under = qemu::run_until(cmd, timeout, Typing::Nothing, Some(RUN_INIT))?;
         init_time(&under.output).context("linux_boot under Tessera")
     })?;
-    let bench = platform
-        .bench
-        .as_ref()
-        .with_context(|| format!("{arch}: the platform file has no [bench] section"))?;
     let kernel = &config.kernel;
     let ram: u64 = kernel.memory_regions.iter().map(|region| region.size).sum();
-    let q = &platform.qemu;
     let native = median_of_boots(|| {
-        let mut cmd = Command::new(&q.binary);
-        cmd.args(["-machine", &bench.native_machine, "-cpu", &bench.native_cpu])
-            .args(["-smp", &config.base.cpu_num.to_string()])
-            .args(["-m", &format!("{}M", ram >> 20)])
-            .args(&q.extra_args)
-            .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
-            .args(ICOUNT)
-            .args(["-kernel", &kernel.kernel_path]);
+        let mut cmd = native_command(
+            platform,
+            config.base.cpu_num,
+            ram >> 20,
+            Path::new(&kernel.kernel_path),
+            kernel.cmdline.as_deref().unwrap_or(""),
+        )?;
         if let Some(ramdisk) = &kernel.ramdisk_path {
             cmd.args(["-initrd", ramdisk]);
         }
-        cmd.args(["-append", kernel.cmdline.as_deref().unwrap_or("")]);
         let bare = qemu::run_until(cmd, timeout, Typing::Nothing, Some(RUN_INIT))?;
         init_time(&bare.output).context("linux_boot natively")
     })?;
@@ -271,6 +264,21 @@ fn under_tessera(built: &Built) -> Result<Vec<Figure>> {
 
 /// The same guest booted by QEMU directly, at the guest kernel level.
 fn native(platform: &Platform) -> Result<Vec<Figure>> {
+    let guest = PathBuf::from(format!("target/guests/{}/test-guest.bin", platform.arch));
+    let cmd = native_command(platform, 2, 256, &guest, "tessera.bench")?;
+    let outcome = qemu::run(cmd, Duration::from_secs(TIMEOUT_SECS), Typing::Nothing)?;
+    parse_figures(&outcome.output)
+}
+
+/// QEMU booting `kernel` directly (no hypervisor) on the platform's `[bench]` machine
+/// with `cpus` CPUs, `memory_mib` of RAM and command line `append`, under icount.
+fn native_command(
+    platform: &Platform,
+    cpus: usize,
+    memory_mib: u64,
+    kernel: &Path,
+    append: &str,
+) -> Result<Command> {
     let bench = platform.bench.as_ref().with_context(|| {
         format!(
             "{}: the platform file has no [bench] section",
@@ -278,18 +286,16 @@ fn native(platform: &Platform) -> Result<Vec<Figure>> {
         )
     })?;
     let q = &platform.qemu;
-    let guest = PathBuf::from(format!("target/guests/{}/test-guest.bin", platform.arch));
     let mut cmd = Command::new(&q.binary);
     cmd.args(["-machine", &bench.native_machine, "-cpu", &bench.native_cpu])
-        .args(["-smp", "2", "-m", "256M"])
+        .args(["-smp", &cpus.to_string(), "-m", &format!("{memory_mib}M")])
         .args(&q.extra_args)
         .args(["-nographic", "-monitor", "none", "-serial", "stdio"])
         .args(ICOUNT)
         .arg("-kernel")
-        .arg(&guest)
-        .args(["-append", "tessera.bench"]);
-    let outcome = qemu::run(cmd, Duration::from_secs(TIMEOUT_SECS), Typing::Nothing)?;
-    parse_figures(&outcome.output)
+        .arg(kernel)
+        .args(["-append", append]);
+    Ok(cmd)
 }
 
 /// The figures of one architecture, both ways.

@@ -150,14 +150,7 @@ impl IrqBlock {
     /// The words of the flag arrays from `first_word` on with a pending interrupt,
     /// ascending: a scan of a block where little is pending visits little.
     pub(crate) fn pending_words(&self, first_word: u32) -> impl Iterator<Item = u32> {
-        let mut words = self.pending_summary & !ones_below_64(first_word);
-        core::iter::from_fn(move || {
-            let word = words.trailing_zeros();
-            (words != 0).then(|| {
-                words &= words - 1;
-                word
-            })
-        })
+        set_bit_indices(self.pending_summary & !ones_below_64(first_word))
     }
 
     /// Number of words of the flag arrays.
@@ -283,6 +276,17 @@ impl From<Flag> for Field {
             Flag::Active => Self::Active,
         }
     }
+}
+
+/// The indices of the set bits of `mask`, ascending: one step per set bit.
+pub(crate) fn set_bit_indices(mut mask: u64) -> impl Iterator<Item = u32> {
+    core::iter::from_fn(move || {
+        let bit = mask.trailing_zeros();
+        (mask != 0).then(|| {
+            mask &= mask - 1;
+            bit
+        })
+    })
 }
 
 /// A mask of the `n` lowest bits of a `u64` (all of them from 64 on).

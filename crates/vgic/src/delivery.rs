@@ -2,7 +2,7 @@
 //! goes into a vCPU's list registers.
 
 use crate::bank::NewlyReady;
-use crate::bits::Flag;
+use crate::bits::{Flag, set_bit_indices};
 use crate::distributor::{CTLR_ENABLE_GRP1, IROUTER_IRM};
 use crate::{AFFINITY_MASK, PendingIrq, SPI_BASE, Vgic, VgicError};
 
@@ -185,13 +185,7 @@ fn sgi_targets(value: u64, affinity: u64) -> bool {
 
 /// The INTIDs of the set bits of `mask` in word `word` of a flag array, ascending:
 /// one step per set bit, so an empty word costs nothing.
-fn intids(word: u32, mut mask: u32) -> impl Iterator<Item = u32> {
+fn intids(word: u32, mask: u32) -> impl Iterator<Item = u32> {
     let base = word.saturating_mul(32);
-    core::iter::from_fn(move || {
-        let bit = mask.trailing_zeros();
-        (mask != 0).then(|| {
-            mask &= mask - 1;
-            base.saturating_add(bit)
-        })
-    })
+    set_bit_indices(u64::from(mask)).map(move |bit| base.saturating_add(bit))
 }

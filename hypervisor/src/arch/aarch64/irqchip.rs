@@ -42,22 +42,28 @@ impl SharedVgic {
     /// Whether vCPU `index` may have something new, and forgets it: the caller looks
     /// now. A raise after this sets the bit again.
     fn take_fresh(&self, index: usize) -> bool {
-        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
+        let bit = vcpu_bit(index);
         self.fresh.load(Ordering::Acquire) & bit != 0
             && self.fresh.fetch_and(!bit, Ordering::AcqRel) & bit != 0
     }
 
     /// Whether vCPU `index` may have something new (without forgetting it).
     fn is_fresh(&self, index: usize) -> bool {
-        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
-        self.fresh.load(Ordering::Acquire) & bit != 0
+        self.fresh.load(Ordering::Acquire) & vcpu_bit(index) != 0
     }
 
     /// Marks vCPU `index` as having something to look at again.
     fn refresh(&self, index: usize) {
-        let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
-        self.fresh.fetch_or(bit, Ordering::Release);
+        self.fresh.fetch_or(vcpu_bit(index), Ordering::Release);
     }
+}
+
+/// vCPU `index`'s bit in a vCPU mask (none beyond the 64 a mask holds).
+fn vcpu_bit(index: usize) -> u64 {
+    u32::try_from(index)
+        .ok()
+        .and_then(|shift| 1u64.checked_shl(shift))
+        .unwrap_or(0)
 }
 
 /// A VM's interrupt controller: its emulated GICv3, if the config gives it one.
