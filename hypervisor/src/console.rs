@@ -14,7 +14,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
-use tessera_vdev::{AccessWidth, CharSink, DeviceError, FirmwareConsole, MmioDevice, SerialPort};
+use tessera_vdev::{AccessWidth, CharSink, DeviceError, FirmwareConsole, SerialPort, SharedMmio};
 
 /// Longest line kept before it is written without its end.
 const MAX_LINE: usize = 256;
@@ -98,13 +98,28 @@ pub fn end_guest_line() {
 /// Most typed bytes kept for a VM whose UART is full; more are dropped.
 const BACKLOG_LIMIT: usize = 4096;
 
-/// A console UART and the typed bytes waiting for room in its receive FIFO.
+/// A console UART, the typed bytes waiting for room in its receive FIFO, and its
+/// interrupt line with the level last driven on it.
 struct SharedUart {
     uart: Box<dyn SerialPort>,
     backlog: VecDeque<u8>,
+    line: Option<IrqLine>,
+    level: bool,
 }
 
 impl SharedUart {
+    /// Drives the UART's level-sensitive interrupt line from its state, when the
+    /// level changed.
+    fn update_line(&mut self) {
+        let level = self.uart.interrupt_pending();
+        if level != self.level
+            && let Some(line) = &self.line
+        {
+            line.set_level(level);
+            self.level = level;
+        }
+    }
+
     /// Moves waiting bytes into the receive FIFO while it has room.
     fn refill(&mut self) {
         while self.uart.can_take_input() {
@@ -119,7 +134,6 @@ impl SharedUart {
 /// Where typed bytes for one VM go.
 pub struct ConsoleInput {
     uart: Arc<Mutex<SharedUart>>,
-    line: Option<IrqLine>,
     vm_id: u64,
 }
 
@@ -131,7 +145,6 @@ pub fn register_input(input: ConsoleInput) {
 /// A VM's emulated console UART on its bus: the model plus its interrupt line.
 pub struct UartWindow {
     uart: Arc<Mutex<SharedUart>>,
-    line: Option<IrqLine>,
     output: Arc<Mutex<ConsoleOutput>>,
 }
 
@@ -148,8 +161,10 @@ impl UartWindow {
         let uart = Arc::new(Mutex::new(SharedUart {
             uart: arch::new_console_port(Box::new(sink)),
             backlog: VecDeque::new(),
+            line,
+            level: false,
         }));
-        Self { uart, line, output }
+        Self { uart, output }
     }
 
     /// The same console as firmware calls reach it (SBI debug console): its output
@@ -157,7 +172,6 @@ impl UartWindow {
     pub fn firmware_console(&self) -> SharedConsole {
         SharedConsole {
             uart: self.uart.clone(),
-            line: self.line.clone(),
             output: self.output.clone(),
         }
     }
@@ -166,29 +180,28 @@ impl UartWindow {
     pub fn input(&self, vm_id: u64) -> ConsoleInput {
         ConsoleInput {
             uart: self.uart.clone(),
-            line: self.line.clone(),
             vm_id,
         }
     }
 }
 
-impl MmioDevice for UartWindow {
-    fn name(&self) -> &str {
+impl SharedMmio for UartWindow {
+    fn name(&self) -> &'static str {
         "console"
     }
 
-    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+    fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
         let mut shared = self.uart.lock();
         let value = shared.uart.read(offset, width);
         shared.refill();
-        update_line(shared.uart.as_ref(), self.line.as_ref());
+        shared.update_line();
         value
     }
 
-    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+    fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
         let mut shared = self.uart.lock();
         let result = shared.uart.write(offset, width, value);
-        update_line(shared.uart.as_ref(), self.line.as_ref());
+        shared.update_line();
         result
     }
 }
@@ -196,7 +209,6 @@ impl MmioDevice for UartWindow {
 /// A VM's console reached through firmware calls rather than its UART registers.
 pub struct SharedConsole {
     uart: Arc<Mutex<SharedUart>>,
-    line: Option<IrqLine>,
     output: Arc<Mutex<ConsoleOutput>>,
 }
 
@@ -222,15 +234,8 @@ impl FirmwareConsole for SharedConsole {
             count += 1;
         }
         shared.refill();
-        update_line(shared.uart.as_ref(), self.line.as_ref());
+        shared.update_line();
         count
-    }
-}
-
-/// Drives the UART's level-sensitive interrupt line from its state.
-fn update_line(uart: &dyn SerialPort, line: Option<&IrqLine>) {
-    if let Some(line) = line {
-        line.set_level(uart.interrupt_pending());
     }
 }
 
@@ -243,6 +248,6 @@ pub fn deliver_input(bytes: &[u8], running: impl Fn(u64) -> bool) -> Option<u64>
     let room = BACKLOG_LIMIT.saturating_sub(shared.backlog.len());
     shared.backlog.extend(bytes.iter().take(room));
     shared.refill();
-    update_line(shared.uart.as_ref(), input.line.as_ref());
+    shared.update_line();
     Some(input.vm_id)
 }

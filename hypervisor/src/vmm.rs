@@ -19,7 +19,7 @@ use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
 use tessera_vcpu::ArchVcpu;
 use tessera_vdev::{
-    FirmwareConsole, MmioBus, MmioDevice, OnPorts, PortBus, PortDevice, PortRange, PowerLatch,
+    FirmwareConsole, MmioBus, OnPorts, PortBus, PortRange, PowerLatch, SharedMmio, SharedPort,
 };
 use tessera_vm::{
     BOOT_DATA_ROOM, GuestMemory, InterruptController, RamRegion, Vm, VmCpus, VmDevices,
@@ -465,7 +465,7 @@ impl DeviceLayout {
         &mut self,
         field: &str,
         device: &EmulatedDevice,
-        model: Box<dyn MmioDevice>,
+        model: Box<dyn SharedMmio>,
     ) -> Result<GuestRange, String> {
         let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
         self.bus
@@ -480,7 +480,7 @@ impl DeviceLayout {
         field: &str,
         base: u64,
         count: u64,
-        model: Box<dyn PortDevice>,
+        model: Box<dyn SharedPort>,
     ) -> Result<(), String> {
         let (Ok(base), Ok(count)) = (u16::try_from(base), u16::try_from(count)) else {
             return Err(format!(
@@ -496,7 +496,7 @@ impl DeviceLayout {
         &mut self,
         what: &str,
         ranges: &[PortRange],
-        model: Box<dyn PortDevice>,
+        model: Box<dyn SharedPort>,
     ) -> Result<(), String> {
         self.ports
             .insert_windows(ranges, model)

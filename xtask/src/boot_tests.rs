@@ -64,6 +64,18 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
+        name: "aarch64 test guest with a GICv3: the timer PPI is the timer's level",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/guest-gic-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "[guest-gic] tessera-guest: abort ok (syndrome 0x96000010)",
+            "[guest-gic] tessera-guest: timer level ok",
+            "[guest-gic] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
         name: "aarch64 two VMs at once",
         arch: "aarch64",
         vm_configs: &["configs/vms/two-guests-aarch64"],
@@ -357,6 +369,8 @@ const BOOT_TESTS: &[BootTest] = &[
 struct Tally {
     passed: usize,
     failed: usize,
+    /// Each failure's name and the first line of its reason, for the summary.
+    failures: Vec<String>,
 }
 
 impl Tally {
@@ -369,7 +383,10 @@ impl Tally {
             }
             Err(err) => {
                 self.failed += 1;
-                println!("FAIL {name} ({secs:.1} s): {err:#}");
+                let reason = format!("{err:#}");
+                println!("FAIL {name} ({secs:.1} s): {reason}");
+                let first = reason.lines().next().unwrap_or("");
+                self.failures.push(format!("{name}: {first}"));
             }
         }
     }
@@ -404,6 +421,11 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
     let (unit_passed, unit_failed) = run_unit_tests()?;
     tally.passed += unit_passed;
     tally.failed += unit_failed;
+    if unit_failed > 0 {
+        tally.failures.push(format!(
+            "cargo test: {unit_failed} failed (see `FAILED` above)"
+        ));
+    }
     let started = Instant::now();
     tally.record(
         "fuzz targets, 1 s each, no panic",
@@ -442,9 +464,15 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
             tally.record(&name, crate::bench::bench_arch(&platform.arch), started);
         }
     }
+    // The summary is the last thing printed, so that the end of a long log says
+    // what failed: a failed run exits here rather than returning an error (whose
+    // backtrace would follow).
+    for failure in &tally.failures {
+        println!("failed: {failure}");
+    }
     println!("total: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 {
-        bail!("{} test(s) failed", tally.failed);
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -193,6 +193,14 @@ pub fn busy_intids(out: &mut [u32; MAX_LRS]) -> usize {
     found
 }
 
+/// Whether a live list register of this CPU holds `vintid` (in any state).
+pub fn in_list_registers(vintid: u32) -> bool {
+    lrs_in(used_lrs()).any(|n| {
+        let lr = ListRegister(read_lr(n));
+        lr.state() != LrState::Invalid && lr.vintid() == vintid
+    })
+}
+
 /// Whether a live list register holds an interrupt waiting for the guest.
 pub fn has_pending() -> bool {
     lrs_in(used_lrs()).any(|n| {

@@ -15,6 +15,7 @@ pub mod esr;
 pub mod lr;
 pub mod psci;
 pub mod sysreg;
+pub mod timer;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod context;
@@ -23,6 +24,6 @@ mod gic_cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod vcpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use gic_cpu::{Injection, LR_BUFFER};
+pub use gic_cpu::{Injection, LR_BUFFER, in_list_registers};
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, mask_timer};
+pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, loaded_timer_output, mask_timer};

@@ -7,8 +7,9 @@ use crate::esr::{self, AbortOn, DataAbort, Exception};
 use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
 use crate::psci::{self, Call};
 use crate::sysreg::{self, SysRegAction};
+use crate::timer;
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2,
+    CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2,
     ID_AA64ISAR1_EL1, ID_AA64MMFR0_EL1, MDCR_EL2, MIDR_EL1, Readable, SPSR_EL2, VBAR_EL1,
     VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
@@ -104,6 +105,21 @@ pub struct Aarch64Vcpu {
     faults: FaultStreak,
 }
 
+/// Whether the virtual (`true`) or EL1 physical timer of the guest loaded on this
+/// CPU asserts its interrupt now (enabled, not masked, condition met).
+pub fn loaded_timer_output(virtual_timer: bool) -> bool {
+    let ctl: u64;
+    // SAFETY: reading the timer control registers has no side effects.
+    unsafe {
+        if virtual_timer {
+            asm!("mrs {}, cntv_ctl_el0", out(reg) ctl, options(nomem, nostack));
+        } else {
+            asm!("mrs {}, cntp_ctl_el0", out(reg) ctl, options(nomem, nostack));
+        }
+    }
+    timer::output_of(ctl)
+}
+
 impl Aarch64Vcpu {
     /// A vCPU of the VM with `vmid` and stage-2 root table `stage2_root`, seen by the
     /// guest with affinity `mpidr`, its virtual counter offset by `cntvoff`. It starts
@@ -159,6 +175,22 @@ impl Aarch64Vcpu {
             self.gic.has_pending()
         } else {
             gic_cpu::has_pending()
+        }
+    }
+
+    /// Whether its virtual (`true`) or EL1 physical timer asserts its interrupt now:
+    /// read from the CPU when the vCPU is loaded, worked out from the saved timer and
+    /// the counter when it is not.
+    pub fn timer_output(&self, virtual_timer: bool) -> bool {
+        if !self.dirty {
+            return loaded_timer_output(virtual_timer);
+        }
+        let count = CNTPCT_EL0.get();
+        if virtual_timer {
+            let count = count.wrapping_sub(self.cntvoff);
+            timer::saved_output(self.el1.cntv_ctl, self.el1.cntv_cval, count)
+        } else {
+            timer::saved_output(self.el1.cntp_ctl, self.el1.cntp_cval, count)
         }
     }
 

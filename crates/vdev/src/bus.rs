@@ -8,7 +8,7 @@ use core::fmt;
 
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
-use crate::{AccessWidth, DeviceError, MmioDevice, PortRange};
+use crate::{AccessWidth, DeviceError, PortRange, SharedMmio};
 
 /// Why the bus refused a device or an access.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -180,10 +180,11 @@ impl core::error::Error for BusError {}
 /// One device on the bus.
 struct Slot {
     range: GuestRange,
-    device: Box<dyn MmioDevice>,
+    device: Box<dyn SharedMmio>,
 }
 
 /// The emulated MMIO devices of one VM, sorted by base address, never overlapping.
+/// Accesses take `&self`: the devices lock what they need themselves.
 #[derive(Default)]
 pub struct MmioBus {
     slots: Vec<Slot>,
@@ -199,7 +200,7 @@ impl MmioBus {
     pub fn insert(
         &mut self,
         range: GuestRange,
-        device: Box<dyn MmioDevice>,
+        device: Box<dyn SharedMmio>,
     ) -> Result<(), BusError> {
         if range.size == 0 || range.end().is_none() {
             return Err(BusError::BadRange {
@@ -242,7 +243,7 @@ impl MmioBus {
     }
 
     /// A guest read of `width` at `gpa`; the result has only the low `width` bits set.
-    pub fn read(&mut self, gpa: GuestPhysAddr, width: AccessWidth) -> Result<u64, BusError> {
+    pub fn read(&self, gpa: GuestPhysAddr, width: AccessWidth) -> Result<u64, BusError> {
         let (slot, offset) = self.slot_for(gpa, width)?;
         match slot.device.read(offset, width) {
             Ok(value) => Ok(value & width.mask()),
@@ -252,7 +253,7 @@ impl MmioBus {
 
     /// A guest write of the low `width` bits of `value` at `gpa`.
     pub fn write(
-        &mut self,
+        &self,
         gpa: GuestPhysAddr,
         width: AccessWidth,
         value: u64,
@@ -274,16 +275,9 @@ impl MmioBus {
     }
 
     /// The slot that takes an access of `width` at `gpa`, and the offset into it.
-    fn slot_for(
-        &mut self,
-        gpa: GuestPhysAddr,
-        width: AccessWidth,
-    ) -> Result<(&mut Slot, u64), BusError> {
+    fn slot_for(&self, gpa: GuestPhysAddr, width: AccessWidth) -> Result<(&Slot, u64), BusError> {
         let index = self.find(gpa).ok_or(BusError::Unmapped { gpa })?;
-        let slot = self
-            .slots
-            .get_mut(index)
-            .ok_or(BusError::Unmapped { gpa })?;
+        let slot = self.slots.get(index).ok_or(BusError::Unmapped { gpa })?;
         if !slot.range.contains_span(gpa, width.bytes()) {
             let device = slot.device.name().to_string();
             return Err(BusError::Straddle { gpa, width, device });
@@ -307,6 +301,7 @@ fn device_error(slot: &Slot, gpa: GuestPhysAddr, error: DeviceError) -> BusError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Locked, MmioDevice};
 
     /// A device of 0x100 bytes: one 32-bit register at 0 that remembers writes,
     /// offset 4 reads its own offset, anything else has no register.
@@ -316,7 +311,7 @@ mod tests {
     }
 
     impl MmioDevice for Scratch {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             self.name
         }
         fn read(&mut self, offset: u64, _width: AccessWidth) -> Result<u64, DeviceError> {
@@ -342,8 +337,8 @@ mod tests {
         }
     }
 
-    fn scratch(name: &'static str) -> Box<dyn MmioDevice> {
-        Box::new(Scratch { name, value: 0 })
+    fn scratch(name: &'static str) -> Box<dyn SharedMmio> {
+        Box::new(Locked::mmio(Scratch { name, value: 0 }))
     }
 
     fn range(start: u64, size: u64) -> GuestRange {
@@ -382,7 +377,7 @@ mod tests {
 
     #[test]
     fn accesses_reach_the_right_device() {
-        let mut bus = three_devices();
+        let bus = three_devices();
         bus.write(gpa(0x2000), AccessWidth::Word, 0x1234).unwrap();
         assert_eq!(bus.read(gpa(0x2000), AccessWidth::Word), Ok(0x1234));
         assert_eq!(bus.read(gpa(0x1000), AccessWidth::Word), Ok(0));
@@ -414,7 +409,7 @@ mod tests {
 
     #[test]
     fn unmapped_and_straddling_accesses() {
-        let mut bus = three_devices();
+        let bus = three_devices();
         assert_eq!(
             bus.read(gpa(0x1800), AccessWidth::Word),
             Err(BusError::Unmapped { gpa: gpa(0x1800) })
@@ -442,7 +437,7 @@ mod tests {
 
     #[test]
     fn device_errors_carry_the_device_name() {
-        let mut bus = three_devices();
+        let bus = three_devices();
         let err = bus.write(gpa(0x2008), AccessWidth::Word, 1).unwrap_err();
         let want = BusError::Device {
             device: "b".into(),

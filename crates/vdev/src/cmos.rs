@@ -311,7 +311,7 @@ impl Cmos {
 }
 
 impl TimedPortDevice for Cmos {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "cmos"
     }
 

@@ -328,7 +328,7 @@ fn destination(entry: u64) -> u8 {
 }
 
 impl MmioDevice for IoApic {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "ioapic"
     }
 

@@ -1,10 +1,14 @@
 //! Emulated devices and the MMIO and port buses that route a guest's trapped
 //! accesses to them.
 //!
-//! A device implements [`MmioDevice`] and sees offsets from its own base; the
-//! [`MmioBus`] owns the devices of one VM, keyed by guest-physical range. x86 port
-//! I/O devices implement [`PortDevice`] (or [`TimedPortDevice`], when their
-//! registers depend on the time) and go on a [`PortBus`], keyed by port window.
+//! A register model implements [`MmioDevice`] and sees offsets from its own base; the
+//! [`MmioBus`] holds the devices of one VM, keyed by guest-physical range, fixed when
+//! the VM is created. x86 port I/O models implement [`PortDevice`] (or
+//! [`TimedPortDevice`], when their registers depend on the time) and go on a
+//! [`PortBus`], keyed by port window. The buses take no lock: the vCPUs of a VM reach
+//! a device at once through [`SharedMmio`] and [`SharedPort`] (`&self`), and each
+//! device locks only its own state; a model goes on a bus behind its own lock,
+//! [`Locked`].
 //! Every guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
 //! file: [`Pl011`], [`Uart16550`] and [`Plic`]; for x86 PCs the [`Pic8259`] pair,
@@ -32,6 +36,7 @@ mod plic;
 mod port;
 mod port_bus;
 mod power;
+mod shared;
 mod uart16550;
 
 use core::fmt;
@@ -46,6 +51,7 @@ pub use plic::Plic;
 pub use port::{Clocked, OnPorts, PortDevice, PortRange, TimedPortDevice};
 pub use port_bus::PortBus;
 pub use power::{AcpiPmControl, KeyboardReset, PowerLatch, PowerRequest, ResetControl};
+pub use shared::{Locked, SharedMmio, SharedPort};
 pub use uart16550::Uart16550;
 
 /// Size of one access.
@@ -158,7 +164,7 @@ impl core::error::Error for DeviceError {}
 /// A device a guest reaches through loads and stores to guest-physical memory.
 pub trait MmioDevice: Send {
     /// A short name for messages, such as `"pl011"`.
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str;
 
     /// A read of `width` at `offset` from the device's base.
     fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError>;

@@ -165,7 +165,7 @@ impl Pic8259 {
 }
 
 impl PortDevice for Pic8259 {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "pic8259"
     }
 

@@ -175,7 +175,7 @@ impl Pit8254 {
 }
 
 impl TimedPortDevice for Pit8254 {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "pit8254"
     }
 

@@ -245,7 +245,7 @@ impl Pl011 {
 }
 
 impl MmioDevice for Pl011 {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "pl011"
     }
 

@@ -361,7 +361,7 @@ impl Plic {
 }
 
 impl MmioDevice for Plic {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "plic"
     }
 

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use crate::{AccessWidth, DeviceError, MmioDevice};
+use crate::{AccessWidth, DeviceError, MmioDevice, SharedMmio, SharedPort};
 
 /// A window of consecutive I/O ports, `base` up to `base + count - 1`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -61,7 +61,7 @@ impl fmt::Display for PortRange {
 /// as `PortDevice::read(&mut device, ..)` where both traits are in scope.
 pub trait PortDevice: Send {
     /// A short name for messages, such as `"pic8259"`.
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str;
 
     /// A read of `width` at `port_offset`; only the low `width` bits count.
     fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError>;
@@ -79,7 +79,7 @@ pub trait PortDevice: Send {
 /// clock): the caller says what time it is, in nanoseconds of the VM's clock.
 pub trait TimedPortDevice: Send {
     /// A short name for messages, such as `"pit8254"`.
-    fn name(&self) -> &str;
+    fn name(&self) -> &'static str;
 
     /// A read of `width` at `port_offset` at time `now_ns`.
     fn read_at(
@@ -115,7 +115,7 @@ impl<D: TimedPortDevice, C: FnMut() -> u64 + Send> Clocked<D, C> {
 }
 
 impl<D: TimedPortDevice, C: FnMut() -> u64 + Send> PortDevice for Clocked<D, C> {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         self.device.name()
     }
 
@@ -157,7 +157,7 @@ pub(crate) fn check_byte_port(
 pub struct OnPorts<D>(pub D);
 
 impl<D: MmioDevice> PortDevice for OnPorts<D> {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         self.0.name()
     }
 
@@ -173,6 +173,22 @@ impl<D: MmioDevice> PortDevice for OnPorts<D> {
         width: AccessWidth,
         value: u32,
     ) -> Result<(), DeviceError> {
+        self.0.write(port_offset.into(), width, value.into())
+    }
+}
+
+impl<D: SharedMmio> SharedPort for OnPorts<D> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn read(&self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
+        self.0
+            .read(port_offset.into(), width)
+            .map(|value| value as u32)
+    }
+
+    fn write(&self, port_offset: u16, width: AccessWidth, value: u32) -> Result<(), DeviceError> {
         self.0.write(port_offset.into(), width, value.into())
     }
 }

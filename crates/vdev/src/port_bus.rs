@@ -1,4 +1,5 @@
-//! The port I/O bus of one VM: devices keyed by port window, found by binary search.
+//! The port I/O bus of one VM: devices keyed by port window, found by binary search;
+//! accesses take `&self`, the devices lock what they need themselves.
 //!
 //! A device may answer several windows (the PIT at 0x40-0x43 and at 0x61, the two
 //! 8259As at 0x20 and 0xA0): it sees its windows' ports one after the other, in the
@@ -10,7 +11,7 @@ use alloc::boxed::Box;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use crate::{AccessWidth, BusError, DeviceError, PortDevice, PortRange};
+use crate::{AccessWidth, BusError, DeviceError, PortRange, SharedPort};
 
 #[cfg(test)]
 mod tests;
@@ -29,7 +30,7 @@ struct Window {
 #[derive(Default)]
 pub struct PortBus {
     windows: Vec<Window>,
-    devices: Vec<Box<dyn PortDevice>>,
+    devices: Vec<Box<dyn SharedPort>>,
 }
 
 impl PortBus {
@@ -51,7 +52,7 @@ impl PortBus {
     pub fn insert(
         &mut self,
         range: PortRange,
-        device: Box<dyn PortDevice>,
+        device: Box<dyn SharedPort>,
     ) -> Result<(), BusError> {
         self.insert_windows(&[range], device)
     }
@@ -62,7 +63,7 @@ impl PortBus {
     pub fn insert_windows(
         &mut self,
         ranges: &[PortRange],
-        device: Box<dyn PortDevice>,
+        device: Box<dyn SharedPort>,
     ) -> Result<(), BusError> {
         let bad_range = |range| BusError::PortBadRange {
             device: device.name().to_string(),
@@ -126,11 +127,11 @@ impl PortBus {
     }
 
     /// A guest `in` of `width` at `port`; the result has only the low `width` bits set.
-    pub fn read(&mut self, port: u16, width: AccessWidth) -> Result<u32, BusError> {
+    pub fn read(&self, port: u16, width: AccessWidth) -> Result<u32, BusError> {
         let (device, offset) = self.route(port, width)?;
         let device = self
             .devices
-            .get_mut(device)
+            .get(device)
             .ok_or(BusError::PortUnclaimed { port })?;
         match device.read(offset, width) {
             Ok(value) => Ok(value & Self::open_bus(width)),
@@ -139,11 +140,11 @@ impl PortBus {
     }
 
     /// A guest `out` of the low `width` bits of `value` at `port`.
-    pub fn write(&mut self, port: u16, width: AccessWidth, value: u32) -> Result<(), BusError> {
+    pub fn write(&self, port: u16, width: AccessWidth, value: u32) -> Result<(), BusError> {
         let (device, offset) = self.route(port, width)?;
         let device = self
             .devices
-            .get_mut(device)
+            .get(device)
             .ok_or(BusError::PortUnclaimed { port })?;
         device
             .write(offset, width, value & Self::open_bus(width))
@@ -154,14 +155,14 @@ impl PortBus {
     /// ones (masked to `width`) when [`PortBus::read`] refuses the access: no device
     /// claims the port, the access runs past a device's window, or the device
     /// refuses it. Call [`PortBus::read`] to learn why.
-    pub fn read_or_open(&mut self, port: u16, width: AccessWidth) -> u32 {
+    pub fn read_or_open(&self, port: u16, width: AccessWidth) -> u32 {
         self.read(port, width)
             .unwrap_or_else(|_| Self::open_bus(width))
     }
 
     /// A guest `out` answered the way a PC answers it: a write [`PortBus::write`]
     /// refuses is dropped.
-    pub fn write_or_drop(&mut self, port: u16, width: AccessWidth, value: u32) {
+    pub fn write_or_drop(&self, port: u16, width: AccessWidth, value: u32) {
         let _ = self.write(port, width, value);
     }
 
@@ -206,7 +207,7 @@ impl PortBus {
 }
 
 /// Wraps a device's error with its name and the accessed port.
-fn port_error(device: &dyn PortDevice, port: u16, error: DeviceError) -> BusError {
+fn port_error(device: &dyn SharedPort, port: u16, error: DeviceError) -> BusError {
     BusError::PortDevice {
         device: device.name().to_string(),
         port,

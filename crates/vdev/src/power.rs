@@ -66,7 +66,7 @@ impl AcpiPmControl {
 }
 
 impl PortDevice for AcpiPmControl {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "acpi-pm1a-control"
     }
 
@@ -111,7 +111,7 @@ impl ResetControl {
 }
 
 impl PortDevice for ResetControl {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "reset-control"
     }
 
@@ -148,7 +148,7 @@ impl KeyboardReset {
 }
 
 impl PortDevice for KeyboardReset {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "keyboard-reset"
     }
 

@@ -315,7 +315,7 @@ impl Uart16550 {
 }
 
 impl MmioDevice for Uart16550 {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "uart16550"
     }
 

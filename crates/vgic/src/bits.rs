@@ -16,7 +16,8 @@ pub(crate) enum Flag {
     Group,
     /// ISENABLER/ICENABLER: forwarding enabled.
     Enabled,
-    /// ISPENDR/ICPENDR: pending.
+    /// ISPENDR/ICPENDR: pending. Read, it is the latch or, for a level-sensitive
+    /// interrupt, the input line ([`IrqBlock::set_line`]); written, it is the latch.
     Pending,
     /// ISACTIVER/ICACTIVER: active, as last written by the guest.
     Active,
@@ -43,6 +44,8 @@ pub(crate) struct IrqBlock {
     enabled: Vec<u32>,
     pending: Vec<u32>,
     active: Vec<u32>,
+    /// The input line of each interrupt, as its source drives it.
+    line: Vec<u32>,
     /// Edge-triggered (ICFGR Int_config[1]); level-sensitive when clear.
     edge: Vec<u32>,
     /// One byte per INTID `0..end`.
@@ -66,6 +69,7 @@ impl IrqBlock {
             enabled: vec![0; words],
             pending: vec![0; words],
             active: vec![0; words],
+            line: vec![0; words],
             edge: vec![0; words],
             priority: vec![0; end as usize],
             pending_summary: 0,
@@ -90,24 +94,57 @@ impl IrqBlock {
         ones_below(to) & !ones_below(from)
     }
 
-    /// Word `word` of a flag array (zero outside the block).
+    /// Word `word` of a flag array (zero outside the block); pending is the latch or
+    /// the line of a level-sensitive interrupt.
     pub(crate) fn word(&self, flag: Flag, word: u32) -> u32 {
-        self.field(Field::from(flag))
-            .get(word as usize)
-            .copied()
-            .unwrap_or(0)
+        match flag {
+            Flag::Pending => self.pending_word(word),
+            _ => self.raw_word(Field::from(flag), word),
+        }
+    }
+
+    /// Word `word` of one bit array as stored.
+    fn raw_word(&self, field: Field, word: u32) -> u32 {
+        self.field(field).get(word as usize).copied().unwrap_or(0)
+    }
+
+    /// The pending interrupts of word `word`: latched, or level-sensitive with their
+    /// line high.
+    fn pending_word(&self, word: u32) -> u32 {
+        let level = self.raw_word(Field::Line, word) & !self.raw_word(Field::Edge, word);
+        self.raw_word(Field::Pending, word) | level
+    }
+
+    /// Takes the input lines of `other` (a block of the same INTIDs).
+    pub(crate) fn keep_lines_of(&mut self, other: &Self) {
+        self.line.clone_from(&other.line);
+        for word in 0..self.words() {
+            self.summarize(Field::Line, word);
+        }
+    }
+
+    /// Drives the input line of `intid` (nothing outside the block); returns whether
+    /// it rose. A level-sensitive interrupt is pending while its line is high; a
+    /// rising line latches an edge-triggered one pending.
+    pub(crate) fn set_line(&mut self, intid: u32, high: bool) -> bool {
+        let rose = high && !self.bit_in(Field::Line, intid);
+        self.set_bit_in(Field::Line, intid, high);
+        if rose && self.bit_in(Field::Edge, intid) {
+            self.set_bit_in(Field::Pending, intid, true);
+        }
+        rose
     }
 
     /// Sets the bits of `mask` in word `word` of a flag array; returns the bits
-    /// that were clear before.
+    /// that were clear before (for pending: that were not pending).
     pub(crate) fn set_bits(&mut self, flag: Flag, word: u32, mask: u32) -> u32 {
         let valid = self.valid_mask(word);
+        let before = self.word(flag, word);
         match self.field_mut(Field::from(flag)).get_mut(word as usize) {
             Some(bits) => {
-                let newly = mask & valid & !*bits;
-                *bits |= newly;
+                *bits |= mask & valid;
                 self.summarize(flag.into(), word);
-                newly
+                mask & valid & !before
             }
             None => 0,
         }
@@ -130,9 +167,9 @@ impl IrqBlock {
         self.summarize(flag.into(), word);
     }
 
-    /// One flag of `intid` (false outside the block).
+    /// One flag of `intid` (false outside the block), as [`IrqBlock::word`] reads it.
     pub(crate) fn flag(&self, flag: Flag, intid: u32) -> bool {
-        self.bit_in(Field::from(flag), intid)
+        self.contains(intid) && self.word(flag, intid / 32) & (1 << (intid % 32)) != 0
     }
 
     /// Sets or clears one flag of `intid`; returns whether it was set before.
@@ -198,6 +235,8 @@ impl IrqBlock {
                 self.set_bit_in(Field::Edge, intid, value & (2 << (2 * k)) != 0);
             }
         }
+        // Which interrupts are level-sensitive decides which lines count as pending.
+        self.summarize(Field::Pending, word.saturating_mul(16) / 32);
     }
 
     fn bit_in(&self, field: Field, intid: u32) -> bool {
@@ -224,9 +263,8 @@ impl IrqBlock {
 
     /// Brings the pending summary up to date after `field`'s word `word` changed.
     fn summarize(&mut self, field: Field, word: u32) {
-        if let Field::Pending = field
-            && let Some(&bits) = self.pending.get(word as usize)
-        {
+        if matches!(field, Field::Pending | Field::Line | Field::Edge) && word < self.words() {
+            let bits = self.pending_word(word);
             let bit = 1u64 << (word % 64);
             if bits != 0 {
                 self.pending_summary |= bit;
@@ -242,6 +280,7 @@ impl IrqBlock {
             Field::Enabled => &self.enabled,
             Field::Pending => &self.pending,
             Field::Active => &self.active,
+            Field::Line => &self.line,
             Field::Edge => &self.edge,
         }
     }
@@ -252,18 +291,21 @@ impl IrqBlock {
             Field::Enabled => &mut self.enabled,
             Field::Pending => &mut self.pending,
             Field::Active => &mut self.active,
+            Field::Line => &mut self.line,
             Field::Edge => &mut self.edge,
         }
     }
 }
 
-/// Every bit array of a block, the flags and the trigger configuration.
+/// Every bit array of a block: the flags, the input lines and the trigger
+/// configuration.
 #[derive(Clone, Copy)]
 enum Field {
     Group,
     Enabled,
     Pending,
     Active,
+    Line,
     Edge,
 }
 

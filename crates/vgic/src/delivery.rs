@@ -46,18 +46,42 @@ impl Vgic {
         Ok(())
     }
 
-    /// Withdraws a pending `intid` (a level-sensitive source deasserted its line
-    /// before the guest took the interrupt); `vcpu` as for [`Vgic::raise`].
-    pub fn clear_pending(&mut self, vcpu: usize, intid: u32) -> Result<(), VgicError> {
+    /// Drives the input line of `intid` from a device (`vcpu` as for [`Vgic::raise`]):
+    /// a level-sensitive interrupt is pending while the line is high, so it is
+    /// withdrawn when the line drops before the guest took it, and pending again
+    /// after the guest handled it while the line stays high; a rising line latches
+    /// an edge-triggered interrupt pending. A source calls this when its level
+    /// changes, not on every access.
+    pub fn set_level(&mut self, vcpu: usize, intid: u32, high: bool) -> Result<(), VgicError> {
         if intid < SPI_BASE {
             let cpu = self.cpus.get_mut(vcpu).ok_or(VgicError::NoSuchVcpu(vcpu))?;
-            cpu.private.set_flag(Flag::Pending, intid, false);
+            if cpu.private.set_line(intid, high) {
+                self.refresh(vcpu);
+            }
         } else if self.spi.contains(intid) {
-            self.spi.set_flag(Flag::Pending, intid, false);
+            let before = self.spi_delivery_target(intid);
+            if self.spi.set_line(intid, high)
+                && before.is_none()
+                && let Some(target) = self.spi_delivery_target(intid)
+            {
+                self.kick(target);
+            }
         } else {
             return Err(VgicError::NoSuchInterrupt(intid));
         }
         Ok(())
+    }
+
+    /// Whether `intid` is pending for `vcpu` (latched, or its level-sensitive line
+    /// high; `vcpu` as for [`Vgic::raise`]).
+    pub fn is_pending(&self, vcpu: usize, intid: u32) -> bool {
+        if intid < SPI_BASE {
+            self.cpus
+                .get(vcpu)
+                .is_some_and(|cpu| cpu.private.flag(Flag::Pending, intid))
+        } else {
+            self.spi.flag(Flag::Pending, intid)
+        }
     }
 
     /// The guest's write of `value` to ICC_SGI1R_EL1 on vCPU `sender`: makes SGI

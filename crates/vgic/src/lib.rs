@@ -19,11 +19,13 @@
 //! * The active bits (ISACTIVER/ICACTIVER) are stored and read back only. The real
 //!   active state lives in the hardware list registers and is not reflected here;
 //!   [`Vgic::take_pending`] does not look at the stored active bits.
-//! * Pending is a latch: [`Vgic::raise`] or a write to ISPENDR sets it,
-//!   [`Vgic::take_pending`] or a write to ICPENDR clears it, whether the interrupt is
-//!   edge-triggered or level-sensitive. The source of a level-sensitive interrupt
-//!   raises it again after the guest handled it while its line is still asserted,
-//!   and withdraws it with [`Vgic::clear_pending`].
+//! * Pending is a latch or a line. [`Vgic::raise`] or a write to ISPENDR sets the
+//!   latch, [`Vgic::take_pending`] or a write to ICPENDR clears it. A device drives
+//!   its line with [`Vgic::set_level`]: a level-sensitive interrupt is pending while
+//!   its line is high (ICPENDR and handing it to the guest clear only the latch, as
+//!   GICv3 specifies), a rising line latches an edge-triggered one. Lines are the
+//!   devices' outputs: a GIC reset keeps the SPIs' lines and drops the PPIs' (their
+//!   sources, the vCPUs' timers, are reset with the VM).
 //! * No LPIs, no ITS, no extended SPI or PPI ranges, no message-based SPIs.
 //! * GICR_WAKER.ProcessorSleep is stored; it does not hold interrupts back.
 //! * GICD_IIDR and GICR_IIDR read 0x5400_0000: ProductID 0x54 ('T' for Tessera),
@@ -277,10 +279,12 @@ impl Vgic {
 
     /// Returns to the power-on state (VM reset): everything disabled, idle, Group 0,
     /// priority 0, level-sensitive SPIs and PPIs, SPIs routed to affinity 0.0.0.0,
-    /// Redistributors asleep, no kicks.
+    /// Redistributors asleep, no kicks; the SPIs' input lines stay as the devices drive them.
     pub fn reset(&mut self) {
         let affinities = self.cpus.iter().map(|cpu| cpu.affinity).collect();
+        let lines = self.spi.clone();
         *self = Self::new(affinities, self.spis);
+        self.spi.keep_lines_of(&lines);
     }
 
     /// Records that `vcpu` has something new to take.

@@ -48,7 +48,7 @@ impl<A: Arch> Vm<A> {
         };
         self.exits.record(ExitReason::of(&exit));
         match exit {
-            VcpuExit::MmioRead { addr, width } => match self.bus.lock().read(addr, width) {
+            VcpuExit::MmioRead { addr, width } => match self.bus.read(addr, width) {
                 Ok(value) => {
                     vcpu.complete_mmio_read(value);
                     Action::Resume
@@ -56,7 +56,7 @@ impl<A: Arch> Vm<A> {
                 Err(error) => self.failed_access(index, vcpu, addr, false, error),
             },
             VcpuExit::MmioWrite { addr, width, value } => {
-                match self.bus.lock().write(addr, width, value) {
+                match self.bus.write(addr, width, value) {
                     Ok(()) => Action::Resume,
                     Err(error) => self.failed_access(index, vcpu, addr, true, error),
                 }
@@ -64,12 +64,12 @@ impl<A: Arch> Vm<A> {
             // I/O ports behave as on a PC: a port no device claims reads as all ones
             // and drops writes; a device's own refusal is ignored the same way.
             VcpuExit::PortRead { port, width } => {
-                let value = self.ports.lock().read_or_open(port, width);
+                let value = self.ports.read_or_open(port, width);
                 vcpu.complete_mmio_read(u64::from(value));
                 Action::Resume
             }
             VcpuExit::PortWrite { port, width, value } => {
-                self.ports.lock().write_or_drop(port, width, value);
+                self.ports.write_or_drop(port, width, value);
                 match self.power.take() {
                     Some(PowerRequest::Off) => self.power_off(),
                     Some(PowerRequest::Reset) => self.reset_request(),

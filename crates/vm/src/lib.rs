@@ -86,10 +86,10 @@ pub struct Vm<A: Arch> {
     pub name: String,
     /// Guest RAM layout.
     pub memory: GuestMemory,
-    /// Emulated devices, shared by the VM's vCPUs.
-    pub bus: Mutex<MmioBus>,
+    /// Emulated devices, shared by the VM's vCPUs (fixed at creation, no lock).
+    pub bus: MmioBus,
     /// Emulated I/O port devices (x86; empty elsewhere).
-    pub ports: Mutex<PortBus>,
+    pub ports: PortBus,
     /// Power requests made through device registers.
     pub power: Arc<PowerLatch>,
     /// The console firmware calls reach.
@@ -141,8 +141,8 @@ impl<A: Arch> Vm<A> {
             id,
             name,
             memory,
-            bus: Mutex::new(devices.mmio),
-            ports: Mutex::new(devices.ports),
+            bus: devices.mmio,
+            ports: devices.ports,
             power: devices.power,
             console: devices.console,
             vcpus: VcpuTable::new(vcpu_ids),

@@ -49,6 +49,18 @@ fn wait_until(done: impl Fn() -> bool) {
     }
 }
 
+/// Forgets the timer interrupts taken so far (see [`timer_taken`]).
+#[cfg(target_arch = "aarch64")]
+pub fn forget_timer() {
+    TIMER_AT.store(0, Ordering::Release);
+}
+
+/// Whether a timer interrupt was taken since [`forget_timer`].
+#[cfg(target_arch = "aarch64")]
+pub fn timer_taken() -> bool {
+    TIMER_AT.load(Ordering::Acquire) != 0
+}
+
 /// Called by the architecture's interrupt handler.
 pub fn on_event(event: Event) {
     match event {

@@ -5,7 +5,8 @@
 //! Linux boot protocol's zero page on x86_64 (which has no interrupt, benchmark or
 //! hostile modes yet).
 //! With `tessera.reset` on its command line it first resets its VM once, and checks
-//! that it starts again with its RAM kept (a warm reset).
+//! that it starts again with its RAM kept (a warm reset). With `tessera.gic` (aarch64,
+//! a VM with a GICv3) it checks that the timer PPI is the timer's output, a level.
 #![no_std]
 #![no_main]
 
@@ -69,6 +70,11 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     );
     #[cfg(target_arch = "riscv64")]
     arch::firmware_checks()?;
+    #[cfg(target_arch = "aarch64")]
+    if info.has_word("tessera.gic") {
+        arch::timer_level_check()?;
+        say!("tessera-guest: timer level ok");
+    }
     #[cfg(not(target_arch = "x86_64"))]
     if info.has_word("tessera.neighbour") {
         check_neighbour(ram)?;

@@ -320,7 +320,7 @@ fn works_behind_the_port_bus() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use crate::{Clocked, PortBus};
+    use crate::{Clocked, Locked, PortBus};
 
     let time = Arc::new(AtomicU64::new(0));
     let clock = {
@@ -328,8 +328,11 @@ fn works_behind_the_port_bus() {
         move || time.load(Ordering::Relaxed)
     };
     let mut bus = PortBus::new();
-    bus.insert(Cmos::PORTS, Box::new(Clocked::new(Cmos::new(T0), clock)))
-        .unwrap();
+    bus.insert(
+        Cmos::PORTS,
+        Box::new(Locked::port(Clocked::new(Cmos::new(T0), clock))),
+    )
+    .unwrap();
     bus.write(0x70, Byte, 0x00).unwrap();
     assert_eq!(bus.read(0x71, Byte), Ok(0x20));
     time.store(7 * SECOND, Ordering::Relaxed);

@@ -297,13 +297,16 @@ fn no_sequence_panics() {
 
 #[test]
 fn works_behind_the_mmio_bus() {
-    use crate::MmioBus;
+    use crate::{Locked, MmioBus};
     use tessera_addr::{GuestPhysAddr, GuestRange};
 
     let base = GuestPhysAddr::new(IoApic::BASE);
     let mut bus = MmioBus::new();
-    bus.insert(GuestRange::new(base, IoApic::SIZE), Box::new(IoApic::new()))
-        .unwrap();
+    bus.insert(
+        GuestRange::new(base, IoApic::SIZE),
+        Box::new(Locked::mmio(IoApic::new())),
+    )
+    .unwrap();
     bus.write(base, Word, 0x01).unwrap();
     let window = GuestPhysAddr::new(IoApic::BASE + 0x10);
     assert_eq!(bus.read(window, Word), Ok(0x0017_0011));

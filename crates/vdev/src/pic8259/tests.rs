@@ -500,10 +500,10 @@ fn no_sequence_panics() {
 
 #[test]
 fn works_behind_the_port_bus() {
-    use crate::PortBus;
+    use crate::{Locked, PortBus};
 
     let mut bus = PortBus::new();
-    bus.insert_windows(&Pic8259::WINDOWS, Box::new(Pic8259::new()))
+    bus.insert_windows(&Pic8259::WINDOWS, Box::new(Locked::port(Pic8259::new())))
         .unwrap();
     for (port, value) in [
         (0x20, 0x11),

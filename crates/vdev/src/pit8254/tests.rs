@@ -450,7 +450,7 @@ fn works_behind_the_port_bus() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use crate::{Clocked, PortBus};
+    use crate::{Clocked, Locked, PortBus};
 
     let time = Arc::new(AtomicU64::new(0));
     let clock = {
@@ -459,7 +459,7 @@ fn works_behind_the_port_bus() {
     };
     let mut bus = PortBus::new();
     let pit = Clocked::new(Pit8254::new(), clock);
-    bus.insert_windows(&Pit8254::WINDOWS, Box::new(pit))
+    bus.insert_windows(&Pit8254::WINDOWS, Box::new(Locked::port(pit)))
         .unwrap();
     bus.write(0x61, Byte, 0x01).unwrap();
     bus.write(0x43, Byte, 0xb0).unwrap();

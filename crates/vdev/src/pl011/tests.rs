@@ -267,14 +267,17 @@ fn loopback_receives_transmitted_bytes() {
 
 #[test]
 fn works_behind_the_bus() {
-    use crate::MmioBus;
+    use crate::{Locked, MmioBus};
     use tessera_addr::{GuestPhysAddr, GuestRange};
 
     let (u, c) = uart();
     let mut bus = MmioBus::new();
     let base = GuestPhysAddr::new(0x0900_0000);
-    bus.insert(GuestRange::new(base, Pl011::SIZE), Box::new(u))
-        .unwrap();
+    bus.insert(
+        GuestRange::new(base, Pl011::SIZE),
+        Box::new(Locked::mmio(u)),
+    )
+    .unwrap();
     bus.write(base, Word, u64::from(b'!')).unwrap();
     assert_eq!(c.taken(), b"!");
     let id = bus.read(GuestPhysAddr::new(0x0900_0ffc), Word);

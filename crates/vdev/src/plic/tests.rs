@@ -464,14 +464,17 @@ fn no_offset_or_width_panics() {
 
 #[test]
 fn works_behind_the_bus() {
-    use crate::MmioBus;
+    use crate::{Locked, MmioBus};
     use tessera_addr::{GuestPhysAddr, GuestRange};
 
     let mut bus = MmioBus::new();
     let base = 0x0c00_0000;
     let gpa = |offset: u64| GuestPhysAddr::new(base + offset);
-    bus.insert(GuestRange::new(gpa(0), Plic::SIZE), Box::new(plic()))
-        .unwrap();
+    bus.insert(
+        GuestRange::new(gpa(0), Plic::SIZE),
+        Box::new(Locked::mmio(plic())),
+    )
+    .unwrap();
     bus.write(gpa(priority(10)), Word, 0xff).unwrap();
     assert_eq!(bus.read(gpa(priority(10)), Word), Ok(7));
     assert_eq!(bus.read(gpa(claim(S0)), Word), Ok(0));

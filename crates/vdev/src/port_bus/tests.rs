@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::*;
 use crate::AccessWidth::{Byte, Double, Half, Word};
-use crate::{Clocked, TimedPortDevice};
+use crate::{Clocked, Locked, PortDevice, SharedPort, TimedPortDevice};
 
 /// A device whose every port remembers the last value written to it, and that
 /// refuses accesses wider than `widest` bytes.
@@ -16,7 +16,7 @@ struct Latches {
 }
 
 impl PortDevice for Latches {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         self.name
     }
     fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
@@ -43,12 +43,12 @@ impl PortDevice for Latches {
     }
 }
 
-fn latches(name: &'static str, ports: usize) -> Box<dyn PortDevice> {
-    Box::new(Latches {
+fn latches(name: &'static str, ports: usize) -> Box<dyn SharedPort> {
+    Box::new(Locked::port(Latches {
         name,
         ports: vec![0; ports],
         widest: 4,
-    })
+    }))
 }
 
 fn r(base: u16, count: u16) -> PortRange {
@@ -114,7 +114,8 @@ fn refused_accesses() {
         ports: vec![7; 4],
         widest: 1,
     };
-    bus.insert(r(0x60, 4), Box::new(narrow)).unwrap();
+    bus.insert(r(0x60, 4), Box::new(Locked::port(narrow)))
+        .unwrap();
     let err = bus.read(0x61, Half).unwrap_err();
     let want = BusError::PortDevice {
         device: "narrow".into(),
@@ -238,7 +239,7 @@ fn one_device_on_several_windows() {
     {
         bus.write(port, Byte, offset as u32 + 1).unwrap();
     }
-    let mut probe = |port| bus.read(port, Byte).unwrap();
+    let probe = |port| bus.read(port, Byte).unwrap();
     assert_eq!(
         [
             probe(0x20),
@@ -295,7 +296,7 @@ fn no_port_or_width_panics() {
 struct Stopwatch;
 
 impl TimedPortDevice for Stopwatch {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "stopwatch"
     }
     fn read_at(&mut self, _: u16, _: AccessWidth, now_ns: u64) -> Result<u32, DeviceError> {
@@ -318,7 +319,8 @@ fn clocked_devices_read_their_clock() {
     let mut bus = PortBus::new();
     let device = Clocked::new(Stopwatch, clock);
     assert_eq!(device.device.name(), "stopwatch");
-    bus.insert(r(0x70, 4), Box::new(device)).unwrap();
+    bus.insert(r(0x70, 4), Box::new(Locked::port(device)))
+        .unwrap();
     assert_eq!(bus.read(0x70, Word), Ok(5));
     time.store(7_000_000, Ordering::Relaxed);
     assert_eq!(bus.read(0x70, Word), Ok(7000));

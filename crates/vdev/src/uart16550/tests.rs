@@ -386,14 +386,17 @@ fn no_offset_or_width_panics() {
 
 #[test]
 fn works_behind_the_bus() {
-    use crate::MmioBus;
+    use crate::{Locked, MmioBus};
     use tessera_addr::{GuestPhysAddr, GuestRange};
 
     let (u, c) = uart();
     let mut bus = MmioBus::new();
     let base = GuestPhysAddr::new(0x1000_0000);
-    bus.insert(GuestRange::new(base, Uart16550::SIZE), Box::new(u))
-        .unwrap();
+    bus.insert(
+        GuestRange::new(base, Uart16550::SIZE),
+        Box::new(Locked::mmio(u)),
+    )
+    .unwrap();
     bus.write(base, Byte, u64::from(b'!')).unwrap();
     assert_eq!(c.taken(), b"!");
     let lsr = bus.read(GuestPhysAddr::new(0x1000_0005), Byte);
@@ -407,13 +410,14 @@ fn works_behind_the_bus() {
 
 #[test]
 fn works_on_ports_as_com1() {
-    use crate::{BusError, OnPorts, PortBus, PortDevice};
+    use crate::{BusError, Locked, OnPorts, PortBus, PortDevice};
 
     let (u, c) = uart();
     let u = OnPorts(u);
     assert_eq!(PortDevice::name(&u), "uart16550");
     let mut bus = PortBus::new();
-    bus.insert(Uart16550::COM1, Box::new(u)).unwrap();
+    bus.insert(Uart16550::COM1, Box::new(Locked::port(u)))
+        .unwrap();
     assert_eq!((Uart16550::COM1.base, Uart16550::COM1.count), (0x3f8, 8));
     assert_eq!(Uart16550::COM1_IRQ, 4);
     // Linux's 8250 set-up through ports: 115200 8N1, FIFOs, OUT2, RX interrupts.

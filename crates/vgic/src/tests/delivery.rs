@@ -206,7 +206,7 @@ fn raise_rejects_what_the_vm_does_not_have() {
     for intid in [96, 1019, 1020, 1023, 8192, u32::MAX] {
         assert_eq!(gic.raise(0, intid), Err(VgicError::NoSuchInterrupt(intid)));
         assert_eq!(
-            gic.clear_pending(0, intid),
+            gic.set_level(0, intid, true),
             Err(VgicError::NoSuchInterrupt(intid))
         );
     }
@@ -215,7 +215,7 @@ fn raise_rejects_what_the_vm_does_not_have() {
         gic.raise(usize::MAX, 0),
         Err(VgicError::NoSuchVcpu(usize::MAX))
     );
-    assert_eq!(gic.clear_pending(2, 27), Err(VgicError::NoSuchVcpu(2)));
+    assert_eq!(gic.set_level(2, 27, false), Err(VgicError::NoSuchVcpu(2)));
     // SPIs do not need a valid vCPU.
     assert_eq!(gic.raise(7, 95), Ok(()));
     assert_eq!(
@@ -229,16 +229,77 @@ fn raise_rejects_what_the_vm_does_not_have() {
 }
 
 #[test]
-fn clear_pending_withdraws() {
+fn a_level_sensitive_interrupt_is_pending_while_its_line_is_high() {
     let mut gic = vgic(1, 32);
     linux_setup(&mut gic);
     enable(&mut gic, 0, 33);
     enable(&mut gic, 0, 27);
-    gic.raise(0, 33).unwrap();
-    gic.raise(0, 27).unwrap();
-    gic.clear_pending(0, 33).unwrap();
-    gic.clear_pending(0, 27).unwrap();
+    let _ = gic.take_fresh();
+    gic.set_level(0, 33, true).unwrap();
+    gic.set_level(0, 27, true).unwrap();
+    assert_eq!(gic.take_fresh(), 1, "a rising line gives its vCPU work");
+    assert_eq!(
+        gicd_read(&mut gic, ISPENDR + 4),
+        1 << 1,
+        "GICD_ISPENDR shows the line"
+    );
+    assert_eq!(gicr_read(&mut gic, sgi(0, ISPENDR)), 1 << 27);
+    assert!(gic.is_pending(0, 33) && gic.is_pending(0, 27) && !gic.is_pending(0, 34));
+    assert!(!gic.is_pending(1, 27) && !gic.is_pending(0, 5000));
+    // Handed to the guest, it stays pending while the line is high: once the guest
+    // handled it (out of the list registers) it comes back.
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(27));
+    assert_eq!(gic.take_pending(0, &[27]).map(|irq| irq.intid), Some(33));
+    assert_eq!(gic.take_pending(0, &[27, 33]), None);
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(27));
+    // ICPENDR clears only the latch.
+    gicd_write(&mut gic, ICPENDR + 4, 1 << 1);
+    assert_eq!(gicd_read(&mut gic, ISPENDR + 4), 1 << 1);
+    // The line drops before the guest took it: withdrawn, and nobody gets work.
+    let _ = gic.take_fresh();
+    gic.set_level(0, 33, false).unwrap();
+    gic.set_level(0, 27, false).unwrap();
+    assert_eq!(gic.take_fresh(), 0);
     assert!(!gic.has_pending(0));
+    assert_eq!(gicd_read(&mut gic, ISPENDR + 4), 0);
+    // A latch set by ISPENDR stays when the line drops.
+    gicd_write(&mut gic, ISPENDR + 4, 1 << 1);
+    gic.set_level(0, 33, true).unwrap();
+    gic.set_level(0, 33, false).unwrap();
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(33));
+    assert!(!gic.has_pending(0));
+}
+
+#[test]
+fn a_rising_line_latches_an_edge_triggered_interrupt() {
+    let mut gic = vgic(1, 32);
+    linux_setup(&mut gic);
+    enable(&mut gic, 0, 34);
+    gicd_write(&mut gic, ICFGR + 8, 2 << 4);
+    gic.set_level(0, 34, true).unwrap();
+    gic.set_level(0, 34, false).unwrap();
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(34));
+    assert!(!gic.has_pending(0), "taken once per edge");
+    gic.set_level(0, 34, true).unwrap();
+    gic.set_level(0, 34, true).unwrap();
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(34));
+    assert!(!gic.has_pending(0), "a line that stays high is one edge");
+    // Made level-sensitive while the line is high: pending from the line.
+    gicd_write(&mut gic, ICFGR + 8, 0);
+    assert!(gic.has_pending(0));
+}
+
+#[test]
+fn a_reset_keeps_the_lines_of_spis_and_drops_those_of_ppis() {
+    let mut gic = vgic(1, 32);
+    gic.set_level(0, 33, true).unwrap();
+    gic.set_level(0, 27, true).unwrap();
+    gic.reset();
+    linux_setup(&mut gic);
+    enable(&mut gic, 0, 33);
+    enable(&mut gic, 0, 27);
+    assert_eq!(gic.take_pending(0, &[]).map(|irq| irq.intid), Some(33));
+    assert_eq!(gic.take_pending(0, &[33]), None);
 }
 
 #[test]
@@ -352,8 +413,8 @@ fn fresh_marks_the_vcpus_a_change_concerns() {
     assert_eq!(gic.take_fresh(), 0b100, "an SPI: the vCPU it is routed to");
     gic.raise(0, 50).unwrap();
     assert_eq!(gic.take_fresh(), 0, "already pending there: nothing new");
-    gic.clear_pending(0, 50).unwrap();
-    assert_eq!(gic.take_fresh(), 0, "withdrawing gives nobody work");
+    gic.set_level(0, 50, false).unwrap();
+    assert_eq!(gic.take_fresh(), 0, "a falling line gives nobody work");
     let targets = gic.send_sgi(0, 1 << 40 | 5 << 24);
     assert_eq!(targets, 0b110);
     assert_eq!(gic.take_fresh(), 0b110, "an SGI: its targets");

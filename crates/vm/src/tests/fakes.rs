@@ -13,8 +13,8 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 use tessera_vdev::{
-    AcpiPmControl, DeviceError, FirmwareConsole, MmioDevice, PortBus, PortDevice, PortRange,
-    PowerLatch, ResetControl,
+    AcpiPmControl, DeviceError, FirmwareConsole, Locked, MmioDevice, PortBus, PortDevice,
+    PortRange, PowerLatch, ResetControl,
 };
 
 /// The fake architecture.
@@ -103,7 +103,7 @@ impl Host for FakeHost {
 pub(super) struct Doorbell(pub FakeIrqChip);
 
 impl MmioDevice for Doorbell {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "doorbell"
     }
     fn read(&mut self, _offset: u64, _width: AccessWidth) -> Result<u64, DeviceError> {
@@ -188,7 +188,7 @@ impl ArchVcpu for FakeVcpu {
 pub(super) struct Register(pub u64);
 
 impl MmioDevice for Register {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "register"
     }
     fn read(&mut self, offset: u64, _width: AccessWidth) -> Result<u64, DeviceError> {
@@ -212,7 +212,7 @@ impl MmioDevice for Register {
 pub(super) struct PortRegister(pub u8);
 
 impl PortDevice for PortRegister {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "port-register"
     }
     fn read(&mut self, offset: u16, _width: AccessWidth) -> Result<u32, DeviceError> {
@@ -267,29 +267,32 @@ pub(super) fn test_vm_with(
     let mut bus = MmioBus::new();
     bus.insert(
         GuestRange::new(gpa(0x0900_0000), 0x1000),
-        Box::new(Register(7)),
+        Box::new(Locked::mmio(Register(7))),
     )
     .unwrap();
     bus.insert(
         GuestRange::new(gpa(DOORBELL), 0x1000),
-        Box::new(Doorbell(irqchip.clone())),
+        Box::new(Locked::mmio(Doorbell(irqchip.clone()))),
     )
     .unwrap();
     let mut ports = PortBus::new();
     ports
-        .insert(PortRange::new(0x70, 2), Box::new(PortRegister(5)))
+        .insert(
+            PortRange::new(0x70, 2),
+            Box::new(Locked::port(PortRegister(5))),
+        )
         .unwrap();
     let power = Arc::new(PowerLatch::default());
     ports
         .insert(
             PortRange::new(0x604, 2),
-            Box::new(AcpiPmControl::new(power.clone())),
+            Box::new(Locked::port(AcpiPmControl::new(power.clone()))),
         )
         .unwrap();
     ports
         .insert(
             PortRange::new(0xcf9, 1),
-            Box::new(ResetControl::new(power.clone())),
+            Box::new(Locked::port(ResetControl::new(power.clone()))),
         )
         .unwrap();
     let devices = VmDevices {

@@ -169,6 +169,62 @@ pub fn arm_timer(deadline: u64) {
     }
 }
 
+/// Writes CNTV_CTL_EL0 (ENABLE bit 0, IMASK bit 1).
+fn set_timer_control(ctl: u64) {
+    // SAFETY: the EL1 virtual timer belongs to this program.
+    unsafe { asm!("msr cntv_ctl_el0, {}", "isb", in(reg) ctl, options(nostack)) };
+}
+
+/// Whether this CPU's redistributor shows the timer PPI pending (GICR_ISPENDR0).
+fn timer_ppi_pending() -> bool {
+    read32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x200) & (1 << TIMER_PPI) != 0
+}
+
+/// Polls of the pending state a timer that fires gets to show it.
+const PENDING_PATIENCE: u32 = 10_000;
+
+/// The timer PPI is the virtual timer's output, a level: pending while the timer
+/// asserts it (also while the PPI is disabled), no longer pending once the guest
+/// disables or masks the timer, never taken then, and taken when it fires enabled.
+pub fn timer_level_check() -> Result<(), &'static str> {
+    init_cpu();
+    mask_interrupts();
+    let sgi = GICR + cpu() * GICR_STRIDE + 0x1_0000;
+    write32(sgi + 0x180, 1 << TIMER_PPI);
+    for (ctl, what) in [
+        (0, "timer level: pending after the timer was disabled"),
+        (0b11, "timer level: pending after the timer was masked"),
+    ] {
+        arm_timer(0);
+        if !(0..PENDING_PATIENCE).any(|_| timer_ppi_pending()) {
+            return Err("timer level: a firing timer's PPI is not pending");
+        }
+        set_timer_control(ctl);
+        if timer_ppi_pending() {
+            return Err(what);
+        }
+    }
+    set_timer_control(0);
+    irq::forget_timer();
+    write32(sgi + 0x100, 1 << TIMER_PPI);
+    unmask_interrupts();
+    for _ in 0..100 {
+        let _ = timer_ppi_pending();
+    }
+    mask_interrupts();
+    if irq::timer_taken() {
+        return Err("timer level: the interrupt of a disabled timer was taken");
+    }
+    arm_timer(0);
+    unmask_interrupts();
+    let taken = (0..PENDING_PATIENCE).any(|_| irq::timer_taken());
+    mask_interrupts();
+    if !taken {
+        return Err("timer level: the interrupt of a firing timer was not taken");
+    }
+    Ok(())
+}
+
 /// Sends SGI `intid` to CPU `target` (Aff0, cluster 0).
 pub fn send_ipi(target: usize, intid: u32) {
     let value = (1u64 << (target & 0xf)) | (u64::from(intid) << 24);

@@ -7,12 +7,12 @@
 use crate::irq::{self, TaskId};
 use crate::vmm::Vms;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
-use tessera_os::hal::gic;
+use tessera_os::hal::{self, gic};
 use tessera_os::platform;
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection, LR_BUFFER};
-use tessera_vdev::{AccessWidth, DeviceError, MmioDevice};
+use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
 use tessera_vgic::Vgic;
 use tessera_vm::InterruptController;
 
@@ -27,6 +27,14 @@ pub struct SharedVgic {
     fresh: AtomicU64,
     /// [`Vgic::take_kicks`] gathered the same way.
     kicks: AtomicU64,
+    /// By timer ([`TIMER_PPIS`] order): the vCPUs whose line of that timer is high
+    /// in the model (set when the timer fires, cleared when its output is seen low),
+    /// so that an entry looks only at timers that fired.
+    timer_lines: [AtomicU64; TIMER_PPIS.len()],
+    /// By physical CPU: the vCPU of this VM that last entered the guest there, whose
+    /// timers and list registers the CPU holds while it runs (a redistributor access
+    /// on that CPU comes from it).
+    entered: [AtomicUsize; platform::CPU_COUNT],
 }
 
 impl SharedVgic {
@@ -56,6 +64,52 @@ impl SharedVgic {
     fn refresh(&self, index: usize) {
         self.fresh.fetch_or(vcpu_bit(index), Ordering::Release);
     }
+
+    /// Records that vCPU `index` enters the guest on this physical CPU.
+    fn note_entry(&self, index: usize) {
+        if let Some(entered) = self.entered.get(hal::cpu_index())
+            && entered.load(Ordering::Relaxed) != index
+        {
+            entered.store(index, Ordering::Relaxed);
+        }
+    }
+
+    /// The vCPU running on this physical CPU, if one of this VM's is.
+    fn running_here(&self) -> Option<usize> {
+        let index = self.entered.get(hal::cpu_index())?.load(Ordering::Relaxed);
+        (index != usize::MAX).then_some(index)
+    }
+}
+
+/// Lowers the timer lines of vCPU `index` whose timer stopped asserting its interrupt
+/// (`output` tells, by timer: `true` for the virtual one): the guest disabled, masked
+/// or reprogrammed it. A timer PPI the guest does not hold in a list register
+/// (`in_lrs`) is deactivated at the physical GIC too, so that the timer fires again;
+/// one it holds is deactivated by the guest through the link.
+fn lower_quiet_timers(
+    vgic: &SharedVgic,
+    model: &mut Vgic,
+    index: usize,
+    output: impl Fn(bool) -> bool,
+    in_lrs: impl Fn(u32) -> bool,
+) {
+    let bit = vcpu_bit(index);
+    for (intid, lines) in TIMER_PPIS.into_iter().zip(&vgic.timer_lines) {
+        if lines.load(Ordering::Acquire) & bit == 0 || output(intid == gic::VIRTUAL_TIMER_PPI) {
+            continue;
+        }
+        lines.fetch_and(!bit, Ordering::AcqRel);
+        let _ = model.set_level(index, intid, false);
+        if !in_lrs(intid) {
+            gic::deactivate(intid);
+        }
+    }
+}
+
+/// The physical interrupt virtual `intid` is linked to: the same INTID, for a timer
+/// PPI and the VM's passthrough SPIs (`linked`); none for the others.
+fn hardware_link(intid: u32, linked: &[u32]) -> Option<u32> {
+    (TIMER_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid)
 }
 
 /// vCPU `index`'s bit in a vCPU mask (none beyond the 64 a mask holds).
@@ -77,6 +131,8 @@ impl IrqChip {
             model: Mutex::new(vgic),
             fresh: AtomicU64::new(u64::MAX),
             kicks: AtomicU64::new(0),
+            timer_lines: core::array::from_fn(|_| AtomicU64::new(0)),
+            entered: core::array::from_fn(|_| AtomicUsize::new(usize::MAX)),
         })))
     }
 
@@ -91,6 +147,25 @@ impl IrqChip {
         self.0
             .as_ref()
             .is_some_and(|vgic| vgic.with(|model| model.raise(vcpu, intid)).is_ok())
+    }
+
+    /// Timer PPI `intid` of vCPU `vcpu` fired: its line is high (until the timer's
+    /// output is seen low), and the vCPU looks at it; whether the VM can take it.
+    pub fn timer_fired(&self, vcpu: usize, intid: u32) -> bool {
+        self.0.as_ref().is_some_and(|vgic| {
+            let taken = vgic
+                .with(|model| model.set_level(vcpu, intid, true))
+                .is_ok();
+            if let Some(lines) = TIMER_PPIS
+                .iter()
+                .position(|&ppi| ppi == intid)
+                .and_then(|n| vgic.timer_lines.get(n))
+            {
+                lines.fetch_or(vcpu_bit(vcpu), Ordering::Release);
+            }
+            vgic.refresh(vcpu);
+            taken
+        })
     }
 
     /// The window of `frame` onto this model, for the VM's bus.
@@ -148,26 +223,47 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
     /// to do, and no lock taken, when the model has nothing new for the vCPU.
     fn deliver(&self, index: usize, vcpu: &mut Aarch64Vcpu, linked: &[u32]) {
         let Some(vgic) = &self.0 else { return };
+        vgic.note_entry(index);
         if !vgic.take_fresh(index) {
             return;
         }
-        let mut busy = [0; LR_BUFFER];
-        let count = vcpu.busy_interrupts(&mut busy);
-        let busy = busy.get(..count).unwrap_or(&[]);
+        // What is in the list registers and cannot take another raise, then what
+        // this delivery puts there: a level-sensitive interrupt stays pending in the
+        // model while its line is high, and must not be handed over twice.
+        let mut in_lrs = [0; LR_BUFFER];
+        let mut count = vcpu.busy_interrupts(&mut in_lrs);
         let overflow = vgic.with(|model| {
-            while let Some(pending) = model.take_pending(index, busy) {
+            let held = in_lrs.get(..count).unwrap_or(&[]);
+            lower_quiet_timers(
+                vgic,
+                model,
+                index,
+                |virtual_timer| vcpu.timer_output(virtual_timer),
+                |intid| held.contains(&intid),
+            );
+            while let Some(pending) = model.take_pending(index, in_lrs.get(..count).unwrap_or(&[]))
+            {
                 let intid = pending.intid;
-                let physical =
-                    (TIMER_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid);
+                let physical = hardware_link(intid, linked);
                 if vcpu.inject(intid, pending.priority, physical) == Injection::Full {
                     // Back into the model (which marks it fresh again); it is
                     // delivered when a list register frees up.
                     let _ = model.raise(index, intid);
                     return true;
                 }
+                // One per list register, so this always has room.
+                let Some(slot) = in_lrs.get_mut(count) else {
+                    return true;
+                };
+                *slot = intid;
+                count += 1;
             }
-            // Raised again while still in a list register: the next entry looks again.
-            if model.has_pending(index) {
+            // Pending again while the guest holds it (a level line still high, an SGI
+            // sent again): the next entry looks again. A hardware-linked one comes
+            // back through its physical interrupt once the guest deactivated it.
+            if in_lrs.get(..count).unwrap_or(&[]).iter().any(|&intid| {
+                hardware_link(intid, linked).is_none() && model.is_pending(index, intid)
+            }) {
                 vgic.refresh(index);
             }
             false
@@ -184,15 +280,11 @@ pub struct IrqLine {
 }
 
 impl IrqLine {
-    /// Follows the device's output: high makes the interrupt pending, low withdraws a
-    /// pending one the guest has not taken yet.
+    /// Follows the device's output level (called when it changes): the interrupt is
+    /// pending while it is high.
     pub fn set_level(&self, high: bool) {
         self.vgic.with(|model| {
-            if high {
-                let _ = model.raise(0, self.intid);
-            } else {
-                let _ = model.clear_pending(0, self.intid);
-            }
+            let _ = model.set_level(0, self.intid, high);
         });
     }
 }
@@ -212,26 +304,52 @@ pub struct VgicWindow {
     frame: GicFrame,
 }
 
-impl MmioDevice for VgicWindow {
-    fn name(&self) -> &str {
+impl SharedMmio for VgicWindow {
+    fn name(&self) -> &'static str {
         match self.frame {
             GicFrame::Distributor => "gicd",
             GicFrame::Redistributors => "gicr",
         }
     }
 
-    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+    fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
         self.vgic.with(|model| match self.frame {
             GicFrame::Distributor => model.read_distributor(offset, width),
-            GicFrame::Redistributors => model.read_redistributor(offset, width),
+            GicFrame::Redistributors => {
+                self.sample_timers(model, offset);
+                model.read_redistributor(offset, width)
+            }
         })
     }
 
-    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+    fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
         self.vgic.with(|model| match self.frame {
             GicFrame::Distributor => model.write_distributor(offset, width, value),
-            GicFrame::Redistributors => model.write_redistributor(offset, width, value),
+            GicFrame::Redistributors => {
+                self.sample_timers(model, offset);
+                model.write_redistributor(offset, width, value)
+            }
         })
+    }
+}
+
+impl VgicWindow {
+    /// Before an access at `offset` in the redistributors: when it is the running
+    /// vCPU's own, its timer lines follow what its timers assert now (they run on
+    /// this CPU), so the guest sees a timer PPI pending exactly while it is.
+    fn sample_timers(&self, model: &mut Vgic, offset: u64) {
+        let Some(index) = self.vgic.running_here() else {
+            return;
+        };
+        if offset / tessera_vgic::REDISTRIBUTOR_STRIDE == index as u64 {
+            lower_quiet_timers(
+                &self.vgic,
+                model,
+                index,
+                tessera_vcpu_aarch64::loaded_timer_output,
+                tessera_vcpu_aarch64::in_list_registers,
+            );
+        }
     }
 }
 
@@ -240,7 +358,10 @@ impl MmioDevice for VgicWindow {
 pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
     while let Some(intid) = gic::acknowledge() {
         gic::end_of_interrupt(intid);
-        if TIMER_PPIS.contains(&intid) {
+        if intid == gic::KICK_SGI || intid == gic::MAINTENANCE_PPI {
+            // They only bring this CPU back to look at its vCPUs.
+            gic::deactivate(intid);
+        } else if TIMER_PPIS.contains(&intid) {
             forward_timer(vms, loaded, intid);
         } else if intid == platform::UART_IRQ {
             gic::deactivate(intid);
@@ -249,19 +370,18 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
             // Deactivated by the guest through the linked virtual interrupt.
         } else {
             gic::deactivate(intid);
-            if intid != gic::KICK_SGI && intid != gic::MAINTENANCE_PPI {
-                log::warn!("unexpected physical interrupt {intid} ignored");
-            }
+            log::warn!("unexpected physical interrupt {intid} ignored");
         }
     }
 }
 
-/// A guest timer fired: the loaded vCPU's virtual PPI becomes pending, and the physical
-/// one stays active until the guest deactivates the linked virtual interrupt. A VM with
+/// A guest timer fired: the loaded vCPU's virtual PPI line goes high, and the physical
+/// PPI stays active until the guest deactivates the linked virtual interrupt, or the
+/// line is seen low while the guest does not hold it (`lower_quiet_timers`). A VM with
 /// no vGIC cannot take it, so its timer is masked instead of firing without end.
 fn forward_timer(vms: &Vms, loaded: Option<TaskId>, intid: u32) {
     let target = loaded.and_then(|(v, i)| Some((vms.entries.get(v)?, i)));
-    if !target.is_some_and(|(entry, i)| entry.vm.irqchip.raise(i, intid)) {
+    if !target.is_some_and(|(entry, i)| entry.vm.irqchip.timer_fired(i, intid)) {
         tessera_vcpu_aarch64::mask_timer(intid == gic::VIRTUAL_TIMER_PPI);
         gic::deactivate(intid);
     }

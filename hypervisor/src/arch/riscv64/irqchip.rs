@@ -13,7 +13,7 @@ use spin::Mutex;
 use tessera_os::hal::{self, plic};
 use tessera_os::platform;
 use tessera_vcpu_riscv64::Riscv64Vcpu;
-use tessera_vdev::{AccessWidth, DeviceError, MmioDevice, Plic};
+use tessera_vdev::{AccessWidth, DeviceError, MmioDevice, Plic, SharedMmio};
 use tessera_vm::InterruptController;
 
 /// sip bits the hypervisor takes: supervisor software (kick) and external.
@@ -166,19 +166,19 @@ pub struct PlicWindow {
     model: Arc<Model>,
 }
 
-impl MmioDevice for PlicWindow {
-    fn name(&self) -> &str {
+impl SharedMmio for PlicWindow {
+    fn name(&self) -> &'static str {
         "plic"
     }
 
-    fn read(&mut self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+    fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
         match &self.model.plic {
             Some(plic) => plic.lock().read(offset, width),
             None => Err(DeviceError::NoRegister { offset }),
         }
     }
 
-    fn write(&mut self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+    fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
         match &self.model.plic {
             Some(plic) => plic.lock().write(offset, width, value),
             None => Err(DeviceError::NoRegister { offset }),

@@ -20,7 +20,8 @@ use spin::Mutex;
 use tessera_os::hal::{self, io, timer};
 use tessera_vcpu_x86::X86Vcpu;
 use tessera_vdev::{
-    AccessWidth, Cmos, DeviceError, Pic8259, Pit8254, PortDevice, PortRange, TimedPortDevice,
+    AccessWidth, Cmos, DeviceError, Pic8259, Pit8254, PortDevice, PortRange, SharedPort,
+    TimedPortDevice,
 };
 use tessera_vm::InterruptController;
 
@@ -200,8 +201,8 @@ struct PcPorts {
     chip: Chip,
 }
 
-impl PortDevice for PcPorts {
-    fn name(&self) -> &str {
+impl SharedPort for PcPorts {
+    fn name(&self) -> &'static str {
         match self.chip {
             Chip::Pic => "pic8259",
             Chip::Pit => "pit8254",
@@ -209,7 +210,7 @@ impl PortDevice for PcPorts {
         }
     }
 
-    fn read(&mut self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
+    fn read(&self, port_offset: u16, width: AccessWidth) -> Result<u32, DeviceError> {
         let pc = &self.pc;
         match self.chip {
             Chip::Pic => PortDevice::read(&mut *pc.pic.lock(), port_offset, width),
@@ -218,12 +219,7 @@ impl PortDevice for PcPorts {
         }
     }
 
-    fn write(
-        &mut self,
-        port_offset: u16,
-        width: AccessWidth,
-        value: u32,
-    ) -> Result<(), DeviceError> {
+    fn write(&self, port_offset: u16, width: AccessWidth, value: u32) -> Result<(), DeviceError> {
         let pc = &self.pc;
         match self.chip {
             Chip::Pic => PortDevice::write(&mut *pc.pic.lock(), port_offset, width, value),

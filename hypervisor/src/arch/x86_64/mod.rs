@@ -16,7 +16,9 @@ use tessera_config::{EmulatedDevice, VmConfig};
 use tessera_dtb::CopiedNode;
 use tessera_os::{hal, platform, println};
 use tessera_vcpu_x86::X86VcpuConfig;
-use tessera_vdev::{AcpiPmControl, CharSink, KeyboardReset, ResetControl, SerialPort, Uart16550};
+use tessera_vdev::{
+    AcpiPmControl, CharSink, KeyboardReset, Locked, ResetControl, SerialPort, Uart16550,
+};
 use tessera_vm::GuestMemory;
 use tessera_x86_boot::{
     BzImage, ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header, build_boot_block,
@@ -118,19 +120,19 @@ pub fn create_devices(
         "PM1a control",
         PM1A_CONTROL_PORT,
         2,
-        Box::new(AcpiPmControl::new(power.clone())),
+        Box::new(Locked::port(AcpiPmControl::new(power.clone()))),
     )?;
     layout.insert_ports(
         "reset control",
         RESET_CONTROL_PORT,
         1,
-        Box::new(ResetControl::new(power.clone())),
+        Box::new(Locked::port(ResetControl::new(power.clone()))),
     )?;
     layout.insert_ports(
         "keyboard controller",
         KEYBOARD_COMMAND_PORT,
         1,
-        Box::new(KeyboardReset::new(power)),
+        Box::new(Locked::port(KeyboardReset::new(power))),
     )?;
     Ok(ArchDevices {
         irqchip: IrqChip::new(layout)?,
