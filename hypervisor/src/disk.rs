@@ -51,31 +51,11 @@ pub fn mount() {
 
 /// The mounted disk and where it is.
 fn find_and_mount() -> Result<(Mounted, String), String> {
-    let disk = find()?;
+    let disk = crate::arch::find_disk()?;
     let window = disk.window;
     let location = disk.location.clone();
     let volume = Volume::mount(DiskDevice(disk)).map_err(|e| format!("{e}"))?;
     Ok((Mounted { volume, window }, location))
-}
-
-/// The virtio-blk device among the board's virtio-mmio transports.
-#[cfg(not(target_arch = "x86_64"))]
-fn find() -> Result<Disk, String> {
-    let dtb = hal::host_dtb().ok_or("the boot loader passed no device tree to find it in")?;
-    let windows = tessera_dtb::find_compatible(dtb, "virtio,mmio")?;
-    // SAFETY: these are the board's virtio-mmio transports from its device tree, in
-    // the identity-mapped device range; passthrough refuses to give a VM the one the
-    // disk is found on (`window`), and until then no VM exists.
-    unsafe { Disk::probe_mmio(&windows) }.map_err(|e| e.to_string())
-}
-
-/// The virtio-blk device on the PC's PCI bus 0.
-#[cfg(target_arch = "x86_64")]
-fn find() -> Result<Disk, String> {
-    // SAFETY: the platform's PCIe configuration window and the BARs the firmware
-    // assigned lie in the identity-mapped low 4 GiB, uncached by the MTRRs; no VM
-    // is given PCI devices.
-    unsafe { Disk::probe_pci(tessera_os::platform::ECAM_BASE) }.map_err(|e| e.to_string())
 }
 
 /// The register window (base, size) of the disk's transport, which no VM may have.

@@ -344,7 +344,7 @@ fn build(
         .iter()
         .enumerate()
         .map(|(index, &pcpu)| {
-            let setup = VcpuSetup {
+            let setup = arch::VcpuSetup {
                 vmid,
                 root: stage2.root(),
                 index,
@@ -417,26 +417,6 @@ fn ramdisk_size(images: Images, config: &VmConfig) -> Result<Option<u64>, String
 /// Why an `"fs"` VM cannot start in a build without the disk.
 #[cfg(not(feature = "fs"))]
 const NO_DISK_SUPPORT: &str = "kernel.image_location: \"fs\" images are on the FAT32 disk, which this build does not read (build with APP_FEATURES=fs)";
-
-/// What a vCPU is created from.
-pub struct VcpuSetup<'a> {
-    /// The VM's number among those created (tags its TLB entries).
-    pub vmid: u8,
-    /// Root of its stage-2 table.
-    pub root: HostPhysAddr,
-    /// The vCPU's index in its VM.
-    pub index: usize,
-    /// The VM's vCPU count (x86 describes it in CPUID; riscv64 checks hart masks).
-    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
-    pub count: usize,
-    /// Counter ticks when the VM was created (where the guest's counter starts; riscv64
-    /// guests read the platform's time as it is).
-    #[cfg_attr(target_arch = "riscv64", allow(dead_code))]
-    pub created_at: u64,
-    /// The VM's RAM (x86's vCPU reads the instruction behind an MMIO exit itself).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    pub memory: &'a GuestMemory,
-}
 
 /// A VM's emulated devices, and what its device tree says of them.
 struct Devices {

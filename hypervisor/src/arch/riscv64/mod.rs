@@ -5,7 +5,8 @@ mod irqchip;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
 
-use crate::vmm::{DeviceLayout, VcpuSetup};
+use super::VcpuSetup;
+use crate::vmm::DeviceLayout;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;

@@ -6,7 +6,8 @@ mod irqchip;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
 
-use crate::vmm::{DeviceLayout, VcpuSetup};
+use super::VcpuSetup;
+use crate::vmm::DeviceLayout;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -137,6 +138,17 @@ pub fn create_devices(
     Ok(ArchDevices {
         irqchip: IrqChip::new(layout)?,
     })
+}
+
+/// The virtio-blk disk on the PC's PCI bus 0.
+#[cfg(feature = "fs")]
+pub fn find_disk() -> Result<tessera_os::disk::Disk, alloc::string::String> {
+    use alloc::string::ToString;
+    // SAFETY: the platform's PCIe configuration window and the BARs the firmware
+    // assigned lie in the identity-mapped low 4 GiB, uncached by the MTRRs; no VM
+    // is given PCI devices.
+    unsafe { tessera_os::disk::Disk::probe_pci(tessera_os::platform::ECAM_BASE) }
+        .map_err(|e| e.to_string())
 }
 
 /// The serial port model of a console: a 16550.
