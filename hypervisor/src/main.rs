@@ -10,6 +10,7 @@ mod arch;
 mod console;
 #[cfg(feature = "fs")]
 mod disk;
+mod guest_ram;
 mod images;
 mod irq;
 mod passthrough;

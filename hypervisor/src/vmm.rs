@@ -4,6 +4,7 @@
 
 use crate::arch::{self, ArchDevices};
 use crate::console::{self, ConsoleInput, UartWindow};
+use crate::guest_ram::{self, Backings};
 use crate::images::{VM_IMAGES, VmImages};
 use crate::irq;
 use crate::passthrough::{self, Passthrough};
@@ -14,16 +15,15 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
-use tessera_config::{EmuType, EmulatedDevice, ImageLocation, MemoryFlags, VmConfig};
+use tessera_config::{EmuType, EmulatedDevice, ImageLocation, VmConfig};
 use tessera_os::{frames, hal, println};
-use tessera_stage2::{FrameAllocator, MappingFlags, Stage2Table};
+use tessera_stage2::{FrameAllocator, Stage2Table};
 use tessera_vcpu::ArchVcpu;
 use tessera_vdev::{
     FirmwareConsole, MmioBus, OnPorts, PortBus, PortRange, PowerLatch, SharedMmio, SharedPort,
 };
 use tessera_vm::{
-    BOOT_DATA_ROOM, GuestMemory, InterruptController, RamRegion, Vm, VmCpus, VmDevices,
-    place_boot_data,
+    BOOT_DATA_ROOM, GuestMemory, InterruptController, Vm, VmCpus, VmDevices, place_boot_data,
 };
 
 /// A VM's second-stage translation table.
@@ -197,19 +197,6 @@ pub fn create_all() -> Vms {
     vms
 }
 
-/// Guest RAM allocated for a VM; given back if the VM is not created.
-struct Allocation {
-    regions: Vec<(HostPhysAddr, usize)>,
-}
-
-impl Allocation {
-    fn release(self) {
-        for (base, frames) in self.regions {
-            frames::free(base, frames);
-        }
-    }
-}
-
 fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     let images = source.images;
     let mut config = source.config?;
@@ -229,17 +216,15 @@ fn create(index: usize, source: Source) -> Result<VmEntry, String> {
         .map(arch::pcpu_of)
         .collect::<Result<Vec<_>, _>>()?;
     let mut stage2 = Stage2::new(&mut OsFrames).map_err(|e| format!("stage-2 table: {e}"))?;
-    let mut allocation = Allocation {
-        regions: Vec::new(),
-    };
-    let built = allocate_memory(&config, &mut stage2, &mut allocation).and_then(|memory| {
+    let mut backings = Backings::default();
+    let built = guest_ram::map_all(&config, &mut stage2, &mut backings).and_then(|memory| {
         let given = passthrough::assign(&config, &mut stage2)?;
         build(vmid, config, images, pcpus, memory, stage2, given)
     });
     match built {
         Ok(entry) => Ok(entry),
         Err(reason) => {
-            allocation.release();
+            backings.release();
             Err(reason)
         }
     }
@@ -274,38 +259,6 @@ fn place_boot_information(config: &mut VmConfig) -> Result<(), String> {
     );
     config.kernel.dtb_load_addr = Some(at.raw());
     Ok(())
-}
-
-/// Allocates and maps every RAM region of the config.
-fn allocate_memory(
-    config: &VmConfig,
-    stage2: &mut Stage2,
-    allocation: &mut Allocation,
-) -> Result<GuestMemory, String> {
-    let mut regions = Vec::new();
-    for (i, region) in config.kernel.memory_regions.iter().enumerate() {
-        // What not_offered refuses (identity and reserved maps, device memory) never
-        // gets here: every region is allocated, normal memory.
-        let field = format!("kernel.memory_regions[{i}]");
-        let count = region.size.div_ceil(frames::FRAME_SIZE) as usize;
-        let host = frames::alloc_zeroed(count)
-            .ok_or_else(|| format!("{field}: out of host memory for {} MiB", region.size >> 20))?;
-        allocation.regions.push((host, count));
-        let guest = GuestRange::new(
-            GuestPhysAddr::new(region.gpa),
-            count as u64 * frames::FRAME_SIZE,
-        );
-        let flags = MappingFlags::from_bits_truncate(region.flags.bits() & 0x7);
-        stage2
-            .map(&mut OsFrames, guest.start, host, guest.size, flags)
-            .map_err(|e| format!("{field}: stage-2 mapping failed: {e}"))?;
-        regions.push(RamRegion {
-            guest,
-            host,
-            executable: region.flags.contains(MemoryFlags::EXECUTE),
-        });
-    }
-    Ok(GuestMemory::new(regions))
 }
 
 /// Devices, images and vCPUs of a VM whose memory is ready.
@@ -360,7 +313,7 @@ fn build(
             "devices.passthrough_devices: the devices' interrupts need an emulated interrupt controller in emu_devices".to_string(),
         );
     }
-    // SAFETY: every region of `memory` is RAM `allocate_memory` took from the frame
+    // SAFETY: every region of `memory` is RAM `guest_ram::map_all` took from the frame
     // allocator for this VM (identity-mapped), given back only when the VM is not
     // created.
     let vm = unsafe {

@@ -4,7 +4,7 @@
 
 use buddy_system_allocator::FrameAllocator;
 use spin::Mutex;
-use tessera_addr::HostPhysAddr;
+use tessera_addr::{AlignedBlocks, HostPhysAddr};
 
 /// Frame size.
 pub const FRAME_SIZE: u64 = 4096;
@@ -32,6 +32,39 @@ pub fn alloc_zeroed(count: usize) -> Option<HostPhysAddr> {
     // nothing else refers to them.
     unsafe { core::ptr::write_bytes(base as *mut u8, 0, count * FRAME_SIZE as usize) };
     Some(HostPhysAddr::new(base))
+}
+
+/// Takes the `count` frames from `base` (a frame address) out of the free frames,
+/// zero-filled, for memory that must sit at a fixed host address (a VM's
+/// identity-mapped RAM). `false`, with nothing taken, when any of them is not free:
+/// outside RAM, the hypervisor's own, or already given out.
+pub fn claim_zeroed(base: HostPhysAddr, count: usize) -> bool {
+    let first = base.raw() / FRAME_SIZE;
+    let mut frames = FRAMES.lock();
+    let blocks = AlignedBlocks::new(first, count as u64);
+    let claimed = blocks
+        .clone()
+        .take_while(|&(start, size)| frames.alloc_at(start as usize, size as usize).is_some())
+        .count();
+    if claimed < blocks.clone().count() {
+        for (start, size) in blocks.take(claimed) {
+            frames.dealloc(start as usize, size as usize);
+        }
+        return false;
+    }
+    drop(frames);
+    // SAFETY: the frames were just taken for us, lie in identity-mapped RAM, and
+    // nothing else refers to them.
+    unsafe { core::ptr::write_bytes(base.raw() as *mut u8, 0, count * FRAME_SIZE as usize) };
+    true
+}
+
+/// Gives back frames taken by [`claim_zeroed`] with the same `base` and `count`.
+pub fn unclaim(base: HostPhysAddr, count: usize) {
+    let mut frames = FRAMES.lock();
+    for (start, size) in AlignedBlocks::new(base.raw() / FRAME_SIZE, count as u64) {
+        frames.dealloc(start as usize, size as usize);
+    }
 }
 
 /// Returns frames obtained from [`alloc_zeroed`] with the same `count`.

@@ -188,18 +188,18 @@ mod tests {
             "[base]\nid = 1\nname = \"a\"\nvm_type = 1\ncpu_num = 1\n\
              [kernel]\nentry_point = 0x8020_0000\nimage_location = \"memory\"\n\
              kernel_path = \"k.bin\"\nkernel_load_addr = 0x8020_0000\n\
-             memory_regions = [[0x8000_0000, 0x100_0000, 0x7, 1]]\n",
+             memory_regions = [[0x8000_0000, 0x100_0000, 0x17, 1]]\n",
         )
         .unwrap();
         let (accepted, report) = check(&path, "vm.toml", TargetArch::Riscv64);
         assert!(!accepted);
         assert!(
-            report.contains("field `kernel.memory_regions[0][3]`: map type 1"),
+            report.contains("field `kernel.memory_regions[0][2]`: device or uncached memory"),
             "{report}"
         );
         let text = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("0x7, 1]", "0x7, 0]");
+            .replace("0x17, 1]", "0x7, 1]");
         std::fs::write(&path, text).unwrap();
         let (accepted, report) = check(&path, "vm.toml", TargetArch::Riscv64);
         assert!(accepted, "{report}");
@@ -208,7 +208,7 @@ mod tests {
             "{report}"
         );
         assert!(
-            report.contains("RAM 0x80000000..0x81000000 (16384 KiB"),
+            report.contains("RAM 0x80000000..0x81000000 (16384 KiB, identity"),
             "{report}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

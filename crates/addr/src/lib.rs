@@ -1,6 +1,11 @@
 //! Typed addresses: guest-physical, host-physical and host-virtual addresses are
-//! distinct types so that one can never be passed where another is expected.
+//! distinct types so that one can never be passed where another is expected; and
+//! ranges of frames cut into the aligned power-of-two blocks a buddy allocator deals in.
 #![cfg_attr(not(test), no_std)]
+
+mod blocks;
+
+pub use blocks::AlignedBlocks;
 
 use core::fmt;
 

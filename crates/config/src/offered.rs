@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::error::Errors;
-use crate::{ConfigError, EmuType, MapType, MemoryFlags, PassthroughDevice, VmConfig};
+use crate::{ConfigError, EmuType, MemoryFlags, PassthroughDevice, VmConfig};
 
 /// `emu_type` AxVisor's files use for a RISC-V PLIC (its own enum does not name it).
 pub const EMU_TYPE_PLIC: u64 = 0x30;
@@ -87,23 +87,11 @@ pub fn not_offered(config: &VmConfig, file: &str, arch: TargetArch) -> Vec<Confi
     errors.into_vec()
 }
 
-/// Guest RAM is allocated, normal, cacheable memory.
+/// Guest RAM is normal, cacheable memory (allocated anywhere, or identity-mapped for
+/// map types 1 and 2, whose host range the hypervisor checks at boot).
 fn memory(config: &VmConfig, errors: &mut Errors) {
     for (i, region) in config.kernel.memory_regions.iter().enumerate() {
         let field = format!("kernel.memory_regions[{i}]");
-        match region.map_type {
-            MapType::Allocate => {}
-            MapType::Identical => errors.push(
-                format!("{field}[3]"),
-                "map type 1 (guest address = host address) is not offered yet: \
-                 guest RAM is allocated by Tessera (map type 0)",
-            ),
-            MapType::Reserved => errors.push(
-                format!("{field}[3]"),
-                "map type 2 (a reserved host range) is not offered yet: \
-                 guest RAM is allocated by Tessera (map type 0)",
-            ),
-        }
         if region.flags.contains(MemoryFlags::DEVICE)
             || region.flags.contains(MemoryFlags::UNCACHED)
         {

@@ -32,7 +32,7 @@ pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::{Action, CONSOLE_CHUNK};
 pub use load::{ImageError, LoadError, check_load};
-pub use memory::{GuestMemory, MemoryError, RamRegion};
+pub use memory::{GuestMemory, MemoryError, RamRegion, uncovered};
 pub use run::Turn;
 pub use vcpus::{VcpuState, VcpuTable};
 

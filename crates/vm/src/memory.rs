@@ -21,6 +21,37 @@ pub struct GuestMemory {
     regions: Vec<RamRegion>,
 }
 
+/// The parts of `range` that none of `holes` covers, in address order (the pieces of
+/// an outer region left for its own backing when inner regions sit inside it).
+pub fn uncovered(range: GuestRange, holes: &[GuestRange]) -> Vec<GuestRange> {
+    let mut holes: Vec<GuestRange> = holes
+        .iter()
+        .copied()
+        .filter(|hole| hole.overlaps(&range))
+        .collect();
+    holes.sort_by_key(|hole| hole.start);
+    let end = |r: &GuestRange| r.start.raw() as u128 + r.size as u128;
+    let mut pieces = Vec::new();
+    let mut at = range.start.raw() as u128;
+    for hole in &holes {
+        let start = hole.start.raw() as u128;
+        if start > at {
+            pieces.push(GuestRange::new(
+                GuestPhysAddr::new(at as u64),
+                (start - at) as u64,
+            ));
+        }
+        at = at.max(end(hole));
+    }
+    if end(&range) > at {
+        pieces.push(GuestRange::new(
+            GuestPhysAddr::new(at as u64),
+            (end(&range) - at) as u64,
+        ));
+    }
+    pieces
+}
+
 /// A guest range that is not wholly inside one RAM region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryError {
@@ -100,5 +131,47 @@ impl GuestMemory {
         self.regions
             .iter()
             .any(|region| region.executable && region.guest.contains(addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: u64, size: u64) -> GuestRange {
+        GuestRange::new(GuestPhysAddr::new(start), size)
+    }
+
+    #[test]
+    fn uncovered_leaves_the_parts_around_the_holes() {
+        let outer = range(0x1000, 0x9000);
+        assert_eq!(uncovered(outer, &[]), [outer]);
+        assert_eq!(
+            uncovered(outer, &[range(0x6000, 0x1000), range(0x2000, 0x1000)]),
+            [
+                range(0x1000, 0x1000),
+                range(0x3000, 0x3000),
+                range(0x7000, 0x3000)
+            ]
+        );
+        // Holes at either end, overlapping each other, or outside the range.
+        let holes = [
+            range(0x1000, 0x2000),
+            range(0x2000, 0x2000),
+            range(0x9000, 0x1000),
+            range(0x20000, 0x1000),
+        ];
+        assert_eq!(uncovered(outer, &holes), [range(0x4000, 0x5000)]);
+        assert!(uncovered(outer, &[outer]).is_empty());
+    }
+
+    #[test]
+    fn uncovered_reaches_the_top_of_the_address_space() {
+        let top = range(u64::MAX - 0xfff, 0x1000);
+        assert_eq!(uncovered(top, &[]), [top]);
+        assert_eq!(
+            uncovered(top, &[range(u64::MAX - 0xfff, 0x800)]),
+            [range(u64::MAX - 0x7ff, 0x800)]
+        );
     }
 }

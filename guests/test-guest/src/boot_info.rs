@@ -62,8 +62,10 @@ pub fn read(dtb: usize) -> Result<BootInfo, &'static str> {
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }
         .map_err(|_| "memory: no valid device tree")?;
     let mut info = BootInfo::empty();
-    fdt.memory()
-        .regions()
+    // Every `/memory@...` node (one per RAM region), each with its `reg` entries.
+    fdt.find_all_nodes("/memory")
+        .filter_map(|node| node.reg())
+        .flatten()
         .filter_map(|r| Some((r.starting_address as u64, r.size? as u64)))
         .for_each(|region| info.push(region));
     info.cmdline = fdt.chosen().bootargs();

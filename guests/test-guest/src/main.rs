@@ -155,8 +155,10 @@ fn check_reset((base, size): (u64, u64)) {
     }
 }
 
-/// The boot information must describe RAM holding this program; its top megabyte
-/// must keep what is written to it. Returns that RAM region (base, size).
+/// The boot information must describe RAM holding this program; the top megabyte of
+/// that and (on aarch64 and riscv64, whose device tree names only free RAM beside
+/// ours) of every other RAM region it describes must keep what is written to it.
+/// Returns the region holding this program (base, size).
 fn check_memory(info: &BootInfo) -> Result<(u64, u64), &'static str> {
     let here = run_checks as *const () as u64;
     let region = info
@@ -169,21 +171,41 @@ fn check_memory(info: &BootInfo) -> Result<(u64, u64), &'static str> {
         base + size,
         size >> 20
     );
-    let probe = base + size - PROBE_BYTES;
-    for step in 0..PROBE_BYTES / 8 {
-        let addr = (probe + step * 8) as *mut u64;
-        // SAFETY: the top megabyte of our own RAM holds neither this image nor the
-        // device tree (both sit at the bottom); nothing else uses it.
-        unsafe { addr.write_volatile(step ^ 0x5a5a_5a5a_0000_0000) };
+    // SAFETY: the top megabyte of our own RAM holds neither this image nor the device
+    // tree (both sit at the bottom); nothing else uses it.
+    unsafe { probe(base + size - PROBE_BYTES, PROBE_BYTES) }?;
+    #[cfg(not(target_arch = "x86_64"))]
+    for (other, other_size) in info.ram().filter(|&other| other != region) {
+        let bytes = other_size.min(PROBE_BYTES);
+        // SAFETY: RAM the boot information describes beside ours holds nothing of
+        // this program's (image, stack and device tree are in its own region).
+        unsafe { probe(other + other_size - bytes, bytes) }?;
+        say!(
+            "tessera-guest: RAM {other:#x}..{:#x} ({} MiB) ok",
+            other + other_size,
+            other_size >> 20
+        );
     }
-    for step in 0..PROBE_BYTES / 8 {
-        let addr = (probe + step * 8) as *const u64;
+    Ok(region)
+}
+
+/// Writes a pattern over `[base, base + bytes)` and reads it back.
+///
+/// # Safety
+/// The range is RAM nothing else uses.
+unsafe fn probe(base: u64, bytes: u64) -> Result<(), &'static str> {
+    let pattern = |step: u64| step ^ 0x5a5a_5a5a_0000_0000;
+    for step in 0..bytes / 8 {
+        // SAFETY: the caller gives us the range.
+        unsafe { ((base + step * 8) as *mut u64).write_volatile(pattern(step)) };
+    }
+    for step in 0..bytes / 8 {
         // SAFETY: as above.
-        if unsafe { addr.read_volatile() } != step ^ 0x5a5a_5a5a_0000_0000 {
+        if unsafe { ((base + step * 8) as *const u64).read_volatile() } != pattern(step) {
             return Err("memory: RAM did not keep what was written");
         }
     }
-    Ok(region)
+    Ok(())
 }
 
 /// Entry from the architecture's start code, with the boot information's address.
