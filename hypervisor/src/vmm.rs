@@ -218,7 +218,7 @@ fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     let mut stage2 = Stage2::new(&mut OsFrames).map_err(|e| format!("stage-2 table: {e}"))?;
     let mut backings = Backings::default();
     let built = guest_ram::map_all(&config, &mut stage2, &mut backings).and_then(|memory| {
-        let given = passthrough::assign(&config, &mut stage2)?;
+        let given = passthrough::assign(&mut config, &mut stage2)?;
         build(vmid, config, images, pcpus, memory, stage2, given)
     });
     match built {

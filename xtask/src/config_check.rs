@@ -143,6 +143,19 @@ fn machine(config: &VmConfig) -> String {
     }
     for device in &config.devices.passthrough_devices {
         let _ = match device {
+            PassthroughDevice::Path(path) if path == "/" => {
+                let excluded = &config.devices.excluded_devices;
+                let except = if excluded.is_empty() {
+                    String::new()
+                } else {
+                    format!(", except {}", excluded.join(", "))
+                };
+                writeln!(
+                    text,
+                    "  every host device (\"/\"){except}; the interrupt controller and \
+                     console UART emulated at their addresses"
+                )
+            }
             PassthroughDevice::Path(path) => writeln!(text, "  host device {path}"),
             PassthroughDevice::Range {
                 name,

@@ -35,7 +35,7 @@ use core::fmt;
 pub use aarch64::{
     Aarch64Machine, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode, build_aarch64,
 };
-pub use passthrough::{CopiedNode, HostDevice, find_compatible, find_host_device};
+pub use passthrough::{CopiedNode, HostDevice, device_paths, find_compatible, find_host_device};
 pub use riscv64::{
     PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, UART16550_CLOCK_HZ, Uart16550Node,
     build_riscv64,

@@ -33,18 +33,73 @@ pub struct HostDevice {
     pub path: String,
     /// Register windows (physical base, size), mapped at the same guest address.
     pub regs: Vec<(u64, u64)>,
-    /// Its interrupts as GIC INTIDs (shared peripheral interrupts only).
-    pub spis: Vec<u32>,
+    /// Its interrupts as GIC INTIDs (shared peripheral interrupts only), or why they
+    /// cannot be passed through (a private interrupt, a format not read here); a
+    /// device the hypervisor gives in emulated form never needs them.
+    pub spis: Result<Vec<u32>, String>,
     /// The node (and its children) for the guest's tree.
     pub node: CopiedNode,
 }
 
-/// Finds the device at `path` in the host device tree `host_dtb`.
-pub fn find_host_device(host_dtb: &[u8], path: &str) -> Result<HostDevice, String> {
+/// Top-level nodes that describe the machine rather than a device: never passed
+/// through as part of the whole tree.
+const NOT_DEVICES: &[&str] = &["aliases", "chosen", "cpus", "memory", "reserved-memory"];
+
+/// The path of every device node of the host tree, in tree order: each enabled node
+/// with a `reg`, at the root or inside a bus that maps addresses one to one (an
+/// empty `ranges`), whose children go with it. Machine-description nodes (memory,
+/// CPUs, `chosen`, aliases, reserved memory) are left out, as are nodes under a bus
+/// that translates addresses. This is what a whole-tree passthrough row (`["/"]`)
+/// asks for.
+pub fn device_paths(host_dtb: &[u8]) -> Result<Vec<String>, String> {
+    let fdt = parse(host_dtb)?;
+    let root = fdt
+        .find_node("/")
+        .ok_or("the host device tree has no root node")?;
+    let mut paths = Vec::new();
+    for node in root.children() {
+        let base = node.name.split('@').next().unwrap_or(node.name);
+        if !NOT_DEVICES.contains(&base) {
+            collect_devices(node, String::new(), &mut paths);
+        }
+    }
+    Ok(paths)
+}
+
+/// Adds `node` (whose parent's path is `parent`) or, for a one-to-one bus, its
+/// device children.
+fn collect_devices(node: FdtNode, parent: String, paths: &mut Vec<String>) {
+    if !is_enabled(&node) {
+        return;
+    }
+    let path = format!("{parent}/{}", node.name);
+    if node.property("reg").is_some() {
+        paths.push(path);
+    } else if node.property("ranges").is_some_and(|r| r.value.is_empty()) {
+        for child in node.children() {
+            collect_devices(child, path.clone(), paths);
+        }
+    }
+}
+
+/// Whether a node's `status` is absent, "okay" or "ok".
+fn is_enabled(node: &FdtNode) -> bool {
+    node.property("status")
+        .and_then(|status| status.as_str())
+        .is_none_or(|status| status == "okay" || status == "ok")
+}
+
+/// The host tree, checked.
+fn parse(host_dtb: &[u8]) -> Result<Fdt<'_>, String> {
     if !crate::is_well_formed(host_dtb) {
         return Err("the host device tree is invalid (its structure does not check out)".into());
     }
-    let fdt = Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))?;
+    Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))
+}
+
+/// Finds the device at `path` in the host device tree `host_dtb`.
+pub fn find_host_device(host_dtb: &[u8], path: &str) -> Result<HostDevice, String> {
+    let fdt = parse(host_dtb)?;
     if path == "/" || !path.starts_with('/') {
         return Err(format!(
             "`{path}`: name one device node by its full path (such as /pl031@9010000)"
@@ -69,7 +124,7 @@ pub fn find_host_device(host_dtb: &[u8], path: &str) -> Result<HostDevice, Strin
     Ok(HostDevice {
         path: path.to_string(),
         regs,
-        spis: spis_of(node, path)?,
+        spis: spis_of(node, path),
         node: copy(node),
     })
 }
@@ -138,21 +193,14 @@ fn copy(node: FdtNode) -> CopiedNode {
 /// `virtio,mmio` transports of QEMU's `virt` board), in tree order; the first window
 /// of each node.
 pub fn find_compatible(host_dtb: &[u8], compatible: &str) -> Result<Vec<(u64, u64)>, String> {
-    if !crate::is_well_formed(host_dtb) {
-        return Err("the host device tree is invalid (its structure does not check out)".into());
-    }
-    let fdt = Fdt::new(host_dtb).map_err(|e| format!("the host device tree is invalid: {e:?}"))?;
+    let fdt = parse(host_dtb)?;
     let windows = fdt
         .all_nodes()
         .filter(|node| {
             node.compatible()
                 .is_some_and(|c| c.all().any(|name| name == compatible))
         })
-        .filter(|node| {
-            node.property("status")
-                .and_then(|status| status.as_str())
-                .is_none_or(|status| status == "okay" || status == "ok")
-        })
+        .filter(is_enabled)
         .filter_map(|node| {
             let region = node.reg()?.next()?;
             let size = region.size.unwrap_or(0) as u64;

@@ -53,7 +53,7 @@ fn finds_registers_interrupts_and_properties() {
     let host = host_tree();
     let rtc = find_host_device(&host, "/pl031@9010000").unwrap();
     assert_eq!(rtc.regs, vec![(0x0901_0000, 0x1000)]);
-    assert_eq!(rtc.spis, vec![34]);
+    assert_eq!(rtc.spis, Ok(vec![34]));
     assert_eq!(rtc.node.name, "pl031@9010000");
     let names: Vec<&str> = rtc
         .node
@@ -74,12 +74,22 @@ fn refuses_what_it_cannot_pass_through() {
         ("/nothing@0", "no such node"),
         ("/pl031", "no such node"),
         ("/apb-pclk", "no `reg`"),
-        ("/ppi-device@9020000", "only shared peripheral interrupts"),
         ("/soc/serial@0", "translates addresses"),
     ] {
         let error = find_host_device(&host, path).unwrap_err();
         assert!(error.contains(expected), "{path}: {error}");
     }
+    let ppi = find_host_device(&host, "/ppi-device@9020000").unwrap();
+    assert_eq!(
+        ppi.regs,
+        vec![(0x0902_0000, 0x1000)],
+        "found, with its window"
+    );
+    assert!(
+        ppi.spis
+            .unwrap_err()
+            .contains("only shared peripheral interrupts")
+    );
     assert!(
         find_host_device(&[0u8; 64], "/pl031@9010000")
             .unwrap_err()
@@ -178,4 +188,58 @@ fn compatible_nodes_are_found_in_tree_order_without_disabled_ones() {
     let mut broken = tree.clone();
     broken.truncate(40);
     assert!(crate::find_compatible(&broken, "virtio,mmio").is_err());
+}
+
+/// A host tree with machine-description nodes, a disabled device, a node without
+/// `reg`, a one-to-one bus and a translating bus.
+fn whole_tree() -> Vec<u8> {
+    let mut fdt = FdtWriter::new().unwrap();
+    let root = fdt.begin_node("").unwrap();
+    fdt.property_u32("#address-cells", 2).unwrap();
+    fdt.property_u32("#size-cells", 2).unwrap();
+    for name in ["chosen", "aliases", "cpus", "reserved-memory"] {
+        let node = fdt.begin_node(name).unwrap();
+        fdt.end_node(node).unwrap();
+    }
+    let with_reg = |fdt: &mut FdtWriter, name: &str, base: u64, status: Option<&str>| {
+        let node = fdt.begin_node(name).unwrap();
+        fdt.property_array_u64("reg", &[base, 0x1000]).unwrap();
+        if let Some(status) = status {
+            fdt.property_string("status", status).unwrap();
+        }
+        fdt.end_node(node).unwrap();
+    };
+    with_reg(&mut fdt, "memory@40000000", 0x4000_0000, None);
+    with_reg(&mut fdt, "pl011@9000000", 0x0900_0000, None);
+    with_reg(&mut fdt, "pl061@9030000", 0x0903_0000, Some("disabled"));
+    let keys = fdt.begin_node("gpio-keys").unwrap();
+    fdt.end_node(keys).unwrap();
+    let bus = fdt.begin_node("bus").unwrap();
+    fdt.property_null("ranges").unwrap();
+    with_reg(&mut fdt, "rtc@9010000", 0x0901_0000, Some("okay"));
+    fdt.end_node(bus).unwrap();
+    let soc = fdt.begin_node("soc").unwrap();
+    fdt.property_array_u32("ranges", &[0, 0, 0, 0x1000_0000, 0, 0x1000_0000])
+        .unwrap();
+    with_reg(&mut fdt, "serial@0", 0, None);
+    fdt.end_node(soc).unwrap();
+    let intc = fdt.begin_node("intc@8000000").unwrap();
+    fdt.property_array_u64("reg", &[0x0800_0000, 0x1_0000])
+        .unwrap();
+    with_reg(&mut fdt, "its@8080000", 0x0808_0000, None);
+    fdt.end_node(intc).unwrap();
+    fdt.end_node(root).unwrap();
+    fdt.finish().unwrap()
+}
+
+#[test]
+fn the_whole_tree_is_every_enabled_device_node() {
+    assert_eq!(
+        crate::device_paths(&whole_tree()).unwrap(),
+        vec!["/pl011@9000000", "/bus/rtc@9010000", "/intc@8000000"],
+        "no machine nodes, disabled or reg-less nodes, translated buses; children go with their parent"
+    );
+    let mut broken = whole_tree();
+    broken.truncate(60);
+    assert!(crate::device_paths(&broken).is_err());
 }

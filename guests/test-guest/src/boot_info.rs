@@ -14,6 +14,9 @@ pub struct BootInfo {
     /// The counter frequency the device tree gives, if any.
     #[cfg(not(target_arch = "x86_64"))]
     pub timebase: Option<u64>,
+    /// The register window of a PL031 real-time clock the device tree describes.
+    #[cfg(target_arch = "aarch64")]
+    pub rtc: Option<u64>,
 }
 
 impl BootInfo {
@@ -50,6 +53,8 @@ impl BootInfo {
             cmdline: None,
             #[cfg(not(target_arch = "x86_64"))]
             timebase: None,
+            #[cfg(target_arch = "aarch64")]
+            rtc: None,
         }
     }
 }
@@ -73,6 +78,13 @@ pub fn read(dtb: usize) -> Result<BootInfo, &'static str> {
         .find_node("/cpus")
         .and_then(|cpus| cpus.property("timebase-frequency")?.as_usize())
         .map(|hz| hz as u64);
+    #[cfg(target_arch = "aarch64")]
+    {
+        info.rtc = fdt
+            .find_compatible(&["arm,pl031"])
+            .and_then(|node| node.reg()?.next())
+            .map(|reg| reg.starting_address as u64);
+    }
     Ok(info)
 }
 

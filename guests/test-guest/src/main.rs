@@ -71,6 +71,10 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     #[cfg(target_arch = "riscv64")]
     arch::firmware_checks()?;
     #[cfg(target_arch = "aarch64")]
+    if let Some(rtc) = info.rtc {
+        check_rtc(rtc)?;
+    }
+    #[cfg(target_arch = "aarch64")]
     if info.has_word("tessera.gic") {
         arch::timer_level_check()?;
         say!("tessera-guest: timer level ok");
@@ -133,6 +137,25 @@ fn check_abort((base, size): (u64, u64)) -> Result<(), &'static str> {
         return Err("abort: a read past RAM raised another exception than an abort");
     }
     say!("tessera-guest: abort ok (syndrome {syndrome:#x})");
+    Ok(())
+}
+
+/// Seconds since 1970 at 2020-01-01: a running real-time clock reads more.
+#[cfg(target_arch = "aarch64")]
+const RTC_SANE_SECONDS: u32 = 1_577_836_800;
+
+/// A PL031 the device tree describes (a device passed through to this VM, or the
+/// board's own natively) must be reachable and tell the time: its data register
+/// (RTCDR, offset 0) counts seconds since 1970.
+#[cfg(target_arch = "aarch64")]
+fn check_rtc(base: u64) -> Result<(), &'static str> {
+    // SAFETY: the device tree gives this window to this program as a PL031, whose
+    // data register is read-only and has no side effect.
+    let seconds = unsafe { (base as *const u32).read_volatile() };
+    if seconds < RTC_SANE_SECONDS {
+        return Err("rtc: the PL031 does not tell the time");
+    }
+    say!("tessera-guest: rtc ok (pl031 at {base:#x})");
     Ok(())
 }
 

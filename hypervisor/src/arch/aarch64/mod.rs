@@ -139,6 +139,33 @@ pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<Ar
     })
 }
 
+/// The `emu_devices` rows of an emulated GICv3 at the host GIC's addresses, for a VM
+/// of `cpus` vCPUs whose config asks for the host's GIC.
+pub fn emulated_interrupt_controller(cpus: usize) -> Option<Vec<EmulatedDevice>> {
+    let row = |name: &str, gpa, length, emu_type| EmulatedDevice {
+        name: name.into(),
+        gpa,
+        length,
+        irq: 0,
+        emu_type,
+        config: Vec::new(),
+    };
+    Some(alloc::vec![
+        row(
+            "gicd",
+            platform::GICD_BASE,
+            tessera_vgic::DISTRIBUTOR_SIZE,
+            EmuType::GicDistributor
+        ),
+        row(
+            "gicr",
+            platform::GICR_BASE,
+            tessera_vgic::REDISTRIBUTOR_STRIDE * cpus as u64,
+            EmuType::GicRedistributor
+        ),
+    ])
+}
+
 /// Whether an `emu_devices` row is one [`create_devices`] handles.
 pub fn is_arch_device(device: &EmulatedDevice) -> bool {
     matches!(
@@ -189,9 +216,15 @@ pub fn is_device_irq(intid: u32) -> bool {
     (tessera_vgic::SPI_BASE..1020).contains(&intid)
 }
 
+/// The interrupt controller a VM gets emulated in place of the host's.
+pub const INTERRUPT_CONTROLLER: &str = "GICv3";
+
+/// Bytes of the emulated console UART's window (a PL011).
+pub const CONSOLE_WINDOW: u64 = 0x1000;
+
 /// Physical windows of the interrupt controller, which no VM may own:
 /// (what, base, size).
-pub fn reserved_windows() -> Vec<(&'static str, u64, u64)> {
+pub fn interrupt_controller_windows() -> Vec<(&'static str, u64, u64)> {
     alloc::vec![
         ("the GIC distributor", platform::GICD_BASE, 0x1_0000),
         (

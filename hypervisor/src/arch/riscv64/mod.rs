@@ -125,21 +125,16 @@ pub fn place_kernel(_config: &VmConfig, _memory: &GuestMemory, _size: u64) -> Re
 }
 
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
-/// tree Tessera builds.
+/// tree Tessera builds. No node is passed through on riscv64 (`not_offered` refuses
+/// path rows), so `_passthrough` is empty.
 pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
     devices: &ArchDevices,
     console: Option<(GuestRange, u32)>,
-    passthrough: &[CopiedNode],
+    _passthrough: &[CopiedNode],
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
-    if !passthrough.is_empty() {
-        return Err(
-            "devices.passthrough_devices: device tree nodes are not passed through on riscv64 yet"
-                .into(),
-        );
-    }
     let harts: Vec<u64> = (0..config.base.cpu_num as u64).collect();
     let machine = Riscv64Machine {
         memory: ram,
@@ -165,10 +160,32 @@ pub fn is_device_irq(irq: u32) -> bool {
     (1..=PLIC_SOURCES).contains(&irq)
 }
 
+/// The interrupt controller a VM gets emulated in place of the host's.
+pub const INTERRUPT_CONTROLLER: &str = "PLIC";
+
+/// Bytes of the emulated console UART's window (a 16550).
+pub const CONSOLE_WINDOW: u64 = 0x100;
+
+/// Bytes of a PLIC's register window.
+const PLIC_WINDOW: u64 = 0x400_0000;
+
 /// Physical windows of the interrupt controller, which no VM may own:
 /// (what, base, size).
-pub fn reserved_windows() -> Vec<(&'static str, u64, u64)> {
-    alloc::vec![("the PLIC", platform::PLIC_BASE, 0x400_0000)]
+pub fn interrupt_controller_windows() -> Vec<(&'static str, u64, u64)> {
+    alloc::vec![("the PLIC", platform::PLIC_BASE, PLIC_WINDOW)]
+}
+
+/// The `emu_devices` row of an emulated PLIC at the host PLIC's address, for a VM
+/// whose config asks for the host's PLIC.
+pub fn emulated_interrupt_controller(_cpus: usize) -> Option<Vec<EmulatedDevice>> {
+    Some(alloc::vec![EmulatedDevice {
+        name: "plic".into(),
+        gpa: platform::PLIC_BASE,
+        length: PLIC_WINDOW,
+        irq: 0,
+        emu_type: EmuType::InterruptController,
+        config: Vec::new(),
+    }])
 }
 
 /// Routes physical device interrupt `irq` to CPU `pcpu`.

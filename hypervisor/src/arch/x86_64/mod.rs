@@ -260,12 +260,23 @@ pub fn is_device_irq(_irq: u32) -> bool {
     false
 }
 
+/// The interrupt controller named in messages.
+pub const INTERRUPT_CONTROLLER: &str = "PIC pair";
+
+/// The console is on I/O ports: no window in the address space.
+pub const CONSOLE_WINDOW: u64 = 0;
+
 /// Physical windows no VM may own: the interrupt controllers (what, base, size).
-pub fn reserved_windows() -> Vec<(&'static str, u64, u64)> {
+pub fn interrupt_controller_windows() -> Vec<(&'static str, u64, u64)> {
     alloc::vec![
         ("the I/O APIC", platform::IOAPIC_BASE, 0x1000),
         ("the local APICs", platform::LAPIC_BASE, 0x1000),
     ]
+}
+
+/// None: every x86 VM has the PC's PIC pair, and x86 offers no passthrough yet.
+pub fn emulated_interrupt_controller(_cpus: usize) -> Option<Vec<EmulatedDevice>> {
+    None
 }
 
 /// Never called: [`is_device_irq`] admits no passthrough interrupt on x86.
