@@ -4,7 +4,8 @@
 //! VM off. The boot information is a device tree on aarch64 and riscv64 and the
 //! Linux boot protocol's zero page on x86_64 (which has no interrupt, benchmark or
 //! hostile modes yet).
-//! With `tessera.reset` on its command line it first resets its VM once, and checks
+//! With `tessera.all-ram` it checks every RAM region its boot information names, not
+//! only its own. With `tessera.reset` on its command line it first resets its VM once, and checks
 //! that it starts again with its RAM kept (a warm reset). With `tessera.gic` (aarch64,
 //! a VM with a GICv3) it checks that the timer PPI is the timer's output, a level.
 #![no_std]
@@ -178,10 +179,11 @@ fn check_reset((base, size): (u64, u64)) {
     }
 }
 
-/// The boot information must describe RAM holding this program; the top megabyte of
-/// that and (on aarch64 and riscv64, whose device tree names only free RAM beside
-/// ours) of every other RAM region it describes must keep what is written to it.
-/// Returns the region holding this program (base, size).
+/// The boot information must describe RAM holding this program, and its top
+/// megabyte must keep what is written to it; with `tessera.all-ram` (aarch64 and
+/// riscv64, whose device tree names only RAM beside ours) so must the top megabyte
+/// of every other RAM region it describes, each writable. Returns the region
+/// holding this program (base, size).
 fn check_memory(info: &BootInfo) -> Result<(u64, u64), &'static str> {
     let here = run_checks as *const () as u64;
     let region = info
@@ -198,7 +200,11 @@ fn check_memory(info: &BootInfo) -> Result<(u64, u64), &'static str> {
     // tree (both sit at the bottom); nothing else uses it.
     unsafe { probe(base + size - PROBE_BYTES, PROBE_BYTES) }?;
     #[cfg(not(target_arch = "x86_64"))]
-    for (other, other_size) in info.ram().filter(|&other| other != region) {
+    let others = info
+        .ram()
+        .filter(|&other| other != region && info.has_word("tessera.all-ram"));
+    #[cfg(not(target_arch = "x86_64"))]
+    for (other, other_size) in others {
         let bytes = other_size.min(PROBE_BYTES);
         // SAFETY: RAM the boot information describes beside ours holds nothing of
         // this program's (image, stack and device tree are in its own region).
