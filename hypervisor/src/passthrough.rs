@@ -12,7 +12,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use tessera_addr::{GuestPhysAddr, HostPhysAddr};
+use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{EmuType, EmulatedDevice, PassthroughDevice, VmConfig};
 use tessera_dtb::{CopiedNode, HostDevice};
 use tessera_os::{frames, hal, platform, println};
@@ -112,12 +112,14 @@ pub fn assign(
     let mut windows = Vec::new();
     let reserved = reserved();
     for wanted in wanted(config)? {
+        let pages = (wanted.windows.iter())
+            .map(|&(gpa, hpa, size)| page_window(&wanted.field, gpa, hpa, size))
+            .collect::<Result<Vec<_>, _>>()?;
         let kept = reserved
             .iter()
             .filter(|r| {
-                wanted.windows.iter().any(|&(_, hpa, size)| {
-                    let (start, end) = pages(hpa, size);
-                    start < r.base.saturating_add(r.size) && r.base < end
+                pages.iter().any(|w| {
+                    w.hpa < r.base.saturating_add(r.size) && r.base < w.hpa.saturating_add(w.size)
                 })
             })
             .collect::<Vec<_>>();
@@ -145,9 +147,7 @@ pub fn assign(
                 continue;
             }
         };
-        for &(gpa, hpa, size) in &wanted.windows {
-            windows.push(page_window(&wanted.field, gpa, hpa, size)?);
-        }
+        windows.extend(pages);
         given.irqs.extend(irqs);
         given.nodes.extend(wanted.node);
     }
@@ -194,10 +194,7 @@ fn wanted(config: &VmConfig) -> Result<Vec<Wanted>, String> {
                     let field = format!("{field} ({path})");
                     match tessera_dtb::find_host_device(dtb, &path) {
                         Ok(device) => wanted.push(from_node(field, true, device)),
-                        Err(e) => println!(
-                            "tessera: VM {} ({}): {field}: skipped: {e}",
-                            config.base.id, config.base.name
-                        ),
+                        Err(e) => say_skipped(config, &field, &e),
                     }
                 }
             }
@@ -264,8 +261,9 @@ fn from_node(field: String, from_tree: bool, device: HostDevice) -> Wanted {
 /// RAM or one of its emulated devices.
 fn clash_with_vm(config: &VmConfig, wanted: &Wanted) -> Option<String> {
     let overlaps = |base: u64, size: u64| {
-        wanted.windows.iter().any(|&(gpa, _, length)| {
-            gpa < base.saturating_add(size) && base < gpa.saturating_add(length)
+        let other = GuestRange::new(GuestPhysAddr::new(base), size);
+        (wanted.windows.iter()).any(|&(gpa, _, length)| {
+            GuestRange::new(GuestPhysAddr::new(gpa), length).overlaps(&other)
         })
     };
     if let Some((i, _)) = (config.kernel.memory_regions.iter().enumerate())
@@ -292,11 +290,16 @@ fn skip_or_refuse(config: &VmConfig, wanted: &Wanted, why: &str) -> Result<(), S
     if !wanted.from_tree {
         return Err(format!("{}: {why}", wanted.field));
     }
-    println!(
-        "tessera: VM {} ({}): {}: skipped: {why}",
-        config.base.id, config.base.name, wanted.field
-    );
+    say_skipped(config, &wanted.field, why);
     Ok(())
+}
+
+/// The line that says a whole-tree node was left out, and why.
+fn say_skipped(config: &VmConfig, field: &str, why: &str) {
+    println!(
+        "tessera: VM {} ({}): {field}: skipped: {why}",
+        config.base.id, config.base.name
+    );
 }
 
 /// Gives the VM the emulated equivalent of what `reserved` keeps (the interrupt
@@ -341,13 +344,6 @@ fn substitute(config: &mut VmConfig, field: &str, reserved: &Reserved) {
         }
         None => println!("tessera: VM {id} ({name}): {keeps}; the VM has none"),
     }
-}
-
-/// The whole pages holding `[hpa, hpa + size)`, as (start, end), end saturating.
-fn pages(hpa: u64, size: u64) -> (u64, u64) {
-    let page = frames::FRAME_SIZE;
-    let end = hpa.saturating_add(size).saturating_add(page - 1) / page * page;
-    (hpa - hpa % page, end)
 }
 
 /// Whole pages of device memory to map: guest start, host start, size, and the field
