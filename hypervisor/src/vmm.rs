@@ -304,6 +304,7 @@ fn build(
                 count: pcpus.len(),
                 created_at,
                 memory: &memory,
+                config: &config,
             };
             Ok((pcpu, arch::new_vcpu(&setup)?))
         })
@@ -518,9 +519,9 @@ impl VmEntry {
         let dtb_addr = kernel
             .dtb_load_addr
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
+        let dtb = GuestRange::new(GuestPhysAddr::new(dtb_addr), self.dtb.len() as u64);
         // Empty when the device tree came from the disk with the images.
         if !self.dtb.is_empty() {
-            let dtb = GuestRange::new(GuestPhysAddr::new(dtb_addr), self.dtb.len() as u64);
             let image = GuestRange::new(GuestPhysAddr::new(kernel.kernel_load_addr), kernel_size);
             if dtb.overlaps(&image) {
                 return Err(format!(
@@ -532,16 +533,13 @@ impl VmEntry {
             }
             self.load("kernel.dtb_load_addr", dtb_addr, &self.dtb)?;
         }
-        arch::place_kernel(&self.config, &self.vm.memory, kernel_size)?;
+        let entry = arch::place_kernel(&self.config, &self.vm.memory, kernel_size, dtb)?;
         let first = self
             .vm
             .cpus
             .first()
             .ok_or_else(|| "base.cpu_num: the VM has no vCPU".to_string())?;
-        first
-            .vcpu
-            .lock()
-            .reset(GuestPhysAddr::new(kernel.entry_point), dtb_addr);
+        first.vcpu.lock().reset(entry, dtb_addr);
         Ok(())
     }
 

@@ -64,7 +64,8 @@ pub(crate) fn check(
     errs.into_vec()
 }
 
-/// The kernel image, then each optional image the config names.
+/// The kernel image, then each optional image the config names that is loaded (a
+/// `bios_path` image never is: see `offered`).
 fn images(config: &VmConfig) -> Vec<Image<'_>> {
     let kernel = &config.kernel;
     let mut images = Vec::new();
@@ -74,7 +75,6 @@ fn images(config: &VmConfig) -> Vec<Image<'_>> {
         load_addr: Some(kernel.kernel_load_addr),
     });
     let optional = [
-        ("bios", &kernel.bios_path, kernel.bios_load_addr),
         ("dtb", &kernel.dtb_path, kernel.dtb_load_addr),
         ("ramdisk", &kernel.ramdisk_path, kernel.ramdisk_load_addr),
     ];

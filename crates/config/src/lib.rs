@@ -50,7 +50,7 @@ impl VmConfig {
 
     /// Checks the image files named by the config: `file_size(path)` returns
     /// the size of the file at `path` or `None` when it is missing. Checks
-    /// that `kernel_path` (and `bios_path`, `dtb_path`, `ramdisk_path` when
+    /// that `kernel_path` (and `dtb_path`, `ramdisk_path` when
     /// given) exist, and that each image, loaded at its load address, fits
     /// wholly inside one memory region. Returns every problem.
     ///

@@ -113,6 +113,18 @@ pub struct KernelConfig {
     pub memory_regions: Vec<MemoryRegion>,
 }
 
+impl KernelConfig {
+    /// Whether the kernel starts as a multiboot (v1) kernel: `boot_protocol =
+    /// "multiboot"`, or AxVisor's older spelling, a `bios_path` with no boot protocol
+    /// named (that small BIOS enters multiboot kernels). Offered on x86_64 only.
+    pub fn is_multiboot(&self) -> bool {
+        match self.boot_protocol.as_deref() {
+            Some(protocol) => protocol == "multiboot",
+            None => self.bios_path.is_some(),
+        }
+    }
+}
+
 /// How a memory region is backed (`map_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapType {

@@ -150,25 +150,45 @@ fn devices(config: &VmConfig, arch: TargetArch, errors: &mut Errors) {
     }
 }
 
-/// Guests start through the Linux boot protocol (or bare at their entry point).
+/// Guests start through the Linux boot protocol (or bare at their entry point), and
+/// on x86_64 also as multiboot kernels. `enable_bios = true` and `bios_path` are
+/// accepted with a multiboot kernel: Tessera then does what AxVisor's small BIOS
+/// does (it loads the kernel and enters it in 32-bit protected mode itself); no BIOS
+/// image is run.
 fn boot(config: &VmConfig, arch: TargetArch, errors: &mut Errors) {
     let kernel = &config.kernel;
-    if let Some(protocol) = &kernel.boot_protocol
+    let protocol = kernel.boot_protocol.as_deref();
+    let multiboot = arch == TargetArch::X86_64 && kernel.is_multiboot();
+    if let Some(protocol) = protocol
         && protocol != "linux"
+        && !multiboot
     {
         errors.push(
             "kernel.boot_protocol",
             format!(
                 "boot protocol \"{protocol}\" is not offered on {}: guests start through \
-                 the Linux boot protocol",
-                arch.name()
+                 the Linux boot protocol{}",
+                arch.name(),
+                if arch == TargetArch::X86_64 {
+                    " or as multiboot kernels (\"multiboot\")"
+                } else {
+                    ""
+                }
             ),
         );
     }
-    if kernel.enable_bios == Some(true) {
+    if kernel.enable_bios == Some(true) && !multiboot {
         errors.push(
             "kernel.enable_bios",
-            "booting through a BIOS is not offered: Tessera enters the kernel directly",
+            "booting through a BIOS is not offered: Tessera enters the kernel directly \
+             (with boot_protocol = \"multiboot\" on x86_64 it loads the kernel as the BIOS would)",
+        );
+    }
+    if kernel.bios_path.is_some() && !multiboot {
+        errors.push(
+            "kernel.bios_path",
+            "a BIOS image is not run: Tessera enters the kernel directly (on x86_64 a \
+             multiboot kernel, which it loads as the BIOS would)",
         );
     }
     if kernel.uefi_firmware_path.is_some() {

@@ -28,7 +28,7 @@ pub mod walk;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod vcpu;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-pub use vcpu::{X86Vcpu, X86VcpuConfig, hypercall};
+pub use vcpu::{EntryMode, X86Vcpu, X86VcpuConfig, hypercall};
 
 #[cfg(test)]
 mod cpuid_tests;

@@ -3,10 +3,12 @@
 //! guest may not use). I/O ports, MMIO (nested page faults), HLT and shutdown go to
 //! the VM layer as [`VcpuExit`]s.
 //!
-//! The guest starts the way the Linux boot protocol's 64-bit entry asks: long mode,
-//! paging on with the boot block's identity map, the boot block's GDT with `CS` =
-//! `__BOOT_CS` and the data segments `__BOOT_DS`, interrupts off, `rsi` = the zero
-//! page. The boot block is the `arg` of [`ArchVcpu::reset`].
+//! The guest starts the way its boot protocol asks ([`EntryMode`]): the Linux boot
+//! protocol's 64-bit entry (long mode, paging on with the boot block's identity map,
+//! the boot block's GDT with `CS` = `__BOOT_CS` and the data segments `__BOOT_DS`,
+//! interrupts off, `rsi` = the zero page; the boot block is the `arg` of
+//! [`ArchVcpu::reset`]), or multiboot's (32-bit protected mode, paging off, `eax` =
+//! 0x2BADB002, `ebx` = the information block, the `arg`).
 
 use crate::cpuid::{guest_cpuid, hide_unvirtualized, with_guest_cr4};
 use crate::exit::{ExitInfo, SvmExit};
@@ -22,7 +24,12 @@ use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_os::frames;
 use tessera_os::hal::svm::{self, GuestRegs};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
-use tessera_x86_boot::{BOOT_CS, BOOT_DS, GDT_LIMIT, GDT_OFFSET, PML4_OFFSET};
+use tessera_x86_boot::{BOOT_CS, BOOT_DS, BOOTLOADER_MAGIC, GDT_LIMIT, GDT_OFFSET, PML4_OFFSET};
+
+/// The selectors a multiboot kernel is entered with (GRUB's; the kernel loads its
+/// own GDT before it reloads a segment register).
+const MULTIBOOT_CS: u16 = 0x10;
+const MULTIBOOT_DS: u16 = 0x18;
 
 /// Frames of the I/O permission map (12 KiB) and the MSR permission map (8 KiB).
 const IOPM_FRAMES: usize = 3;
@@ -136,6 +143,19 @@ pub struct X86VcpuConfig {
     /// The VM's RAM: each guest range and the host address it starts at, to read the
     /// guest's page tables and instructions.
     pub ram: Vec<(GuestRange, HostPhysAddr)>,
+    /// How the guest is entered at reset.
+    pub entry: EntryMode,
+}
+
+/// The state a guest kernel is entered in, by the boot protocol it speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryMode {
+    /// The Linux boot protocol's 64-bit entry: long mode on the boot block's page
+    /// tables and GDT, `rsi` = its zero page (the `arg` of reset: the boot block).
+    Linux64,
+    /// Multiboot: 32-bit protected mode, paging off, flat 4 GiB code and data
+    /// segments, `eax` = 0x2BADB002, `ebx` = the information block (the `arg`).
+    Multiboot,
 }
 
 /// One virtual CPU of an SVM guest.
@@ -148,6 +168,7 @@ pub struct X86Vcpu {
     ram: Vec<(GuestRange, HostPhysAddr)>,
     index: u32,
     count: u32,
+    entry: EntryMode,
     pending: Pending,
 }
 
@@ -199,8 +220,50 @@ impl X86Vcpu {
             ram: config.ram,
             index: config.index,
             count: config.count,
+            entry: config.entry,
             pending: Pending::None,
         })
+    }
+
+    /// The Linux boot protocol's 64-bit entry state for the boot block at `boot_block`:
+    /// long mode with its identity map, its GDT's `__BOOT_CS` / `__BOOT_DS`, `rsi` =
+    /// its zero page.
+    fn enter_linux64(&mut self, boot_block: u64) {
+        self.regs.rsi = boot_block;
+        let save = &mut self.vmcb.save;
+        let data = Segment::flat_data(BOOT_DS);
+        save.cs = Segment::flat_code64(BOOT_CS);
+        (save.ds, save.es, save.ss, save.fs, save.gs) = (data, data, data, data, data);
+        save.gdtr = Segment {
+            selector: 0,
+            attrib: 0,
+            limit: u32::from(GDT_LIMIT),
+            base: boot_block.wrapping_add(GDT_OFFSET),
+        };
+        save.efer = efer::LME | efer::LMA | efer::SVME;
+        // PG, WP, NE, ET, PE.
+        save.cr0 = (1 << 31) | (1 << 16) | (1 << 5) | (1 << 4) | 1;
+        // PAE.
+        save.cr4 = 1 << 5;
+        save.cr3 = boot_block.wrapping_add(PML4_OFFSET);
+    }
+
+    /// The multiboot entry state for the information block at `info`: 32-bit
+    /// protected mode, paging off, flat segments (the kernel loads its own GDT before
+    /// it reloads a segment register), `eax` = the loader magic, `ebx` = `info`.
+    fn enter_multiboot(&mut self, info: u64) {
+        self.regs.rbx = info;
+        let save = &mut self.vmcb.save;
+        let data = Segment::flat_data(MULTIBOOT_DS);
+        save.cs = Segment::flat_code32(MULTIBOOT_CS);
+        (save.ds, save.es, save.ss, save.fs, save.gs) = (data, data, data, data, data);
+        save.gdtr = Segment::default();
+        save.efer = efer::SVME;
+        // ET, PE.
+        save.cr0 = (1 << 4) | 1;
+        save.cr4 = 0;
+        save.cr3 = 0;
+        save.rax = u64::from(BOOTLOADER_MAGIC);
     }
 
     /// Whether the guest can take an interrupt now (RFLAGS.IF set, no interrupt shadow).
@@ -616,26 +679,9 @@ impl ArchVcpu for X86Vcpu {
     }
 
     fn reset(&mut self, entry: GuestPhysAddr, arg: u64) {
-        self.regs = GuestRegs {
-            rsi: arg,
-            ..GuestRegs::default()
-        };
+        self.regs = GuestRegs::default();
         *self.fx = FxArea::reset();
         let save = &mut self.vmcb.save;
-        let code = Segment::flat_code64(BOOT_CS);
-        let data = Segment::flat_data(BOOT_DS);
-        save.cs = code;
-        save.ds = data;
-        save.es = data;
-        save.ss = data;
-        save.fs = data;
-        save.gs = data;
-        save.gdtr = Segment {
-            selector: 0,
-            attrib: 0,
-            limit: u32::from(GDT_LIMIT),
-            base: arg.wrapping_add(GDT_OFFSET),
-        };
         save.idtr = Segment::default();
         save.ldtr = Segment::default();
         save.tr = Segment {
@@ -645,12 +691,6 @@ impl ArchVcpu for X86Vcpu {
             base: 0,
         };
         save.cpl = 0;
-        save.efer = efer::LME | efer::LMA | efer::SVME;
-        // PG, WP, NE, ET, PE.
-        save.cr0 = (1 << 31) | (1 << 16) | (1 << 5) | (1 << 4) | 1;
-        // PAE.
-        save.cr4 = 1 << 5;
-        save.cr3 = arg.wrapping_add(PML4_OFFSET);
         save.cr2 = 0;
         save.dr6 = 0xffff_0ff0;
         save.dr7 = 0x400;
@@ -667,6 +707,10 @@ impl ArchVcpu for X86Vcpu {
         save.sysenter_cs = 0;
         save.sysenter_esp = 0;
         save.sysenter_eip = 0;
+        match self.entry {
+            EntryMode::Linux64 => self.enter_linux64(arg),
+            EntryMode::Multiboot => self.enter_multiboot(arg),
+        }
         let control = &mut self.vmcb.control;
         control.event_inj = 0;
         control.interrupt_shadow = 0;

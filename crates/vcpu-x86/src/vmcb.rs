@@ -52,6 +52,22 @@ impl Segment {
         }
     }
 
+    /// A flat 32-bit ring-0 code segment, for a guest entered in protected mode with
+    /// paging off (multiboot): base 0, limit 4 GiB, type execute/read accessed, S,
+    /// DPL 0, P, D/B, G (attrib 0xC9B).
+    pub const fn flat_code32(selector: u16) -> Self {
+        Self {
+            selector,
+            attrib: attrib::TYPE_CODE_EXEC_READ_ACCESSED
+                | attrib::S
+                | attrib::P
+                | attrib::DB
+                | attrib::G,
+            limit: 0xffff_ffff,
+            base: 0,
+        }
+    }
+
     /// A flat ring-0 data segment: base 0, limit 4 GiB, type read/write accessed, S,
     /// DPL 0, P, D/B, G (attrib 0xC93). Suits SS, DS, ES, FS and GS.
     pub const fn flat_data(selector: u16) -> Self {

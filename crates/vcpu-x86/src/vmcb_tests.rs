@@ -78,12 +78,15 @@ fn flat_segments() {
     assert_ne!(code.attrib & attrib::L, 0);
     assert_eq!(code.attrib & attrib::DB, 0, "D must be clear with L");
     assert_eq!((code.attrib >> attrib::DPL_SHIFT) & 0b11, 0);
+    let code32 = Segment::flat_code32(0x10);
+    assert_eq!(code32.attrib, 0xc9b, "execute/read, 32-bit (D/B), no L");
+    assert_eq!(code32.attrib & attrib::L, 0);
     let data = Segment::flat_data(0x10);
     assert_eq!(data.selector, 0x10);
     assert_eq!(data.attrib, 0xc93);
     assert_eq!((data.limit, data.base), (0xffff_ffff, 0));
     assert_eq!(data.attrib & attrib::L, 0);
-    for segment in [code, data] {
+    for segment in [code, code32, data] {
         let bits = attrib::S | attrib::P | attrib::G;
         assert_eq!(segment.attrib & bits, bits);
         assert_eq!(segment.attrib >> 12, 0);

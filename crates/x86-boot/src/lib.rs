@@ -1,5 +1,6 @@
 //! The Linux x86 boot protocol, as a loader that enters the kernel at its 64-bit
-//! entry point follows it.
+//! entry point follows it; and multiboot (v1) for kernels that carry its header
+//! (module `multiboot`).
 //!
 //! Field names, offsets and rules come from Linux's
 //! `Documentation/arch/x86/boot.rst` (the setup header, protocol 2.12 and later)
@@ -35,6 +36,7 @@ mod boot_block;
 mod bytes;
 mod bzimage;
 mod e820;
+mod multiboot;
 mod zero_page;
 
 #[cfg(test)]
@@ -46,6 +48,10 @@ pub use boot_block::{
 };
 pub use bzimage::{BzImage, BzImageError};
 pub use e820::{E820Entry, E820Error, LEGACY_HOLE, e820_from_regions, pc_memory_map};
+pub use multiboot::{
+    BOOTLOADER_MAGIC, Module, MultibootError, MultibootHeader, MultibootLayout,
+    build_multiboot_info,
+};
 pub use zero_page::{
     BootParamsError, ZERO_PAGE_SIZE, add_setup_header, build_boot_params, build_plain_boot_params,
 };

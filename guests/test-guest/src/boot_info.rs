@@ -1,6 +1,7 @@
 //! What the VM tells the program at entry: its RAM, its command line and, where the
 //! platform says it, the counter frequency. aarch64 and riscv64 read the device tree
-//! the VM passed; x86_64 reads the Linux boot protocol's zero page.
+//! the VM passed; x86_64 reads the Linux boot protocol's zero page, or the multiboot
+//! information block when it was entered as a multiboot kernel.
 
 /// Most RAM regions kept.
 const MAX_REGIONS: usize = 8;
@@ -100,9 +101,80 @@ mod zero_page {
     pub const E820_RAM: u32 = 1;
 }
 
+/// Offsets in the multiboot information block: flags, cmdline, mmap_length,
+/// mmap_addr; and the flag bits of the command line and the memory map.
+#[cfg(target_arch = "x86_64")]
+mod multiboot {
+    pub const FLAGS: usize = 0;
+    pub const CMDLINE: usize = 16;
+    pub const MMAP_LENGTH: usize = 44;
+    pub const MMAP_ADDR: usize = 48;
+    pub const HAS_CMDLINE: u32 = 1 << 2;
+    pub const HAS_MMAP: u32 = 1 << 6;
+    /// Memory map type of usable RAM.
+    pub const RAM: u32 = 1;
+}
+
+/// The little-endian `u32` at `addr`.
+#[cfg(target_arch = "x86_64")]
+fn read_u32(addr: usize) -> u32 {
+    // SAFETY: the boot information the VM passed lies in its RAM; fields are read
+    // one by one, unaligned.
+    unsafe { (addr as *const u32).read_unaligned() }
+}
+
+/// The NUL-terminated string at `addr`, if it is UTF-8.
+#[cfg(target_arch = "x86_64")]
+fn read_str(addr: usize) -> Option<&'static str> {
+    // SAFETY: the VM wrote a NUL-terminated string at this address in its RAM, which
+    // stays in place for the program's life.
+    unsafe { core::ffi::CStr::from_ptr(addr as *const core::ffi::c_char) }
+        .to_str()
+        .ok()
+}
+
+/// Reads the boot information at `addr`: the multiboot information block when a
+/// multiboot loader entered this program, else the Linux zero page.
+#[cfg(target_arch = "x86_64")]
+pub fn read(addr: usize) -> Result<BootInfo, &'static str> {
+    if crate::arch::multiboot_magic().is_some() {
+        read_multiboot(addr)
+    } else {
+        read_zero_page(addr)
+    }
+}
+
+/// Reads the multiboot information block at `block`: RAM from its memory map, the
+/// command line.
+#[cfg(target_arch = "x86_64")]
+fn read_multiboot(block: usize) -> Result<BootInfo, &'static str> {
+    use multiboot::*;
+    let flags = read_u32(block + FLAGS);
+    if flags & HAS_MMAP == 0 {
+        return Err("memory: the multiboot information has no memory map");
+    }
+    let mut info = BootInfo::empty();
+    let start = read_u32(block + MMAP_ADDR) as usize;
+    let end = start + read_u32(block + MMAP_LENGTH) as usize;
+    let mut at = start;
+    // Each entry: its size (not counting the size field), base, length, type.
+    while at + 24 <= end {
+        let base = u64::from(read_u32(at + 4)) | (u64::from(read_u32(at + 8)) << 32);
+        let len = u64::from(read_u32(at + 12)) | (u64::from(read_u32(at + 16)) << 32);
+        if read_u32(at + 20) == RAM {
+            info.push((base, len));
+        }
+        at += read_u32(at) as usize + 4;
+    }
+    if flags & HAS_CMDLINE != 0 {
+        info.cmdline = read_str(read_u32(block + CMDLINE) as usize);
+    }
+    Ok(info)
+}
+
 /// Reads the zero page at `zero_page`.
 #[cfg(target_arch = "x86_64")]
-pub fn read(zero_page: usize) -> Result<BootInfo, &'static str> {
+fn read_zero_page(zero_page: usize) -> Result<BootInfo, &'static str> {
     use zero_page::*;
     // SAFETY: the VM passes the address of its zero page (4 KiB) in its RAM, which
     // stays in place for the program's life.
@@ -123,9 +195,7 @@ pub fn read(zero_page: usize) -> Result<BootInfo, &'static str> {
     }
     let cmdline = u64::from(u32_at(CMD_LINE_PTR)) | (u64::from(u32_at(EXT_CMD_LINE_PTR)) << 32);
     if cmdline != 0 {
-        // SAFETY: the VM wrote a NUL-terminated command line at this address in its RAM.
-        let text = unsafe { core::ffi::CStr::from_ptr(cmdline as *const core::ffi::c_char) };
-        info.cmdline = text.to_str().ok();
+        info.cmdline = read_str(cmdline as usize);
     }
     Ok(info)
 }

@@ -1,13 +1,15 @@
 //! Tessera's test guest: a bare-metal program that checks what its VM gives it
 //! (console, privilege level, the memory its boot information describes, the
 //! firmware interface), prints `tessera-guest: <check> ok` for each, then powers the
-//! VM off. The boot information is a device tree on aarch64 and riscv64 and the
-//! Linux boot protocol's zero page on x86_64 (which has no interrupt, benchmark or
-//! hostile modes yet).
+//! VM off. The boot information is a device tree on aarch64 and riscv64; on x86_64
+//! (which has no interrupt, benchmark or hostile modes yet) it is the Linux boot
+//! protocol's zero page, or the multiboot information when the VM enters the same
+//! image as a multiboot kernel (its header and 32-bit entry are in `arch::x86_64`).
 //! With `tessera.all-ram` it checks every RAM region its boot information names, not
-//! only its own. With `tessera.reset` on its command line it first resets its VM once, and checks
-//! that it starts again with its RAM kept (a warm reset). With `tessera.gic` (aarch64,
-//! a VM with a GICv3) it checks that the timer PPI is the timer's output, a level.
+//! only its own. With `tessera.reset` on its command line it first resets its VM
+//! once, and checks that it starts again with its RAM kept (a warm reset). With
+//! `tessera.gic` (aarch64, a VM with a GICv3) it checks that the timer PPI is the
+//! timer's output, a level.
 #![no_std]
 #![no_main]
 
@@ -39,6 +41,10 @@ macro_rules! say {
     ($($arg:tt)*) => {{ let _ = writeln!(Console, $($arg)*); }};
 }
 
+/// What a multiboot loader leaves in `eax`.
+#[cfg(target_arch = "x86_64")]
+const MULTIBOOT_LOADER_MAGIC: u32 = 0x2bad_b002;
+
 /// Bytes of RAM probed at the top of the memory region.
 const PROBE_BYTES: u64 = 1 << 20;
 
@@ -50,6 +56,16 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     }
     say!("tessera-guest: {} ok", arch::PRIVILEGE_NAME);
     let info = boot_info::read(boot)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(magic) = arch::multiboot_magic() {
+        if magic != MULTIBOOT_LOADER_MAGIC {
+            return Err("multiboot: eax at entry is not the loader magic 0x2badb002");
+        }
+        say!(
+            "tessera-guest: multiboot ok (eax {magic:#x}, information at {boot:#x}, command line \"{}\")",
+            info.cmdline.unwrap_or("")
+        );
+    }
     let ram = check_memory(&info)?;
     say!("tessera-guest: memory ok");
     #[cfg(not(target_arch = "x86_64"))]

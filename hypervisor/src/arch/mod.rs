@@ -29,6 +29,9 @@ pub struct VcpuSetup<'a> {
     /// The VM's RAM (x86's vCPU reads the instruction behind an MMIO exit itself).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub memory: &'a GuestMemory,
+    /// The VM's config (x86 enters a kernel as its boot protocol says).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub config: &'a tessera_config::VmConfig,
 }
 
 /// The board's virtio-blk disk among its virtio-mmio transports (boards with a

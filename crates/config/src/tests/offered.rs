@@ -133,15 +133,45 @@ fn x86_passthrough_and_foreign_boot_paths_are_named() {
         "passthrough_addresses = [[0x0900_0000, 0x1000]]",
         "passthrough_addresses = [[0x0900_0000, 0x1000]]\npassthrough_ports = [[0x60, 8]]",
     );
+    // A multiboot kernel with enable_bios is offered on x86_64 (Tessera loads it).
     assert_eq!(
         refused(&text, TargetArch::X86_64),
         [
             "devices.passthrough_addresses",
             "devices.passthrough_ports",
+            "kernel.uefi_firmware_path"
+        ]
+    );
+    assert_eq!(
+        refused(&text, TargetArch::Aarch64),
+        [
+            "devices.passthrough_ports",
             "kernel.boot_protocol",
             "kernel.enable_bios",
             "kernel.uefi_firmware_path"
         ]
+    );
+    let uefi = edit_in(&text, "\"multiboot\"", "\"uefi\"");
+    let uefi = edit_in(
+        &uefi,
+        "enable_bios = true",
+        "bios_path = \"bios.bin\"\nbios_load_addr = 0x4000_8000",
+    );
+    let errors = not_offered(&parse_ok(&uefi), "t.toml", TargetArch::X86_64);
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"kernel.boot_protocol"), "{fields:?}");
+    assert!(fields.contains(&"kernel.bios_path"), "{fields:?}");
+    // AxVisor's older spelling of a multiboot kernel: a BIOS image, no protocol.
+    let bios = edit_in(&uefi, "boot_protocol = \"uefi\"\n", "");
+    let bios = edit_in(&bios, "uefi_firmware_path = \"/ovmf.fd\"", "");
+    assert!(parse_ok(&bios).kernel.is_multiboot());
+    assert_eq!(
+        refused(&bios, TargetArch::X86_64),
+        ["devices.passthrough_addresses", "devices.passthrough_ports"]
+    );
+    assert_eq!(
+        refused(&bios, TargetArch::Aarch64),
+        ["devices.passthrough_ports", "kernel.bios_path"]
     );
 }
 

@@ -1,8 +1,12 @@
 //! x86_64: entry in 64-bit mode as the Linux boot protocol's 64-bit entry leaves a
-//! kernel (`rsi` = the zero page, paging on with an identity map), COM1 on I/O
-//! ports, Tessera's VMMCALL hypercalls, and the PC's power-off and reset ports.
+//! kernel (`rsi` = the zero page, paging on with an identity map), or as a multiboot
+//! kernel (its header in `.text.boot`, a 32-bit entry that builds an identity map of
+//! the low 1 GiB and enters long mode itself, `ebx` = the multiboot information);
+//! COM1 on I/O ports, Tessera's VMMCALL hypercalls, and the PC's power-off and reset
+//! ports.
 
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// COM1's transmit holding register and line status register.
 const COM1_THR: u16 = 0x3f8;
@@ -42,7 +46,104 @@ _start:
     main = sym entry,
 );
 
+// The multiboot header (flags: address fields, so the loader needs no ELF) and the
+// 32-bit entry: identity map of the low 1 GiB in 2 MiB pages, PAE, EFER.LME, paging,
+// a 64-bit GDT, then the 64-bit entry with rdi = eax (the loader's magic) and rsi =
+// ebx (the information block). The loader has zeroed the BSS (bss_end_addr).
+global_asm!(
+    r#"
+    .section .text.boot, "ax"
+    .code32
+    .balign 4
+guest_multiboot_header:
+    .long 0x1badb002
+    .long 0x00010000
+    .long -(0x1badb002 + 0x00010000)
+    .long guest_multiboot_header
+    .long __image_start
+    .long 0
+    .long __bss_end
+    .long guest_multiboot_entry
+guest_multiboot_entry:
+    cli
+    cld
+    movl %eax, %edi
+    movl %ebx, %esi
+    movl $GUEST_PDPT, %eax
+    orl $3, %eax
+    movl %eax, GUEST_PML4
+    movl $GUEST_PD, %eax
+    orl $3, %eax
+    movl %eax, GUEST_PDPT
+    xorl %ecx, %ecx
+1:  movl %ecx, %eax
+    shll $21, %eax
+    orl $0x83, %eax
+    movl %eax, GUEST_PD(,%ecx,8)
+    incl %ecx
+    cmpl $512, %ecx
+    jb 1b
+    movl $GUEST_PML4, %eax
+    movl %eax, %cr3
+    movl %cr4, %eax
+    orl $0x20, %eax
+    movl %eax, %cr4
+    movl $0xc0000080, %ecx
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000001, %eax
+    movl %eax, %cr0
+    lgdt guest_gdt64_pointer
+    ljmpl $0x08, $guest_multiboot_64
+    .balign 8
+guest_gdt64:
+    .quad 0
+    .quad 0x00af9a000000ffff
+    .quad 0x00cf92000000ffff
+guest_gdt64_pointer:
+    .word guest_gdt64_pointer - guest_gdt64 - 1
+    .long guest_gdt64
+    .code64
+guest_multiboot_64:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movl %edi, %edi
+    movl %esi, %esi
+    leaq GUEST_STACK + {stack}(%rip), %rsp
+    call {main}
+2:  hlt
+    jmp 2b
+"#,
+    stack = const STACK_SIZE,
+    main = sym entry_multiboot,
+    options(att_syntax),
+);
+
 const STACK_SIZE: usize = 64 * 1024;
+
+/// One page-table page.
+#[repr(C, align(4096))]
+struct Table([u64; 512]);
+
+/// The multiboot entry's identity map: PML4, PDPT, one page directory of 2 MiB pages.
+#[unsafe(no_mangle)]
+static mut GUEST_PML4: Table = Table([0; 512]);
+#[unsafe(no_mangle)]
+static mut GUEST_PDPT: Table = Table([0; 512]);
+#[unsafe(no_mangle)]
+static mut GUEST_PD: Table = Table([0; 512]);
+
+/// What a multiboot loader left in `eax`; 0 when entered through the Linux protocol.
+static MULTIBOOT_MAGIC: AtomicU32 = AtomicU32::new(0);
+
+/// The loader's magic when this program was entered as a multiboot kernel.
+pub fn multiboot_magic() -> Option<u32> {
+    Some(MULTIBOOT_MAGIC.load(Ordering::Relaxed)).filter(|&magic| magic != 0)
+}
 
 #[repr(C, align(16))]
 struct Stack([u8; STACK_SIZE]);
@@ -52,6 +153,12 @@ static mut GUEST_STACK: Stack = Stack([0; STACK_SIZE]);
 
 extern "C" fn entry(zero_page: usize) -> ! {
     super::super::guest_main(zero_page)
+}
+
+extern "C" fn entry_multiboot(magic: u32, info: usize) -> ! {
+    // A zero magic would read as "not multiboot": keep it visible as a wrong one.
+    MULTIBOOT_MAGIC.store(magic.max(1), Ordering::Relaxed);
+    super::super::guest_main(info)
 }
 
 fn inb(port: u16) -> u8 {

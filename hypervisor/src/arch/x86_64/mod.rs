@@ -1,6 +1,8 @@
 //! x86_64: guests under AMD SVM with nested paging, entered through the Linux boot
 //! protocol's 64-bit entry (the boot block: zero page, command line, GDT, identity
-//! map), with their console on COM1's I/O ports and the PC's power and reset ports.
+//! map) or, with `boot_protocol = "multiboot"`, as multiboot kernels (32-bit entry,
+//! the multiboot information block), with their console on COM1's I/O ports and the
+//! PC's power and reset ports.
 
 mod irqchip;
 
@@ -16,14 +18,15 @@ use tessera_addr::{GuestPhysAddr, GuestRange};
 use tessera_config::{EmulatedDevice, VmConfig};
 use tessera_dtb::CopiedNode;
 use tessera_os::{hal, platform, println};
-use tessera_vcpu_x86::X86VcpuConfig;
+use tessera_vcpu_x86::{EntryMode, X86VcpuConfig};
 use tessera_vdev::{
     AcpiPmControl, CharSink, KeyboardReset, Locked, ResetControl, SerialPort, Uart16550,
 };
 use tessera_vm::GuestMemory;
 use tessera_x86_boot::{
-    BzImage, ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header, build_boot_block,
-    build_plain_boot_params, cmdline_address, kernel_entry_64, pc_memory_map,
+    BzImage, Module, MultibootHeader, ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header,
+    build_boot_block, build_multiboot_info, build_plain_boot_params, cmdline_address,
+    kernel_entry_64, pc_memory_map,
 };
 
 /// The vCPU of this architecture.
@@ -94,6 +97,11 @@ pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
         count: setup.count as u32,
         tsc_offset: setup.created_at.wrapping_neg(),
         ram,
+        entry: if setup.config.kernel.is_multiboot() {
+            EntryMode::Multiboot
+        } else {
+            EntryMode::Linux64
+        },
     })
     .ok_or_else(|| "out of host memory for the vCPU's permission maps".to_string())
 }
@@ -158,7 +166,9 @@ pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
 
 /// What a VM boots with at `dtb_load_addr`: the boot block, whose zero page holds
 /// the VM's RAM as the e820 map (with the PC's legacy hole reserved), its command
-/// line and initrd. A bzImage's setup header is added by [`place_kernel`].
+/// line and initrd (a bzImage's setup header is added by [`place_kernel`]); for a
+/// multiboot kernel, the multiboot information block with the same map, command
+/// line, and the initrd as its one module.
 pub fn build_boot_data(
     config: &VmConfig,
     ram: &[GuestRange],
@@ -179,6 +189,14 @@ pub fn build_boot_data(
         cmdline_address(addr, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))?;
     let regions: Vec<(u64, u64)> = ram.iter().map(|r| (r.start.raw(), r.size)).collect();
     let e820 = pc_memory_map(&regions).map_err(|e| format!("kernel.memory_regions: {e}"))?;
+    if config.kernel.is_multiboot() {
+        let module = initrd.map(|range| Module {
+            start: range.start.raw(),
+            size: range.size,
+        });
+        return build_multiboot_info(addr, &e820, cmdline, module)
+            .map_err(|e| format!("kernel.dtb_load_addr: {e}"));
+    }
     let initrd = match initrd {
         Some(range) => Some((
             range.start.raw(),
@@ -196,12 +214,19 @@ pub fn build_boot_data(
     build_boot_block(addr, &zero_page, cmdline).map_err(|e| format!("kernel.dtb_load_addr: {e}"))
 }
 
-/// Lays out a bzImage that was copied whole (`size` bytes) to `kernel_load_addr`,
-/// once the boot block is in guest RAM too, as the Linux boot protocol asks: its
+/// Lays out a kernel that was copied whole (`size` bytes) to `kernel_load_addr`,
+/// once the boot information (`boot_data`) is in guest RAM too, and gives the
+/// address its vCPU starts at. A multiboot kernel goes where its header says
+/// ([`place_multiboot`]). A bzImage is laid out as the Linux boot protocol asks: its
 /// setup header goes into the zero page and its protected-mode kernel moves down to
 /// `kernel_load_addr`, whose 64-bit entry point (0x200 further on) `entry_point`
-/// must be. Other images run as they are.
-pub fn place_kernel(config: &VmConfig, memory: &GuestMemory, size: u64) -> Result<(), String> {
+/// must be. Other images run as they are, from `entry_point`.
+pub fn place_kernel(
+    config: &VmConfig,
+    memory: &GuestMemory,
+    size: u64,
+    boot_data: GuestRange,
+) -> Result<GuestPhysAddr, String> {
     let load = config.kernel.kernel_load_addr;
     let host = memory
         .host_span(GuestPhysAddr::new(load), size)
@@ -210,8 +235,12 @@ pub fn place_kernel(config: &VmConfig, memory: &GuestMemory, size: u64) -> Resul
     // SAFETY: `host_span` proved the `size` bytes lie in this VM's RAM, which the
     // hypervisor allocated and identity-maps; no vCPU of the VM is running.
     let image = unsafe { core::slice::from_raw_parts_mut(host.raw() as *mut u8, len) };
+    if config.kernel.is_multiboot() {
+        return place_multiboot(config, memory, image, boot_data);
+    }
+    let start = GuestPhysAddr::new(config.kernel.entry_point);
     if !BzImage::is_bzimage(image) {
-        return Ok(());
+        return Ok(start);
     }
     let bz = BzImage::parse(image).map_err(|e| format!("kernel.kernel_path: {e}"))?;
     let entry = kernel_entry_64(load);
@@ -252,7 +281,81 @@ pub fn place_kernel(config: &VmConfig, memory: &GuestMemory, size: u64) -> Resul
         .map_err(|e| format!("boot parameters: {e}"))?;
     let payload = bz.kernel_offset()..len;
     image.copy_within(payload, 0);
-    Ok(())
+    Ok(start)
+}
+
+/// Copies a multiboot kernel's loaded part from where the image was copied
+/// (`image`, at `kernel_load_addr`) to the header's `load_addr`, zeroes its bss, and
+/// gives its 32-bit entry point; the information block (`boot_data`) and the
+/// initrd must lie outside what it occupies.
+fn place_multiboot(
+    config: &VmConfig,
+    memory: &GuestMemory,
+    image: &[u8],
+    boot_data: GuestRange,
+) -> Result<GuestPhysAddr, String> {
+    let field = "kernel.kernel_path";
+    let header = MultibootHeader::find(image).map_err(|e| format!("{field}: {e}"))?;
+    let layout = header
+        .layout(image.len())
+        .map_err(|e| format!("{field}: {e}"))?;
+    let kernel = &config.kernel;
+    if header.needs_aligned_modules() && kernel.ramdisk_load_addr.is_some_and(|at| at % 4096 != 0) {
+        return Err(
+            "kernel.ramdisk_load_addr: the multiboot kernel asks for modules on 4 KiB pages".into(),
+        );
+    }
+    let occupied = GuestRange::new(
+        GuestPhysAddr::new(layout.load_addr),
+        layout.bss_end - layout.load_addr,
+    );
+    let target = memory
+        .host_span(occupied.start, occupied.size)
+        .map_err(|e| format!("{field}: the multiboot kernel's load_addr..bss_end_addr: {e}"))?;
+    if occupied.overlaps(&boot_data) {
+        return Err(format!(
+            "kernel.dtb_load_addr: the multiboot information at {:#x} overlaps the kernel at {:#x}..{:#x}",
+            boot_data.start.raw(),
+            layout.load_addr,
+            layout.bss_end
+        ));
+    }
+    if kernel
+        .ramdisk_load_addr
+        .is_some_and(|at| occupied.contains(GuestPhysAddr::new(at)))
+    {
+        return Err(format!(
+            "kernel.ramdisk_load_addr: inside the multiboot kernel at {:#x}..{:#x}",
+            layout.load_addr, layout.bss_end
+        ));
+    }
+    // `layout` keeps the file range inside the file.
+    let (start, end) = layout.file_range;
+    let loaded = end - start;
+    let source = image.as_ptr().wrapping_add(start);
+    // SAFETY: `target` is `occupied.size` bytes of this VM's RAM (checked above), at
+    // least `loaded` of them, which the hypervisor identity-maps and no vCPU of the VM
+    // runs on; `source` is `loaded` bytes of the image in the same RAM, and `copy`
+    // allows the two to overlap.
+    unsafe {
+        let dest = target.raw() as *mut u8;
+        core::ptr::copy(source, dest, loaded);
+        core::ptr::write_bytes(dest.add(loaded), 0, occupied.size as usize - loaded);
+    }
+    hal::sync_caches_for_guest(target.raw(), occupied.size);
+    if kernel.entry_point != layout.entry {
+        println!(
+            "tessera: VM {} ({}): multiboot kernel entered at {:#x}, its header's entry (kernel.entry_point {:#x} is not used: Tessera loads the kernel itself)",
+            config.base.id, config.base.name, layout.entry, kernel.entry_point
+        );
+    }
+    if let Some(bios) = &kernel.bios_path {
+        println!(
+            "tessera: VM {} ({}): kernel.bios_path \"{bios}\" is not run: Tessera loads and enters the multiboot kernel as that BIOS would",
+            config.base.id, config.base.name
+        );
+    }
+    Ok(GuestPhysAddr::new(layout.entry))
 }
 
 /// x86 offers no passthrough interrupts yet.
