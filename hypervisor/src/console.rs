@@ -12,7 +12,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use spin::Mutex;
 use tessera_vdev::{AccessWidth, CharSink, DeviceError, FirmwareConsole, SerialPort, SharedMmio};
 
@@ -38,6 +38,8 @@ pub struct ConsoleOutput {
     serial: usize,
     prefix: String,
     line: Vec<u8>,
+    /// Whether `line` holds bytes, readable without the output's lock.
+    partial: Arc<AtomicBool>,
 }
 
 impl ConsoleOutput {
@@ -59,6 +61,7 @@ impl ConsoleOutput {
         // Written under the line lock so the state matches what is on the console.
         tessera_os::console::write_bytes(&out);
         self.line.clear();
+        self.partial.store(false, Ordering::Relaxed);
     }
 
     /// Shows a partial line (the VM is waiting, perhaps after a prompt).
@@ -84,6 +87,8 @@ impl CharSink for VmConsole {
                 output.emit(false);
             }
         }
+        let partial = !output.line.is_empty();
+        output.partial.store(partial, Ordering::Relaxed);
     }
 }
 
@@ -156,6 +161,7 @@ impl UartWindow {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             prefix: alloc::format!("[{name}] "),
             line: Vec::new(),
+            partial: Arc::new(AtomicBool::new(false)),
         }));
         let sink = VmConsole(output.clone());
         let uart = Arc::new(Mutex::new(SharedUart {
@@ -172,6 +178,7 @@ impl UartWindow {
     pub fn firmware_console(&self) -> SharedConsole {
         SharedConsole {
             uart: self.uart.clone(),
+            partial: self.output.lock().partial.clone(),
             output: self.output.clone(),
         }
     }
@@ -210,6 +217,8 @@ impl SharedMmio for UartWindow {
 pub struct SharedConsole {
     uart: Arc<Mutex<SharedUart>>,
     output: Arc<Mutex<ConsoleOutput>>,
+    /// The output's partial-line flag.
+    partial: Arc<AtomicBool>,
 }
 
 impl FirmwareConsole for SharedConsole {
@@ -219,6 +228,10 @@ impl FirmwareConsole for SharedConsole {
 
     fn flush(&self) {
         self.output.lock().flush();
+    }
+
+    fn holds_partial_line(&self) -> bool {
+        self.partial.load(Ordering::Relaxed)
     }
 
     fn read(&self, buf: &mut [u8]) -> usize {

@@ -194,7 +194,24 @@ pub fn create_all() -> Vms {
             }
         }
     }
+    mark_lone_vcpus(&mut vms);
     vms
+}
+
+/// Marks each vCPU pinned to a physical CPU that no other vCPU of any VM shares:
+/// nothing else could run there while it waits, so its waits may stay in the guest.
+fn mark_lone_vcpus(vms: &mut Vms) {
+    let mut pinned = alloc::collections::BTreeMap::<usize, usize>::new();
+    for slot in vms.entries.iter().flat_map(|entry| entry.vm.cpus.iter()) {
+        *pinned.entry(slot.pcpu).or_default() += 1;
+    }
+    for slot in vms
+        .entries
+        .iter_mut()
+        .flat_map(|entry| entry.vm.cpus.iter_mut())
+    {
+        slot.alone = pinned.get(&slot.pcpu) == Some(&1);
+    }
 }
 
 fn create(index: usize, source: Source) -> Result<VmEntry, String> {

@@ -22,20 +22,21 @@ use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, Vc
 
 /// SPSR for EL1h with D, A, I and F masked: how a vCPU starts.
 const SPSR_EL1H_MASKED: u64 = 0x3C5;
-/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, TWI, TWE, TID3, TSC, TIDCP, TACR, TSW, RW.
+/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, TID3, TSC, TIDCP, TACR, TSW, RW; TWI and TWE
+/// ([`HCR_WAIT_TRAPS`]) come with [`ArchVcpu::set_wait_exits`].
 const HCR_GUEST: u64 = (1 << 0)
     | (1 << 1)
     | (1 << 3)
     | (1 << 4)
     | (1 << 5)
-    | (1 << 13)
-    | (1 << 14)
     | (1 << 18)
     | (1 << 19)
     | (1 << 20)
     | (1 << 21)
     | (1 << 22)
     | (1 << 31);
+/// HCR_EL2.TWI and TWE: WFI and WFE trap.
+const HCR_WAIT_TRAPS: u64 = (1 << 13) | (1 << 14);
 /// HCR_EL2.APK and API: pointer authentication keys and instructions are not trapped.
 const HCR_PAUTH: u64 = (1 << 40) | (1 << 41);
 /// MDCR_EL2: TPMCR, TPM, TDA, TDOSA, TDRA: PMU and debug registers trap.
@@ -94,7 +95,13 @@ pub struct Aarch64Vcpu {
     cntvoff: u64,
     /// The saved context is newer than what the CPU holds (the vCPU is not loaded).
     dirty: bool,
+    /// HCR_EL2 for it, with the wait traps the VM layer asked for.
     hcr: u64,
+    /// HCR_EL2 as this CPU holds it while the vCPU is loaded.
+    hcr_live: u64,
+    /// The interrupt controller looks again at the next entry: until then, waits
+    /// exit whatever `hcr` says ([`Self::exit_next_wait`]).
+    look_again: bool,
     vttbr: u64,
     vmpidr: u64,
     pending: Pending,
@@ -128,7 +135,7 @@ impl Aarch64Vcpu {
         let isar1 = ID_AA64ISAR1_EL1.get();
         // APA [7:4], API [11:8], GPA [27:24], GPI [31:28]: any non-zero means pointer auth.
         let pauth = isar1 & 0xff00_0ff0 != 0;
-        let hcr = HCR_GUEST | if pauth { HCR_PAUTH } else { 0 };
+        let hcr = HCR_GUEST | HCR_WAIT_TRAPS | if pauth { HCR_PAUTH } else { 0 };
         Self {
             regs: GuestRegs::default(),
             pc: 0,
@@ -142,6 +149,8 @@ impl Aarch64Vcpu {
             cntvoff,
             dirty: true,
             hcr,
+            hcr_live: hcr,
+            look_again: false,
             vttbr: (u64::from(vmid) << 48) | stage2_root.raw(),
             vmpidr: (1 << 31) | mpidr,
             pending: Pending::None,
@@ -157,6 +166,13 @@ impl Aarch64Vcpu {
             self.load();
         }
         gic_cpu::inject(vintid, priority, physical)
+    }
+
+    /// The interrupt controller has to look again at the next entry (an interrupt
+    /// pending again while the guest holds it): the guest's next wait exits, even
+    /// when its waits otherwise stay in the guest.
+    pub fn exit_next_wait(&mut self) {
+        self.look_again = true;
     }
 
     /// Puts into `ids` the vINTIDs in the list registers that cannot take another
@@ -488,6 +504,7 @@ impl ArchVcpu for Aarch64Vcpu {
         // These change only when another vCPU is loaded: written here, not on
         // every entry.
         HCR_EL2.set(self.hcr);
+        self.hcr_live = self.hcr;
         VTTBR_EL2.set(self.vttbr);
         VMPIDR_EL2.set(self.vmpidr);
         CNTVOFF_EL2.set(self.cntvoff);
@@ -513,6 +530,15 @@ impl ArchVcpu for Aarch64Vcpu {
     fn run(&mut self) -> Result<VcpuExit, VcpuError> {
         if self.dirty {
             self.load();
+        }
+        let hcr = if core::mem::take(&mut self.look_again) {
+            self.hcr | HCR_WAIT_TRAPS
+        } else {
+            self.hcr
+        };
+        if hcr != self.hcr_live {
+            HCR_EL2.set(hcr);
+            self.hcr_live = hcr;
         }
         loop {
             ELR_EL2.set(self.pc);
@@ -602,5 +628,13 @@ impl ArchVcpu for Aarch64Vcpu {
 
     fn pc(&self) -> u64 {
         self.pc
+    }
+
+    /// HCR_EL2.TWI and TWE: without them WFI and WFE wait in the guest, and any
+    /// interrupt ends the wait (a virtual one from the list registers, or a physical
+    /// one, which the hypervisor takes).
+    fn set_wait_exits(&mut self, exits: bool) {
+        let traps = if exits { HCR_WAIT_TRAPS } else { 0 };
+        self.hcr = (self.hcr & !HCR_WAIT_TRAPS) | traps;
     }
 }

@@ -11,8 +11,9 @@ use tessera_os::hal::guest::{self, GuestRegs};
 use tessera_os::hal::sbi as sbi_firmware;
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit};
 
-/// hstatus: SPV (guest was in V mode), SPVP (its privilege was S), VTW (WFI traps).
-const HSTATUS_GUEST: u64 = (1 << 7) | (1 << 8) | (1 << 21);
+/// hstatus: SPV (guest was in V mode), SPVP (its privilege was S); VTW (WFI traps)
+/// comes with the vCPU's [`ArchVcpu::set_wait_exits`].
+const HSTATUS_GUEST: u64 = csr::HSTATUS_SPV | csr::HSTATUS_SPVP;
 /// sstatus: SPP (SRET returns to S level), FS (bits 14:13) = Initial so the guest may
 /// use FP.
 const SSTATUS_SPP: u64 = 1 << 8;
@@ -160,6 +161,8 @@ pub struct Riscv64Vcpu {
     last_access: (u64, u8, bool),
     /// Faults injected in a row at one pc.
     faults: FaultStreak,
+    /// hstatus.VTW while it runs: its WFI traps ([`ArchVcpu::set_wait_exits`]).
+    wait_trap: u64,
 }
 
 impl Riscv64Vcpu {
@@ -184,6 +187,7 @@ impl Riscv64Vcpu {
             pending: Pending::None,
             last_access: (0, 0, false),
             faults: FaultStreak::default(),
+            wait_trap: csr::HSTATUS_VTW,
         }
     }
 
@@ -438,13 +442,15 @@ impl ArchVcpu for Riscv64Vcpu {
                     "csrc sstatus, {spp_bit}",
                     "csrs sstatus, {spp}",
                     "csrr {t}, hstatus",
+                    "and {t}, {t}, {no_vtw}",
                     "or {t}, {t}, {hstatus}",
                     "csrw hstatus, {t}",
                     "csrw hvip, {hvip}",
                     pc = in(reg) self.pc,
                     spp_bit = in(reg) SSTATUS_SPP,
                     spp = in(reg) spp,
-                    hstatus = in(reg) HSTATUS_GUEST,
+                    no_vtw = in(reg) !csr::HSTATUS_VTW,
+                    hstatus = in(reg) HSTATUS_GUEST | self.wait_trap,
                     hvip = in(reg) self.hvip,
                     t = out(reg) _,
                     options(nomem, nostack),
@@ -594,5 +600,12 @@ impl ArchVcpu for Riscv64Vcpu {
 
     fn pc(&self) -> u64 {
         self.pc
+    }
+
+    /// hstatus.VTW: a WFI in VS-mode traps; without it the hart waits in the guest
+    /// and any interrupt wakes it (its own from hvip or vstimecmp, or one for the
+    /// hypervisor, which then exits).
+    fn set_wait_exits(&mut self, exits: bool) {
+        self.wait_trap = if exits { csr::HSTATUS_VTW } else { 0 };
     }
 }

@@ -271,6 +271,14 @@ pub trait ArchVcpu {
     fn reset(&mut self, entry: GuestPhysAddr, arg: u64);
     /// The guest program counter (for log lines).
     fn pc(&self) -> u64;
+    /// Whether the guest's wait for an interrupt (WFI) leaves it as a
+    /// [`VcpuExit::Idle`] (`true`, how a vCPU starts) or waits in the guest until an
+    /// interrupt comes, as without a hypervisor. The VM layer asks for the second
+    /// when the vCPU has its physical CPU alone and nothing waits to be done when it
+    /// waits. An architecture whose interrupt delivery needs the exit keeps it.
+    fn set_wait_exits(&mut self, exits: bool) {
+        let _ = exits;
+    }
 }
 
 #[cfg(test)]

@@ -199,6 +199,9 @@ pub trait FirmwareConsole: Send + Sync {
     /// Shows output kept for a line not finished yet (the guest waits, perhaps at a
     /// prompt).
     fn flush(&self);
+    /// Whether output of a line not finished yet is kept (what [`Self::flush`] would
+    /// show); cheap, taking no lock.
+    fn holds_partial_line(&self) -> bool;
 }
 
 /// Where a console device's output goes (the hypervisor's console, a buffer, ...).

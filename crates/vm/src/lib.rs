@@ -76,6 +76,10 @@ pub struct VcpuSlot<V> {
     pub pcpu: usize,
     /// The vCPU, locked by the physical CPU running it.
     pub vcpu: Mutex<V>,
+    /// No other vCPU (of any VM) is pinned to its physical CPU: its waits for an
+    /// interrupt may stay in the guest ([`tessera_vcpu::ArchVcpu::set_wait_exits`]). Set by whoever
+    /// knows every VM's pinning, before the VM runs; `false` until then.
+    pub alone: bool,
 }
 
 /// One virtual machine on architecture `A`.
@@ -152,6 +156,7 @@ impl<A: Arch> Vm<A> {
                 .map(|(pcpu, vcpu)| VcpuSlot {
                     pcpu,
                     vcpu: Mutex::new(vcpu),
+                    alone: false,
                 })
                 .collect(),
             irqchip: cpus.irqchip,
@@ -203,6 +208,14 @@ impl<A: Arch> Vm<A> {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+    }
+
+    /// Whether the VM's console holds a line not finished yet, which
+    /// [`Self::flush_console`] shows when a vCPU waits.
+    pub fn console_holds_partial_line(&self) -> bool {
+        self.console
+            .as_ref()
+            .is_some_and(|console| console.holds_partial_line())
     }
 
     /// Shows what the VM's console holds of a line not finished yet (the guest waits,

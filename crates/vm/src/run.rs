@@ -20,6 +20,8 @@ impl<A: Arch> Vm<A> {
     /// Runs vCPU `index`, whose state is loaded on this CPU (`vcpu`, its lock held),
     /// until it waits, stops, or the VM leaves the running state.
     pub fn run_vcpu(&self, index: usize, vcpu: &mut A::Vcpu, host: &impl Host) -> Turn {
+        let alone = self.cpus.get(index).is_some_and(|slot| slot.alone);
+        self.steer_waits(alone, vcpu);
         loop {
             self.irqchip.deliver(index, vcpu, &self.passthrough_irqs);
             let exit = vcpu.run();
@@ -28,12 +30,23 @@ impl<A: Arch> Vm<A> {
                 exit,
                 Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
             );
+            // What may leave a partial line on the console: a device register
+            // written (the console UART's, perhaps) or a firmware console write.
+            let output = matches!(
+                exit,
+                Ok(VcpuExit::MmioWrite { .. }
+                    | VcpuExit::ConsoleWrite { .. }
+                    | VcpuExit::ConsoleWriteByte(_))
+            );
             if host_interrupt {
                 host.take_interrupts();
             }
             let action = self.handle_exit(index, vcpu, exit);
             if device_access {
                 self.kick_vcpus(self.irqchip.take_kicks(), host);
+            }
+            if output {
+                self.steer_waits(alone, vcpu);
             }
             match action {
                 Action::Resume if self.status() == VmStatus::Running => {}
@@ -56,6 +69,12 @@ impl<A: Arch> Vm<A> {
                 Action::Resume | Action::VcpuOff | Action::Ended => return Turn::Ran,
             }
         }
+    }
+
+    /// Lets the vCPU's waits stay in the guest when it has its physical CPU alone
+    /// and its VM's console holds no partial line (which the exit of a wait shows).
+    fn steer_waits(&self, alone: bool, vcpu: &mut A::Vcpu) {
+        vcpu.set_wait_exits(!alone || self.console_holds_partial_line());
     }
 
     /// Whether waiting vCPU `index` should run again: an interrupt waits for it, or

@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
 use tessera_vdev::{
@@ -137,6 +137,8 @@ pub(super) struct FakeVcpu {
     pub timer_due: bool,
     /// Its timer comes due during this run (counting from 1).
     pub timer_fires_during_run: Option<u32>,
+    /// What the VM layer last said of its waits ([`ArchVcpu::set_wait_exits`]).
+    pub wait_exits: Option<bool>,
 }
 
 impl FakeVcpu {
@@ -182,6 +184,9 @@ impl ArchVcpu for FakeVcpu {
     fn reset(&mut self, _entry: GuestPhysAddr, _arg: u64) {}
     fn pc(&self) -> u64 {
         0x4008_0000
+    }
+    fn set_wait_exits(&mut self, exits: bool) {
+        self.wait_exits = Some(exits);
     }
 }
 
@@ -324,11 +329,15 @@ pub(super) struct FakeConsole {
     pub typed: spin::Mutex<VecDeque<u8>>,
     /// Times a partial line was asked to be shown.
     pub flushes: AtomicU32,
+    /// The last write did not end its line, and no flush came since.
+    pub partial: AtomicBool,
 }
 
 impl FirmwareConsole for FakeConsole {
     fn write(&self, bytes: &[u8]) {
         self.written.lock().extend_from_slice(bytes);
+        self.partial
+            .store(bytes.last().is_some_and(|&b| b != b'\n'), Ordering::Relaxed);
     }
     fn read(&self, buf: &mut [u8]) -> usize {
         let mut typed = self.typed.lock();
@@ -342,6 +351,10 @@ impl FirmwareConsole for FakeConsole {
     }
     fn flush(&self) {
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.partial.store(false, Ordering::Relaxed);
+    }
+    fn holds_partial_line(&self) -> bool {
+        self.partial.load(Ordering::Relaxed)
     }
 }
 

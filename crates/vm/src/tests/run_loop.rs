@@ -141,6 +141,35 @@ fn waiting_shows_the_consoles_partial_line() {
 }
 
 #[test]
+fn waits_stay_in_the_guest_only_for_a_vcpu_alone_with_nothing_to_show() {
+    let (mut vm, console) = console_vm();
+    let host = FakeHost::on(0);
+    // Sharing its physical CPU (how a slot starts): every wait exits.
+    assert_eq!(run(&vm, 0, &host), Turn::Waiting);
+    assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(true));
+    vm.cpus[0].alone = true;
+    assert_eq!(run(&vm, 0, &host), Turn::Waiting);
+    assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(false));
+    // A prompt without its line end: the next wait exits, to show it.
+    poke(&vm, RAM_BASE + 0x1000, b"login: ");
+    script(
+        &vm,
+        0,
+        [VcpuExit::ConsoleWrite {
+            addr: gpa(RAM_BASE + 0x1000),
+            len: 7,
+        }],
+    );
+    let flushes = console.flushes.load(Ordering::Relaxed);
+    assert_eq!(run(&vm, 0, &host), Turn::Waiting);
+    assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(true));
+    assert_eq!(console.flushes.load(Ordering::Relaxed), flushes + 1);
+    // Shown: waits stay in the guest again.
+    assert_eq!(run(&vm, 0, &host), Turn::Waiting);
+    assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(false));
+}
+
+#[test]
 fn a_reset_gives_the_cpu_back_and_stops_the_others() {
     let vm = test_vm(2);
     let host = FakeHost::on(0);

@@ -259,12 +259,14 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
                 count += 1;
             }
             // Pending again while the guest holds it (a level line still high, an SGI
-            // sent again): the next entry looks again. A hardware-linked one comes
-            // back through its physical interrupt once the guest deactivated it.
+            // sent again): the next entry looks again, and the guest's next wait
+            // exits so that there is one. A hardware-linked one comes back through
+            // its physical interrupt once the guest deactivated it.
             if in_lrs.get(..count).unwrap_or(&[]).iter().any(|&intid| {
                 hardware_link(intid, linked).is_none() && model.is_pending(index, intid)
             }) {
                 vgic.refresh(index);
+                vcpu.exit_next_wait();
             }
             false
         });
