@@ -318,7 +318,7 @@ fn build(
                 vmid,
                 root: stage2.root(),
                 index,
-                count: pcpus.len(),
+                pcpus: &pcpus,
                 created_at,
                 memory: &memory,
                 config: &config,

@@ -12,6 +12,8 @@
     clippy::indexing_slicing
 )]
 
+extern crate alloc;
+
 pub mod csr;
 pub mod insn;
 pub mod sbi;

@@ -174,6 +174,16 @@ pub enum ResetKind {
     WarmReboot,
 }
 
+/// What a remote fence call orders on its target harts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fence {
+    /// FENCE.I: instruction fetches see earlier stores (sbi_remote_fence_i).
+    Instructions,
+    /// The guest's address translations (sbi_remote_sfence_vma and its ASID form):
+    /// on a hart of the hypervisor, an HFENCE.VVMA for the VM's VMID.
+    Translations,
+}
+
 /// What an SBI call asks for.
 ///
 /// For a legacy call ([`is_legacy`]) only a0 is written back: the `error` of an
@@ -201,11 +211,14 @@ pub enum SbiCall {
         targets: HartMask,
     },
     /// sbi_remote_fence_i, sbi_remote_sfence_vma or sbi_remote_sfence_vma_asid: the
-    /// hypervisor fences every target hart completely (instruction fetches and the
-    /// whole VS-stage TLB), so the range and ASID do not matter, and answers SUCCESS.
+    /// hypervisor fences the physical harts of the targets (a remote sfence.vma as
+    /// the whole VS-stage TLB of the VM, so the range and ASID do not matter) and
+    /// answers SUCCESS.
     RemoteFence {
         /// The harts named.
         targets: HartMask,
+        /// What is fenced.
+        fence: Fence,
     },
     /// sbi_hart_start: start hart `hart` in S-mode at `start_addr` with its hart id
     /// in a0 and `opaque` in a1. Answer with [`encode_answer`].
@@ -351,6 +364,11 @@ pub fn decode(a: [u64; 8]) -> SbiCall {
         // guests do not get: NOT_SUPPORTED, as the specification asks.
         eid::RFENCE if fid <= fid::REMOTE_SFENCE_VMA_ASID => SbiCall::RemoteFence {
             targets: HartMask::new(a0, a1),
+            fence: if fid == fid::REMOTE_FENCE_I {
+                Fence::Instructions
+            } else {
+                Fence::Translations
+            },
         },
         eid::HSM => hsm(fid, a0, a1, a2),
         eid::SRST if fid == fid::SYSTEM_RESET => system_reset(a0, a1),

@@ -3,7 +3,7 @@
 use tessera_vcpu::CallAnswer;
 
 use crate::sbi::{
-    HartMask, IMPL_ID, IMPL_VERSION, ResetKind, SPEC_VERSION, SbiCall, answer, decode, eid,
+    Fence, HartMask, IMPL_ID, IMPL_VERSION, ResetKind, SPEC_VERSION, SbiCall, answer, decode, eid,
     encode_answer, encode_legacy_console_answer, error, fid, hart_state, is_implemented, is_legacy,
 };
 
@@ -237,18 +237,25 @@ fn rfence_extension() {
         fid::REMOTE_SFENCE_VMA,
         fid::REMOTE_SFENCE_VMA_ASID,
     ] {
+        let fence = if function == fid::REMOTE_FENCE_I {
+            Fence::Instructions
+        } else {
+            Fence::Translations
+        };
         // Start, size and ASID (a2..a4) do not matter: the fence is complete.
         let decoded = decode([0b11, 4, 0x8000_0000, 0x1000, 7, 0, function, eid::RFENCE]);
         assert_eq!(
             decoded,
             SbiCall::RemoteFence {
-                targets: HartMask::new(0b11, 4)
+                targets: HartMask::new(0b11, 4),
+                fence,
             }
         );
         assert_eq!(
             call(eid::RFENCE, function, [0, u64::MAX, 0]),
             SbiCall::RemoteFence {
-                targets: HartMask::all()
+                targets: HartMask::all(),
+                fence,
             }
         );
     }
@@ -482,7 +489,7 @@ fn decode_never_panics() {
             a[6] = next() % 8;
         }
         let decoded = decode(a);
-        if let SbiCall::SendIpi { targets } | SbiCall::RemoteFence { targets } = decoded {
+        if let SbiCall::SendIpi { targets } | SbiCall::RemoteFence { targets, .. } = decoded {
             assert!(targets.iter_up_to(1 << 20).count() <= 64 || targets.is_all());
             let _ = targets.fits(next());
         }
@@ -518,6 +525,22 @@ fn hart_mask_with_base() {
     let empty = HartMask::new(0, 0);
     assert_eq!(empty.iter_up_to(u64::MAX).count(), 0);
     assert!(empty.fits(0));
+}
+
+#[test]
+fn hart_masks_map_to_the_physical_harts_they_run_on() {
+    // vCPU harts 0..3 pinned to physical harts 2, 3, 0 and 1.
+    let pinned = [2, 3, 0, 1];
+    assert_eq!(HartMask::new(0b0001, 0).physical(&pinned), Some(0b0100));
+    assert_eq!(HartMask::new(0b0011, 0).physical(&pinned), Some(0b1100));
+    assert_eq!(HartMask::new(0b1, 2).physical(&pinned), Some(0b0001));
+    assert_eq!(HartMask::all().physical(&pinned), Some(0b1111));
+    // Harts the VM does not have add nothing; no hart named, no physical hart.
+    assert_eq!(HartMask::new(0b1_0001, 0).physical(&pinned), Some(0b0100));
+    assert_eq!(HartMask::new(0, 0).physical(&pinned), Some(0));
+    // A physical hart past 63 does not fit a mask.
+    assert_eq!(HartMask::new(0b10, 0).physical(&[0, 64]), None);
+    assert_eq!(HartMask::new(0b01, 0).physical(&[0, 64]), Some(1));
 }
 
 #[test]

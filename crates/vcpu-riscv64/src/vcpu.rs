@@ -4,7 +4,8 @@
 
 use crate::csr;
 use crate::insn::{self, MemAccess};
-use crate::sbi::{self, ResetKind, SbiCall};
+use crate::sbi::{self, Fence, HartMask, ResetKind, SbiCall};
+use alloc::vec::Vec;
 use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::guest::{self, GuestRegs};
@@ -146,8 +147,9 @@ pub struct Riscv64Vcpu {
     fp: FpRegs,
     hgatp: u64,
     hart_id: u64,
-    /// Harts of the VM (ids 0 to this - 1): hart masks naming others are refused.
-    harts: u64,
+    /// The physical hart each hart of the VM runs on, by hart id (so the VM has
+    /// `pinned.len()` harts: hart masks naming others are refused).
+    pinned: Vec<u64>,
     /// The guest ran at S level (VS) rather than U level (VU) when it last trapped:
     /// sstatus.SPP as the trap left it, and what SRET returns to.
     supervisor: bool,
@@ -166,9 +168,10 @@ pub struct Riscv64Vcpu {
 }
 
 impl Riscv64Vcpu {
-    /// Hart `hart_id` of the VM with `vmid`, G-stage root `root` and `harts` harts. It
-    /// starts in reset state at address 0; call `reset`.
-    pub fn new(vmid: u16, root: HostPhysAddr, hart_id: u64, harts: u64) -> Self {
+    /// Hart `hart_id` of the VM with `vmid` and G-stage root `root`, whose hart `i`
+    /// runs on physical hart `pinned[i]`. It starts in reset state at address 0; call
+    /// `reset`.
+    pub fn new(vmid: u16, root: HostPhysAddr, hart_id: u64, pinned: Vec<u64>) -> Self {
         Self {
             regs: GuestRegs::default(),
             pc: 0,
@@ -180,7 +183,7 @@ impl Riscv64Vcpu {
             fp: FpRegs::default(),
             hgatp: HGATP_SV39X4 | (u64::from(vmid) << 44) | (root.raw() >> 12),
             hart_id,
-            harts,
+            pinned,
             supervisor: true,
             hvip: 0,
             dirty: true,
@@ -221,6 +224,45 @@ impl Riscv64Vcpu {
             live
         };
         self.hvip != 0 || counter() >= deadline
+    }
+
+    /// Carries out a guest's remote fence on the physical harts its targets run on
+    /// (through the firmware, which fences with this VM's VMID from hgatp, loaded
+    /// here), or on this hart alone when it is the only one: wherever they run,
+    /// their stale translations or instructions are gone before the call returns,
+    /// and harts of other VMs are left alone.
+    fn remote_fence(&self, targets: HartMask, fence: Fence) {
+        let own = self
+            .pinned
+            .get(self.hart_id as usize)
+            .filter(|&&hart| hart < 64)
+            .map(|&hart| 1u64 << hart);
+        let (mask, base) = match targets.physical(&self.pinned) {
+            Some(0) => return,
+            Some(mask) if Some(mask) == own => {
+                // SAFETY: fences only order this hart's fetches or drop its cached
+                // translations of the loaded VM (the VMID in hgatp).
+                unsafe {
+                    match fence {
+                        Fence::Instructions => asm!("fence.i", options(nostack)),
+                        Fence::Translations => asm!(
+                            ".option push",
+                            ".option arch, +h",
+                            "hfence.vvma zero, zero",
+                            ".option pop",
+                            options(nostack)
+                        ),
+                    }
+                }
+                return;
+            }
+            Some(mask) => (mask, 0),
+            None => (0, u64::MAX),
+        };
+        match fence {
+            Fence::Instructions => sbi_firmware::remote_fence_i(mask, base),
+            Fence::Translations => sbi_firmware::remote_hfence_vvma(mask, base),
+        }
     }
 
     fn set_reg(&mut self, reg: u8, value: u64) {
@@ -269,8 +311,8 @@ impl Riscv64Vcpu {
                 self.answer_sbi(sbi::error::SUCCESS, 0);
                 None
             }
-            SbiCall::SendIpi { targets } | SbiCall::RemoteFence { targets }
-                if !targets.fits(self.harts) =>
+            SbiCall::SendIpi { targets } | SbiCall::RemoteFence { targets, .. }
+                if !targets.fits(self.pinned.len() as u64) =>
             {
                 self.answer_sbi(sbi::error::INVALID_PARAM, 0);
                 None
@@ -280,12 +322,8 @@ impl Riscv64Vcpu {
                 let mask = targets.iter_up_to(64).fold(0u64, |m, hart| m | (1 << hart));
                 Some(VcpuExit::SendIpi { value: mask })
             }
-            SbiCall::RemoteFence { .. } => {
-                // The firmware fences every physical hart, with this VM's VMID (from
-                // hgatp, loaded here): wherever the guest's harts run, their stale
-                // translations and instructions are gone before the call returns.
-                sbi_firmware::remote_fence_i_all();
-                sbi_firmware::remote_hfence_vvma_all();
+            SbiCall::RemoteFence { targets, fence } => {
+                self.remote_fence(targets, fence);
                 self.answer_sbi(sbi::error::SUCCESS, 0);
                 None
             }

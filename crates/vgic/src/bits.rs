@@ -31,6 +31,51 @@ pub(crate) const PRIORITY_MASK: u8 = 0xf8;
 /// [`IrqBlock::pending_words`]'s summary (GICv3 SPIs end at 1019).
 const MAX_BLOCK_END: u32 = 64 * 32;
 
+/// The bit arrays of one register word (32 INTIDs) side by side, so one look-up
+/// reaches every flag of an interrupt and its pending state.
+#[derive(Clone, Copy, Debug, Default)]
+struct Word {
+    group: u32,
+    enabled: u32,
+    pending: u32,
+    active: u32,
+    /// The input line of each interrupt, as its source drives it.
+    line: u32,
+    /// Edge-triggered (ICFGR Int_config[1]); level-sensitive when clear.
+    edge: u32,
+}
+
+impl Word {
+    /// One bit array's bits.
+    fn get(&self, field: Field) -> u32 {
+        match field {
+            Field::Group => self.group,
+            Field::Enabled => self.enabled,
+            Field::Pending => self.pending,
+            Field::Active => self.active,
+            Field::Line => self.line,
+            Field::Edge => self.edge,
+        }
+    }
+
+    /// One bit array's bits, to change.
+    fn get_mut(&mut self, field: Field) -> &mut u32 {
+        match field {
+            Field::Group => &mut self.group,
+            Field::Enabled => &mut self.enabled,
+            Field::Pending => &mut self.pending,
+            Field::Active => &mut self.active,
+            Field::Line => &mut self.line,
+            Field::Edge => &mut self.edge,
+        }
+    }
+
+    /// The pending interrupts: latched, or level-sensitive with their line high.
+    fn pending(&self) -> u32 {
+        self.pending | (self.line & !self.edge)
+    }
+}
+
 /// The state of the interrupts `first..end`.
 #[derive(Clone, Debug)]
 pub(crate) struct IrqBlock {
@@ -40,17 +85,11 @@ pub(crate) struct IrqBlock {
     end: u32,
     /// INTIDs below this one are always edge-triggered (the SGIs of a redistributor).
     fixed_edge_below: u32,
-    group: Vec<u32>,
-    enabled: Vec<u32>,
-    pending: Vec<u32>,
-    active: Vec<u32>,
-    /// The input line of each interrupt, as its source drives it.
-    line: Vec<u32>,
-    /// Edge-triggered (ICFGR Int_config[1]); level-sensitive when clear.
-    edge: Vec<u32>,
+    /// The bit arrays, a record per register word.
+    words: Vec<Word>,
     /// One byte per INTID `0..end`.
     priority: Vec<u8>,
-    /// Bit `w` set when word `w` of `pending` is not zero: scans skip empty words.
+    /// Bit `w` set when word `w` holds a pending interrupt: scans skip empty words.
     pending_summary: u64,
 }
 
@@ -65,12 +104,7 @@ impl IrqBlock {
             first,
             end,
             fixed_edge_below,
-            group: vec![0; words],
-            enabled: vec![0; words],
-            pending: vec![0; words],
-            active: vec![0; words],
-            line: vec![0; words],
-            edge: vec![0; words],
+            words: vec![Word::default(); words],
             priority: vec![0; end as usize],
             pending_summary: 0,
         };
@@ -97,29 +131,21 @@ impl IrqBlock {
     /// Word `word` of a flag array (zero outside the block); pending is the latch or
     /// the line of a level-sensitive interrupt.
     pub(crate) fn word(&self, flag: Flag, word: u32) -> u32 {
-        match flag {
-            Flag::Pending => self.pending_word(word),
-            _ => self.raw_word(Field::from(flag), word),
-        }
-    }
-
-    /// Word `word` of one bit array as stored.
-    fn raw_word(&self, field: Field, word: u32) -> u32 {
-        self.field(field).get(word as usize).copied().unwrap_or(0)
-    }
-
-    /// The pending interrupts of word `word`: latched, or level-sensitive with their
-    /// line high.
-    fn pending_word(&self, word: u32) -> u32 {
-        let level = self.raw_word(Field::Line, word) & !self.raw_word(Field::Edge, word);
-        self.raw_word(Field::Pending, word) | level
+        self.words
+            .get(word as usize)
+            .map_or(0, |record| match flag {
+                Flag::Pending => record.pending(),
+                _ => record.get(Field::from(flag)),
+            })
     }
 
     /// Takes the input lines of `other` (a block of the same INTIDs).
     pub(crate) fn keep_lines_of(&mut self, other: &Self) {
-        self.line.clone_from(&other.line);
+        for (mine, theirs) in self.words.iter_mut().zip(&other.words) {
+            mine.line = theirs.line;
+        }
         for word in 0..self.words() {
-            self.summarize(Field::Line, word);
+            self.summarize(word);
         }
     }
 
@@ -140,10 +166,10 @@ impl IrqBlock {
     pub(crate) fn set_bits(&mut self, flag: Flag, word: u32, mask: u32) -> u32 {
         let valid = self.valid_mask(word);
         let before = self.word(flag, word);
-        match self.field_mut(Field::from(flag)).get_mut(word as usize) {
-            Some(bits) => {
-                *bits |= mask & valid;
-                self.summarize(flag.into(), word);
+        match self.words.get_mut(word as usize) {
+            Some(record) => {
+                *record.get_mut(flag.into()) |= mask & valid;
+                self.summarize_after(flag.into(), word);
                 mask & valid & !before
             }
             None => 0,
@@ -152,19 +178,19 @@ impl IrqBlock {
 
     /// Clears the bits of `mask` in word `word` of a flag array.
     pub(crate) fn clear_bits(&mut self, flag: Flag, word: u32, mask: u32) {
-        if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
-            *bits &= !mask;
+        if let Some(record) = self.words.get_mut(word as usize) {
+            *record.get_mut(flag.into()) &= !mask;
+            self.summarize_after(flag.into(), word);
         }
-        self.summarize(flag.into(), word);
     }
 
     /// Replaces word `word` of a flag array with `value` (bits outside the block dropped).
     pub(crate) fn write_word(&mut self, flag: Flag, word: u32, value: u32) {
         let valid = self.valid_mask(word);
-        if let Some(bits) = self.field_mut(Field::from(flag)).get_mut(word as usize) {
-            *bits = value & valid;
+        if let Some(record) = self.words.get_mut(word as usize) {
+            *record.get_mut(flag.into()) = value & valid;
+            self.summarize_after(flag.into(), word);
         }
-        self.summarize(flag.into(), word);
     }
 
     /// One flag of `intid` (false outside the block), as [`IrqBlock::word`] reads it.
@@ -181,7 +207,9 @@ impl IrqBlock {
 
     /// Pending and enabled: what the block would forward if nothing else held it back.
     pub(crate) fn ready_word(&self, word: u32) -> u32 {
-        self.word(Flag::Pending, word) & self.word(Flag::Enabled, word)
+        self.words
+            .get(word as usize)
+            .map_or(0, |record| record.pending() & record.enabled)
     }
 
     /// The words of the flag arrays from `first_word` on with a pending interrupt,
@@ -235,64 +263,49 @@ impl IrqBlock {
                 self.set_bit_in(Field::Edge, intid, value & (2 << (2 * k)) != 0);
             }
         }
-        // Which interrupts are level-sensitive decides which lines count as pending.
-        self.summarize(Field::Pending, word.saturating_mul(16) / 32);
     }
 
     fn bit_in(&self, field: Field, intid: u32) -> bool {
         self.contains(intid)
             && self
-                .field(field)
+                .words
                 .get((intid / 32) as usize)
-                .is_some_and(|bits| bits & (1 << (intid % 32)) != 0)
+                .is_some_and(|record| record.get(field) & (1 << (intid % 32)) != 0)
     }
 
     fn set_bit_in(&mut self, field: Field, intid: u32, value: bool) {
         if !self.contains(intid) {
             return;
         }
-        if let Some(bits) = self.field_mut(field).get_mut((intid / 32) as usize) {
+        let word = intid / 32;
+        if let Some(record) = self.words.get_mut(word as usize) {
+            let bits = record.get_mut(field);
             if value {
                 *bits |= 1 << (intid % 32);
             } else {
                 *bits &= !(1 << (intid % 32));
             }
+            self.summarize_after(field, word);
         }
-        self.summarize(field, intid / 32);
     }
 
-    /// Brings the pending summary up to date after `field`'s word `word` changed.
-    fn summarize(&mut self, field: Field, word: u32) {
-        if matches!(field, Field::Pending | Field::Line | Field::Edge) && word < self.words() {
-            let bits = self.pending_word(word);
+    /// Brings the pending summary up to date after `field`'s bits of word `word`
+    /// changed (only the latch, the lines and the trigger decide what is pending).
+    fn summarize_after(&mut self, field: Field, word: u32) {
+        if matches!(field, Field::Pending | Field::Line | Field::Edge) {
+            self.summarize(word);
+        }
+    }
+
+    /// Brings the pending summary's bit of word `word` up to date.
+    fn summarize(&mut self, word: u32) {
+        if let Some(record) = self.words.get(word as usize) {
             let bit = 1u64 << (word % 64);
-            if bits != 0 {
+            if record.pending() != 0 {
                 self.pending_summary |= bit;
             } else {
                 self.pending_summary &= !bit;
             }
-        }
-    }
-
-    fn field(&self, field: Field) -> &Vec<u32> {
-        match field {
-            Field::Group => &self.group,
-            Field::Enabled => &self.enabled,
-            Field::Pending => &self.pending,
-            Field::Active => &self.active,
-            Field::Line => &self.line,
-            Field::Edge => &self.edge,
-        }
-    }
-
-    fn field_mut(&mut self, field: Field) -> &mut Vec<u32> {
-        match field {
-            Field::Group => &mut self.group,
-            Field::Enabled => &mut self.enabled,
-            Field::Pending => &mut self.pending,
-            Field::Active => &mut self.active,
-            Field::Line => &mut self.line,
-            Field::Edge => &mut self.edge,
         }
     }
 }

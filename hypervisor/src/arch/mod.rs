@@ -19,9 +19,10 @@ pub struct VcpuSetup<'a> {
     pub root: HostPhysAddr,
     /// The vCPU's index in its VM.
     pub index: usize,
-    /// The VM's vCPU count (x86 describes it in CPUID; riscv64 checks hart masks).
+    /// The physical CPU of each of the VM's vCPUs, by vCPU index (x86 describes
+    /// their count in CPUID; riscv64 checks hart masks and fences those CPUs).
     #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
-    pub count: usize,
+    pub pcpus: &'a [usize],
     /// Counter ticks when the VM was created (where the guest's counter starts; riscv64
     /// guests read the platform's time as it is).
     #[cfg_attr(target_arch = "riscv64", allow(dead_code))]

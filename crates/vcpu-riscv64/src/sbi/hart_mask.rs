@@ -83,4 +83,16 @@ impl HartMask {
             .filter(|bit| self.mask >> bit & 1 == 1)
             .all(|bit| self.base.checked_add(bit).is_some_and(|hart| hart < harts))
     }
+
+    /// The physical harts that the named harts run on, as a bit mask with base 0:
+    /// hart `i` runs on physical hart `pinned[i]`; harts past `pinned` are not
+    /// counted. `None` when one of them runs on a hart a mask cannot hold (id 64 or
+    /// more).
+    pub fn physical(&self, pinned: &[u64]) -> Option<u64> {
+        self.iter_up_to(pinned.len() as u64)
+            .try_fold(0u64, |mask, hart| {
+                let physical = *pinned.get(usize::try_from(hart).ok()?)?;
+                (physical < 64).then(|| mask | 1 << physical)
+            })
+    }
 }

@@ -33,6 +33,33 @@ struct Model {
     harts: u32,
     /// vCPUs (bit mask) with an SBI IPI not yet handed to them.
     ipis: AtomicU64,
+    /// The PLIC's asserted context lines (bit n for context n), published by every
+    /// change to the model ([`Model::change`]): an entry reads its vCPU's line
+    /// without the model's lock.
+    lines: AtomicU64,
+    /// Contexts whose line changed and whose vCPU has not been kicked for it.
+    changed: AtomicU64,
+}
+
+impl Model {
+    /// Runs `change` on the PLIC model (when the VM has one), then publishes its
+    /// context lines and the contexts whose line changed.
+    fn change<R>(&self, change: impl FnOnce(&mut Plic) -> R) -> Option<R> {
+        let mut plic = self.plic.as_ref()?.lock();
+        let result = change(&mut plic);
+        self.lines
+            .store(plic.contexts_with_interrupts(), Ordering::Release);
+        self.changed.fetch_or(plic.take_changed(), Ordering::AcqRel);
+        Some(result)
+    }
+
+    /// Whether context `context`'s line is asserted, from the published lines.
+    fn line_of(&self, context: u32) -> bool {
+        self.lines
+            .load(Ordering::Acquire)
+            .checked_shr(context)
+            .is_some_and(|lines| lines & 1 != 0)
+    }
 }
 
 /// A VM's interrupt state: IPIs between its vCPUs, and its emulated PLIC.
@@ -48,6 +75,8 @@ impl IrqChip {
             sources: plic_sources.unwrap_or(0),
             harts,
             ipis: AtomicU64::new(0),
+            lines: AtomicU64::new(0),
+            changed: AtomicU64::new(0),
         }))
     }
 
@@ -58,14 +87,10 @@ impl IrqChip {
 
     /// Makes source `irq` pending (an edge); whether the VM can take it.
     pub fn raise(&self, _vcpu: usize, irq: u32) -> bool {
-        let Some(plic) = &self.0.plic else {
-            return false;
-        };
         if irq == 0 || irq > self.0.sources {
             return false;
         }
-        plic.lock().raise(irq);
-        true
+        self.0.change(|plic| plic.raise(irq)).is_some()
     }
 
     /// The window onto the PLIC model, for the VM's bus.
@@ -89,16 +114,17 @@ impl InterruptController<Riscv64Vcpu> for IrqChip {
     /// Back to the power-on state (VM reset).
     fn reset(&self) {
         let model = &self.0;
-        if let Some(plic) = &model.plic {
-            *plic.lock() = Plic::new(model.sources, model.harts.saturating_mul(2));
-        }
+        model.change(|plic| *plic = Plic::new(model.sources, model.harts.saturating_mul(2)));
         model.ipis.store(0, Ordering::Release);
     }
 
     /// The vCPUs (bit mask) whose external interrupt line may have changed.
     fn take_kicks(&self) -> u64 {
-        let Some(plic) = &self.0.plic else { return 0 };
-        let contexts = plic.lock().take_changed();
+        // Looked at before it is taken, as the IPIs in `deliver` are.
+        if self.0.changed.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        let contexts = self.0.changed.swap(0, Ordering::AcqRel);
         // Context 2h + 1 is hart h's S mode.
         (0..32u32)
             .filter(|hart| contexts & (1u64 << (2 * hart + 1)) != 0)
@@ -123,22 +149,21 @@ impl InterruptController<Riscv64Vcpu> for IrqChip {
         let model = &self.0;
         vcpu.has_pending_interrupt()
             || (index < 64 && model.ipis.load(Ordering::Acquire) & (1 << index) != 0)
-            || model
-                .plic
-                .as_ref()
-                .is_some_and(|plic| plic.lock().context_interrupt(context(index)))
+            || model.line_of(context(index))
     }
 
     /// Sets vCPU `index`'s virtual interrupt lines before it runs: external from its
     /// PLIC context, software when an IPI waits for it.
     fn deliver(&self, index: usize, vcpu: &mut Riscv64Vcpu, _linked: &[u32]) {
         let model = &self.0;
-        if let Some(plic) = &model.plic {
-            vcpu.set_external_interrupt(plic.lock().context_interrupt(context(index)));
-        }
+        vcpu.set_external_interrupt(model.line_of(context(index)));
         if index < 64 {
             let bit = 1u64 << index;
-            if model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
+            // Looked at before it is taken: an atomic read-modify-write costs
+            // far more than a load under QEMU's TCG, and mostly none waits.
+            if model.ipis.load(Ordering::Acquire) & bit != 0
+                && model.ipis.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+            {
                 vcpu.set_software_interrupt(true);
             }
         }
@@ -155,9 +180,7 @@ pub struct IrqLine {
 impl IrqLine {
     /// Follows the device's output level.
     pub fn set_level(&self, high: bool) {
-        if let Some(plic) = &self.model.plic {
-            plic.lock().set_level(self.irq, high);
-        }
+        self.model.change(|plic| plic.set_level(self.irq, high));
     }
 }
 
@@ -172,17 +195,16 @@ impl SharedMmio for PlicWindow {
     }
 
     fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
-        match &self.model.plic {
-            Some(plic) => plic.lock().read(offset, width),
-            None => Err(DeviceError::NoRegister { offset }),
-        }
+        // A read changes the model too: a claim takes the interrupt.
+        self.model
+            .change(|plic| plic.read(offset, width))
+            .unwrap_or(Err(DeviceError::NoRegister { offset }))
     }
 
     fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
-        match &self.model.plic {
-            Some(plic) => plic.lock().write(offset, width, value),
-            None => Err(DeviceError::NoRegister { offset }),
-        }
+        self.model
+            .change(|plic| plic.write(offset, width, value))
+            .unwrap_or(Err(DeviceError::NoRegister { offset }))
     }
 }
 

@@ -68,11 +68,12 @@ pub fn pcpu_of(hart: u64) -> Result<usize, String> {
 /// The hart `setup` describes. Guests read the platform's `time` directly
 /// (htimedelta 0), so the creation time is not used.
 pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
+    let harts = setup.pcpus.iter().map(|&pcpu| pcpu as u64).collect();
     Ok(Vcpu::new(
         u16::from(setup.vmid),
         setup.root,
         setup.index as u64,
-        setup.count as u64,
+        harts,
     ))
 }
 

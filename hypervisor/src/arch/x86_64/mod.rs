@@ -94,7 +94,7 @@ pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
         asid: u32::from(setup.vmid) + 1,
         ncr3: setup.root,
         index: setup.index as u32,
-        count: setup.count as u32,
+        count: setup.pcpus.len() as u32,
         tsc_offset: setup.created_at.wrapping_neg(),
         ram,
         entry: if setup.config.kernel.is_multiboot() {

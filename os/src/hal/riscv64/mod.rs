@@ -49,5 +49,5 @@ pub fn counter_ticks() -> u64 {
 pub fn sync_caches_for_guest(_addr: u64, _len: u64) {
     // SAFETY: FENCE.I only orders instruction fetches after earlier stores.
     unsafe { core::arch::asm!("fence rw, rw", "fence.i", options(nostack)) };
-    sbi::remote_fence_i_all();
+    sbi::remote_fence_i(0, u64::MAX);
 }

@@ -48,15 +48,17 @@ pub fn send_ipi(mask: u64, base: u64) {
     call(EID_IPI, 0, mask, base, 0);
 }
 
-/// FENCE.I on every hart.
-pub fn remote_fence_i_all() {
-    call(EID_RFENCE, RFENCE_FENCE_I, 0, u64::MAX, 0);
+/// FENCE.I on the harts of `mask` (relative to `base`; `base` = u64::MAX means
+/// every hart).
+pub fn remote_fence_i(mask: u64, base: u64) {
+    call(EID_RFENCE, RFENCE_FENCE_I, mask, base, 0);
 }
 
-/// HFENCE.VVMA on every hart for the VMID in this hart's hgatp: every guest
-/// translation of the loaded VM, everywhere, is dropped.
-pub fn remote_hfence_vvma_all() {
-    call4(EID_RFENCE, RFENCE_HFENCE_VVMA, [0, u64::MAX, 0, u64::MAX]);
+/// HFENCE.VVMA on the harts of `mask` (relative to `base`; `base` = u64::MAX means
+/// every hart) for the VMID in this hart's hgatp: every guest translation of the
+/// loaded VM there is dropped.
+pub fn remote_hfence_vvma(mask: u64, base: u64) {
+    call4(EID_RFENCE, RFENCE_HFENCE_VVMA, [mask, base, 0, u64::MAX]);
 }
 
 /// Powers the machine off.
