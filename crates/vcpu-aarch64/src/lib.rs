@@ -20,6 +20,8 @@ pub mod timer;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod context;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod debug;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod gic_cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod vcpu;

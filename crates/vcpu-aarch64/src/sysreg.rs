@@ -1,6 +1,7 @@
-//! What to do with a trapped system register access. Debug and performance-monitor
-//! registers are hidden (read as zero, writes ignored), set/way cache maintenance is
-//! completed by the hypervisor, and anything else trapped is undefined for the guest.
+//! What to do with a trapped system register access. Performance-monitor registers
+//! are hidden (read as zero, writes ignored), set/way cache maintenance is completed
+//! by the hypervisor, and anything else trapped is undefined for the guest. Debug
+//! registers are not trapped: the guest owns them (`DebugContext`).
 
 use crate::esr::SysRegEncoding;
 
@@ -69,8 +70,6 @@ pub fn classify(reg: SysRegEncoding) -> SysRegAction {
         (3, 0, 0, 1..=7, _) => SysRegAction::IdRegister { crm, op2 },
         // ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1: op0=3, op1=0, CRn=12, CRm=11, op2=5/6/7.
         (3, 0, 12, 11, 5..=7) => SysRegAction::SendSgi,
-        // Debug registers (op0=2: MDSCR, DBGB*/DBGW*, OSLAR, OSDLR, ...).
-        (2, _, _, _, _) => SysRegAction::ReadAsZeroWriteIgnored,
         // PMU: PMCR_EL0.. (op1=3, CRn=9), PMEVCNTR/PMEVTYPER (op1=3, CRn=14), PMINTEN (op1=0, CRn=9, CRm=14).
         (3, 3, 9, _, _) | (3, 3, 14, 8..=15, _) | (3, 0, 9, 14, 1 | 2) => {
             SysRegAction::ReadAsZeroWriteIgnored
@@ -94,11 +93,7 @@ mod tests {
     }
 
     #[test]
-    fn hides_debug_and_pmu() {
-        assert_eq!(
-            classify(enc(2, 0, 0, 2, 2)),
-            SysRegAction::ReadAsZeroWriteIgnored
-        ); // MDSCR_EL1
+    fn hides_the_pmu() {
         assert_eq!(
             classify(enc(3, 3, 9, 12, 0)),
             SysRegAction::ReadAsZeroWriteIgnored

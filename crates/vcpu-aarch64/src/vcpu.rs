@@ -3,6 +3,7 @@
 //! and the state moved in and out when a physical CPU switches vCPUs.
 
 use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
+use crate::debug::DebugContext;
 use crate::esr::{self, AbortOn, DataAbort, Exception};
 use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
 use crate::psci::{self, Call};
@@ -39,8 +40,12 @@ const HCR_GUEST: u64 = (1 << 0)
 const HCR_WAIT_TRAPS: u64 = (1 << 13) | (1 << 14);
 /// HCR_EL2.APK and API: pointer authentication keys and instructions are not trapped.
 const HCR_PAUTH: u64 = (1 << 40) | (1 << 41);
-/// MDCR_EL2: TPMCR, TPM, TDA, TDOSA, TDRA: PMU and debug registers trap.
-const MDCR_TRAPS: u64 = (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11);
+/// MDCR_EL2: TPMCR, TPM: PMU registers trap. TDA, TDOSA, TDRA and TDE are clear:
+/// the guest owns its debug registers (switched with the vCPU, `DebugContext`) and
+/// takes its own debug exceptions.
+const MDCR_TRAPS: u64 = (1 << 5) | (1 << 6);
+/// SPSR_EL2.SS (bit 21): the guest's software step is active-not-pending.
+const SPSR_SS: u64 = 1 << 21;
 /// CPTR_EL2 (nVHE): RES1 bits, SVE (TZ) and SME (TSM) trapped, FP/SIMD not trapped.
 const CPTR_GUEST: u64 = 0x33FF;
 /// CNTHCTL_EL2: EL1PCTEN and EL1PCEN: the guest reads the physical counter and timer.
@@ -90,6 +95,7 @@ pub struct Aarch64Vcpu {
     pstate: u64,
     el1: El1Context,
     fp: FpContext,
+    debug: DebugContext,
     gic: VirtualCpuInterface,
     /// CNTVOFF_EL2 of the VM: its virtual counter started at zero when it was created.
     cntvoff: u64,
@@ -145,6 +151,7 @@ impl Aarch64Vcpu {
                 ..El1Context::default()
             },
             fp: FpContext::default(),
+            debug: DebugContext::default(),
             gic: VirtualCpuInterface::default(),
             cntvoff,
             dirty: true,
@@ -228,18 +235,27 @@ impl Aarch64Vcpu {
         self.regs.x.get(usize::from(rt)).copied().unwrap_or(0)
     }
 
+    /// Moves the guest past the instruction the hypervisor completed for it. A guest
+    /// stepping itself (MDSCR_EL1.SS) then takes its software-step exception before
+    /// the next instruction, as after any instruction that completes: PSTATE.SS is
+    /// cleared (active-pending).
+    fn step_over(&mut self) {
+        self.pc = self.pc.wrapping_add(4);
+        self.pstate &= !SPSR_SS;
+    }
+
     /// Handles a synchronous exit; `None` means resume the guest at once.
     fn handle_sync(&mut self, esr: u64) -> Result<Option<VcpuExit>, VcpuError> {
         match esr::decode(esr) {
             Exception::WaitFor { .. } => {
-                self.pc = self.pc.wrapping_add(4);
+                self.step_over();
                 Ok(Some(VcpuExit::Idle))
             }
             // HVC's preferred return address is already the next instruction.
             Exception::Hvc(imm) => Ok(self.firmware_call(imm)),
             // A trapped SMC returns to the SMC itself: step over it.
             Exception::Smc(imm) => {
-                self.pc = self.pc.wrapping_add(4);
+                self.step_over();
                 Ok(self.firmware_call(imm))
             }
             Exception::SysReg(access) => {
@@ -248,11 +264,11 @@ impl Aarch64Vcpu {
                         if access.read {
                             self.set_reg(access.rt, 0);
                         }
-                        self.pc = self.pc.wrapping_add(4);
+                        self.step_over();
                     }
-                    SysRegAction::SetWayMaintenance => self.pc = self.pc.wrapping_add(4),
+                    SysRegAction::SetWayMaintenance => self.step_over(),
                     SysRegAction::SendSgi if !access.read => {
-                        self.pc = self.pc.wrapping_add(4);
+                        self.step_over();
                         return Ok(Some(VcpuExit::SendIpi {
                             value: self.reg(access.rt),
                         }));
@@ -260,7 +276,7 @@ impl Aarch64Vcpu {
                     SysRegAction::IdRegister { crm, op2 } if access.read => {
                         let value = sysreg::guest_id_value(crm, op2, read_id_register(crm, op2));
                         self.set_reg(access.rt, value);
-                        self.pc = self.pc.wrapping_add(4);
+                        self.step_over();
                     }
                     SysRegAction::SendSgi
                     | SysRegAction::IdRegister { .. }
@@ -357,7 +373,7 @@ impl Aarch64Vcpu {
             _ => return Err(VcpuError::UndecodableAccess { addr, pc: self.pc }),
         };
         self.last_access = (FAR_EL2.get(), abort.write);
-        self.pc = self.pc.wrapping_add(4);
+        self.step_over();
         if abort.write {
             let value = self.reg(abort.rt) & size_mask(abort.size);
             Ok(VcpuExit::MmioWrite { addr, width, value })
@@ -510,6 +526,7 @@ impl ArchVcpu for Aarch64Vcpu {
         CNTVOFF_EL2.set(self.cntvoff);
         self.el1.restore();
         self.fp.restore();
+        self.debug.restore();
         self.gic.restore();
         self.dirty = false;
     }
@@ -523,6 +540,7 @@ impl ArchVcpu for Aarch64Vcpu {
         }
         self.el1.save();
         self.fp.save();
+        self.debug.save();
         self.gic.save();
         self.dirty = true;
     }
@@ -617,6 +635,7 @@ impl ArchVcpu for Aarch64Vcpu {
             ..El1Context::default()
         };
         self.fp = FpContext::default();
+        self.debug = DebugContext::default();
         self.gic = VirtualCpuInterface::default();
         // A timer interrupt left active for the old guest would never fire again.
         for intid in [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI] {

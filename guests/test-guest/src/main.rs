@@ -9,7 +9,10 @@
 //! only its own. With `tessera.reset` on its command line it first resets its VM
 //! once, and checks that it starts again with its RAM kept (a warm reset). With
 //! `tessera.gic` (aarch64, a VM with a GICv3) it checks that the timer PPI is the
-//! timer's output, a level.
+//! timer's output, a level. Always: an access to nothing is an abort at its own
+//! vector; on aarch64 a breakpoint, a watchpoint and a software step are taken as
+//! the architecture defines; on riscv64 the Sstc timer interrupt is the comparison's
+//! level.
 #![no_std]
 #![no_main]
 
@@ -70,6 +73,11 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     say!("tessera-guest: memory ok");
     #[cfg(not(target_arch = "x86_64"))]
     check_abort(ram)?;
+    #[cfg(target_arch = "aarch64")]
+    {
+        arch::debug_check()?;
+        say!("tessera-guest: debug ok (breakpoint, watchpoint, single step)");
+    }
     #[cfg(not(target_arch = "x86_64"))]
     if let Some(case) = info.word_value("tessera.hostile=") {
         hostile::run(case, ram.0 + ram.1);
@@ -86,7 +94,11 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         arch::FIRMWARE_NAME
     );
     #[cfg(target_arch = "riscv64")]
-    arch::firmware_checks()?;
+    {
+        arch::firmware_checks()?;
+        arch::timer_level_check()?;
+        say!("tessera-guest: timer level ok");
+    }
     #[cfg(target_arch = "aarch64")]
     if let Some(rtc) = info.rtc {
         check_rtc(rtc)?;

@@ -3,9 +3,13 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
+mod aarch64_debug;
+#[cfg(target_arch = "aarch64")]
 mod aarch64_irq;
 #[cfg(target_arch = "aarch64")]
 pub use aarch64::*;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64_debug::*;
 #[cfg(target_arch = "aarch64")]
 pub use aarch64_irq::*;
 

@@ -101,6 +101,36 @@ pub fn arm_timer(deadline: u64) {
     unsafe { asm!("csrw stimecmp, {}", in(reg) deadline, options(nomem, nostack)) };
 }
 
+/// Whether the timer interrupt is pending (sip.STIP).
+fn timer_pending() -> bool {
+    let sip: u64;
+    // SAFETY: reading sip has no side effects.
+    unsafe { asm!("csrr {}, sip", out(reg) sip, options(nomem, nostack)) };
+    sip & STIE != 0
+}
+
+/// The Sstc timer interrupt is the comparison's level, as the privileged spec has it:
+/// pending while `time` >= stimecmp, not pending once stimecmp lies ahead, and
+/// pending again when it is back in the past (its interrupt not enabled, so not
+/// taken). The timer is off afterwards.
+pub fn timer_level_check() -> Result<(), &'static str> {
+    // SAFETY: only this hart's timer interrupt enable changes.
+    unsafe { asm!("csrc sie, {}", in(reg) STIE, options(nomem, nostack)) };
+    arm_timer(0);
+    let due = timer_pending();
+    arm_timer(u64::MAX);
+    let ahead = timer_pending();
+    arm_timer(super::counter());
+    let due_again = timer_pending();
+    arm_timer(u64::MAX);
+    match (due, ahead, due_again) {
+        (true, false, true) => Ok(()),
+        (false, ..) => Err("timer level: stimecmp in the past, yet no timer interrupt pending"),
+        (_, true, _) => Err("timer level: stimecmp ahead, yet the timer interrupt still pending"),
+        _ => Err("timer level: stimecmp back in the past, yet no timer interrupt pending"),
+    }
+}
+
 /// Sends a software interrupt to hart `target`.
 pub fn send_ipi(target: usize, _event: u32) {
     // SAFETY: an SBI IPI call (a0 hart mask, a1 base); only a0/a1 change.
