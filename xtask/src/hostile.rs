@@ -150,6 +150,16 @@ const CASES: &[Case] = &[
         expect: Outcome::FaultInjected,
     },
     Case {
+        name: "undefined-flood",
+        arches: ARM,
+        expect: Outcome::FaultInjected,
+    },
+    Case {
+        name: "virtual-instruction-flood",
+        arches: RV,
+        expect: Outcome::FaultInjected,
+    },
+    Case {
         name: "sysreg-el2",
         arches: ARM,
         expect: Outcome::FaultInjected,
@@ -283,7 +293,14 @@ struct Observed {
     outcome: Option<Outcome>,
     hypervisor_alive: bool,
     neighbour_intact: bool,
+    /// The hypervisor printed at most [`MAX_WARNINGS`] warnings: a guest cannot
+    /// flood its console.
+    quiet: bool,
 }
+
+/// Most hypervisor warning lines one case may cause (a guest repeating what draws a
+/// warning gets a few, then thinned-out lines with counts).
+const MAX_WARNINGS: usize = 40;
 
 /// Reads a case's console.
 fn observe(case: &str, console: &str) -> Observed {
@@ -315,6 +332,7 @@ fn observe(case: &str, console: &str) -> Observed {
         && console.contains("tessera: VM 2 (neighbour) ended: powered off");
     Observed {
         outcome,
+        quiet: console.lines().filter(|l| l.contains(" WARN ]")).count() <= MAX_WARNINGS,
         hypervisor_alive: (verdict || served) && !crashed,
         neighbour_intact: console.contains("[neighbour] tessera-guest: neighbour ok")
             && console.contains("[neighbour] tessera-guest: all checks passed")
@@ -374,14 +392,17 @@ pub fn run_arch(arch: &str) -> Result<usize> {
         rows.push((case.name, case.expect, observe(case.name, &console)));
     }
     println!(
-        "{arch}: {:<26} {:<15} {:<15} {:<10} {:<10}",
-        "case", "expected", "outcome", "alive", "neighbour"
+        "{arch}: {:<26} {:<15} {:<15} {:<10} {:<10} {:<8}",
+        "case", "expected", "outcome", "alive", "neighbour", "console"
     );
     let mut contained = 0;
     let mut dead = 0;
     let mut neighbour_faults = 0;
     for (name, expect, seen) in &rows {
-        let ok = seen.outcome == Some(*expect) && seen.hypervisor_alive && seen.neighbour_intact;
+        let ok = seen.outcome == Some(*expect)
+            && seen.hypervisor_alive
+            && seen.neighbour_intact
+            && seen.quiet;
         contained += usize::from(ok);
         dead += usize::from(!seen.hypervisor_alive);
         neighbour_faults += usize::from(!seen.neighbour_intact);
@@ -389,7 +410,7 @@ pub fn run_arch(arch: &str) -> Result<usize> {
             .outcome
             .map_or("none".to_string(), |o| format!("{o:?}"));
         println!(
-            "{arch}: {name:<26} {:<15} {outcome:<15} {:<10} {:<10}{}",
+            "{arch}: {name:<26} {:<15} {outcome:<15} {:<10} {:<10} {:<8}{}",
             format!("{expect:?}"),
             if seen.hypervisor_alive { "yes" } else { "NO" },
             if seen.neighbour_intact {
@@ -397,6 +418,7 @@ pub fn run_arch(arch: &str) -> Result<usize> {
             } else {
                 "FAULT"
             },
+            if seen.quiet { "quiet" } else { "FLOOD" },
             if ok { "" } else { "  <- not contained" }
         );
     }
@@ -497,7 +519,8 @@ mod tests {
             Observed {
                 outcome: Some(Outcome::Stopped),
                 hypervisor_alive: true,
-                neighbour_intact: true
+                neighbour_intact: true,
+                quiet: true,
             }
         );
         let answered = format!(
@@ -514,13 +537,19 @@ mod tests {
         assert!(!seen.hypervisor_alive && !seen.neighbour_intact);
         let panic = format!("{answered}tessera: hypervisor panic on CPU 1: x\n");
         assert!(!observe("sgi-storm", &panic).hypervisor_alive);
+        let flood = format!(
+            "{answered}{}",
+            "[cpu 1 WARN ] guest access: undefined\n".repeat(41)
+        );
+        assert!(!observe("sgi-storm", &flood).quiet);
         let running = format!("[hostile] tessera-hostile: case busy-loop-masked\n{alive}");
         assert_eq!(
             observe("busy-loop-masked", &running),
             Observed {
                 outcome: Some(Outcome::Running),
                 hypervisor_alive: true,
-                neighbour_intact: true
+                neighbour_intact: true,
+                quiet: true,
             }
         );
     }

@@ -19,7 +19,9 @@ use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::gic;
 use tessera_os::hal::guest::{self, ExitKind, GuestRegs};
 use tessera_stage2::Aarch64Stage2;
-use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit};
+use tessera_vcpu::{
+    AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit, WarnLimit, dropped_note,
+};
 
 /// SPSR for EL1h with D, A, I and F masked: how a vCPU starts.
 const SPSR_EL1H_MASKED: u64 = 0x3C5;
@@ -116,6 +118,8 @@ pub struct Aarch64Vcpu {
     last_access: (u64, bool),
     /// Faults injected in a row at one pc.
     faults: FaultStreak,
+    /// Its log lines about guest instructions it makes undefined, thinned out.
+    warnings: WarnLimit,
 }
 
 /// Whether the virtual (`true`) or EL1 physical timer of the guest loaded on this
@@ -163,6 +167,7 @@ impl Aarch64Vcpu {
             pending: Pending::None,
             last_access: (0, false),
             faults: FaultStreak::default(),
+            warnings: WarnLimit::default(),
         }
     }
 
@@ -281,11 +286,14 @@ impl Aarch64Vcpu {
                     SysRegAction::SendSgi
                     | SysRegAction::IdRegister { .. }
                     | SysRegAction::Undefined => {
-                        log::warn!(
-                            "guest access to system register {:?} at pc {:#x}: undefined",
-                            access.encoding,
-                            self.pc
-                        );
+                        if let Some(dropped) = self.warnings.admit() {
+                            log::warn!(
+                                "guest access to system register {:?} at pc {:#x}: undefined{}",
+                                access.encoding,
+                                self.pc,
+                                dropped_note(dropped)
+                            );
+                        }
                         self.inject_undefined();
                     }
                 }
@@ -306,10 +314,13 @@ impl Aarch64Vcpu {
                 Ok(None)
             }
             Exception::TrappedFeature(ec) => {
-                log::warn!(
-                    "guest use of a trapped feature (EC {ec:#x}) at pc {:#x}: undefined",
-                    self.pc
-                );
+                if let Some(dropped) = self.warnings.admit() {
+                    log::warn!(
+                        "guest use of a trapped feature (EC {ec:#x}) at pc {:#x}: undefined{}",
+                        self.pc,
+                        dropped_note(dropped)
+                    );
+                }
                 self.inject_undefined();
                 Ok(None)
             }

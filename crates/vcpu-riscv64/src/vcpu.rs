@@ -10,7 +10,9 @@ use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
 use tessera_os::hal::guest::{self, GuestRegs};
 use tessera_os::hal::sbi as sbi_firmware;
-use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit};
+use tessera_vcpu::{
+    AccessWidth, ArchVcpu, CallAnswer, FaultStreak, VcpuError, VcpuExit, WarnLimit, dropped_note,
+};
 
 /// hstatus: SPV (guest was in V mode), SPVP (its privilege was S); VTW (WFI traps)
 /// comes with the vCPU's [`ArchVcpu::set_wait_exits`].
@@ -165,6 +167,8 @@ pub struct Riscv64Vcpu {
     faults: FaultStreak,
     /// hstatus.VTW while it runs: its WFI traps ([`ArchVcpu::set_wait_exits`]).
     wait_trap: u64,
+    /// Its log lines about guest instructions it makes illegal, thinned out.
+    warnings: WarnLimit,
 }
 
 impl Riscv64Vcpu {
@@ -191,6 +195,7 @@ impl Riscv64Vcpu {
             last_access: (0, 0, false),
             faults: FaultStreak::default(),
             wait_trap: csr::HSTATUS_VTW,
+            warnings: WarnLimit::default(),
         }
     }
 
@@ -533,10 +538,13 @@ impl ArchVcpu for Riscv64Vcpu {
                     return Ok(VcpuExit::Idle);
                 }
                 csr::CAUSE_VIRTUAL_INSTRUCTION => {
-                    log::warn!(
-                        "guest instruction {stval:#x} at pc {:#x} is not virtualized: illegal",
-                        self.pc
-                    );
+                    if let Some(dropped) = self.warnings.admit() {
+                        log::warn!(
+                            "guest instruction {stval:#x} at pc {:#x} is not virtualized: illegal{}",
+                            self.pc,
+                            dropped_note(dropped)
+                        );
+                    }
                     self.inject_exception(csr::CAUSE_ILLEGAL_INSTRUCTION, stval);
                 }
                 csr::CAUSE_ILLEGAL_INSTRUCTION => {

@@ -2,6 +2,8 @@
 //! [`VcpuExit`], and the generic VM layer handles them in one match.
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 use core::fmt;
 use tessera_addr::GuestPhysAddr;
 pub use tessera_vdev::AccessWidth;
@@ -246,6 +248,43 @@ impl FaultStreak {
     }
 }
 
+/// Log lines of one kind a vCPU prints in full before [`WarnLimit`] thins them out.
+pub const WARN_BURST: u64 = 8;
+
+/// Thins out log lines a guest can cause at will (an undefined register it reads in
+/// a loop), so that it cannot flood the hypervisor's console: the first
+/// [`WARN_BURST`] are printed, then only the 16th, 32nd, 64th and so on, each saying
+/// how many were left out since the last one printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WarnLimit {
+    seen: u64,
+}
+
+impl WarnLimit {
+    /// Counts one more; `Some(dropped)` when this one is printed, with the number of
+    /// lines left out since the last one printed.
+    pub fn admit(&mut self) -> Option<u64> {
+        self.seen = self.seen.saturating_add(1);
+        let seen = self.seen;
+        if seen <= WARN_BURST {
+            Some(0)
+        } else if seen.is_power_of_two() {
+            Some(seen / 2 - 1)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a log line adds for the lines [`WarnLimit::admit`] left out before it.
+pub fn dropped_note(dropped: u64) -> alloc::string::String {
+    if dropped == 0 {
+        alloc::string::String::new()
+    } else {
+        alloc::format!(" ({dropped} more like it not shown)")
+    }
+}
+
 /// One architecture's vCPU: runs guest code until the next exit that needs the VM layer.
 pub trait ArchVcpu {
     /// Puts the vCPU's saved state on this physical CPU: it is about to run here.
@@ -284,6 +323,29 @@ pub trait ArchVcpu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_a_guest_causes_thin_out_and_count_what_was_left_out() {
+        let mut limit = WarnLimit::default();
+        let printed: Vec<(u64, u64)> = (1..=1000u64)
+            .filter_map(|n| limit.admit().map(|dropped| (n, dropped)))
+            .collect();
+        let burst: Vec<(u64, u64)> = (1..=WARN_BURST).map(|n| (n, 0)).collect();
+        assert_eq!(printed[..WARN_BURST as usize], burst[..]);
+        assert_eq!(
+            printed[WARN_BURST as usize..],
+            [
+                (16, 7),
+                (32, 15),
+                (64, 31),
+                (128, 63),
+                (256, 127),
+                (512, 255)
+            ]
+        );
+        assert_eq!(dropped_note(0), "");
+        assert_eq!(dropped_note(7), " (7 more like it not shown)");
+    }
 
     #[test]
     fn a_fault_streak_is_bounded_at_one_place_and_ends_elsewhere() {

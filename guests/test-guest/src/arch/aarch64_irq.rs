@@ -362,6 +362,13 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
             unsafe { asm!("mrs {}, s3_0_c15_c0_0", out(reg) value, options(nostack)) };
             value
         }
+        "undefined-flood" => {
+            for _ in 0..20_000 {
+                // SAFETY: as in sysreg-impdef, in a loop: each read is undefined.
+                unsafe { asm!("mrs {}, s3_0_c15_c0_0", out(reg) _, options(nostack)) };
+            }
+            0
+        }
         "sysreg-el2" => {
             let value: u64;
             // SAFETY: reads an EL2 register from EL1: undefined by the architecture.

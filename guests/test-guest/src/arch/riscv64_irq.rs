@@ -255,6 +255,14 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
         "sbi-hart-suspend-bad-type" => sbi(HSM, 3, 0x1234, 0, 0).0,
         "sbi-dbcn-write-outside-ram" => sbi(0x4442_434E, 0, 64, 0xdead_0000, 0).0,
         "sbi-pmu-extension" => sbi(0x0050_4D55, 0, 0, 0, 0).0,
+        "virtual-instruction-flood" => {
+            for _ in 0..20_000 {
+                // SAFETY: reads hstatus (CSR 0x600) from VS-mode: a virtual-instruction
+                // trap each time, answered with an illegal-instruction exception.
+                unsafe { asm!("csrr {}, 0x600", out(reg) _, options(nostack)) };
+            }
+            0
+        }
         "csr-satp-bad-mode" => {
             let value: u64;
             // SAFETY: writes an unsupported translation mode to satp (WARL: ignored),
