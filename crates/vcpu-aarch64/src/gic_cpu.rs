@@ -107,6 +107,14 @@ impl VirtualCpuInterface {
         self.uie = hcr & HCR_UIE != 0;
     }
 
+    /// Whether a saved list register holds `vintid` (in any state).
+    pub fn holds(&self, vintid: u32) -> bool {
+        self.lrs.iter().any(|&lr| {
+            let lr = ListRegister(lr);
+            lr.state() != LrState::Invalid && lr.vintid() == vintid
+        })
+    }
+
     /// Whether a saved list register holds an interrupt the guest has not taken.
     pub fn has_pending(&self) -> bool {
         self.lrs.iter().any(|&lr| {

@@ -197,6 +197,16 @@ impl Aarch64Vcpu {
         }
     }
 
+    /// Whether a list register holds `vintid` in any state: the live ones when the
+    /// vCPU is loaded, its saved ones when not.
+    pub fn holds_interrupt(&self, vintid: u32) -> bool {
+        if self.dirty {
+            self.gic.holds(vintid)
+        } else {
+            gic_cpu::in_list_registers(vintid)
+        }
+    }
+
     /// Whether the list registers hold an interrupt the guest has not taken yet.
     pub fn has_pending_interrupt(&self) -> bool {
         if self.dirty {

@@ -233,13 +233,15 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
         let mut in_lrs = [0; LR_BUFFER];
         let mut count = vcpu.busy_interrupts(&mut in_lrs);
         let overflow = vgic.with(|model| {
-            let held = in_lrs.get(..count).unwrap_or(&[]);
+            // Held in any state, as the guest's own register accesses see it
+            // (`VgicWindow::sample_timers`): a pending hardware-linked timer PPI still
+            // links the physical one, which must stay active.
             lower_quiet_timers(
                 vgic,
                 model,
                 index,
                 |virtual_timer| vcpu.timer_output(virtual_timer),
-                |intid| held.contains(&intid),
+                |intid| vcpu.holds_interrupt(intid),
             );
             while let Some(pending) = model.take_pending(index, in_lrs.get(..count).unwrap_or(&[]))
             {
