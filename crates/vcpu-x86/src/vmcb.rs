@@ -36,51 +36,43 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment over the whole 4 GiB from base 0 with attributes `attrib`.
+    const fn flat(selector: u16, attrib: u16) -> Self {
+        Self {
+            selector,
+            attrib,
+            limit: 0xffff_ffff,
+            base: 0,
+        }
+    }
+
     /// A flat 64-bit ring-0 code segment for a guest entered directly in long mode:
     /// base 0, limit 4 GiB, type execute/read accessed, S, DPL 0, P, L, G (attrib
     /// 0xA9B). D/B is clear, as it must be with L.
     pub const fn flat_code64(selector: u16) -> Self {
-        Self {
+        Self::flat(
             selector,
-            attrib: attrib::TYPE_CODE_EXEC_READ_ACCESSED
-                | attrib::S
-                | attrib::P
-                | attrib::L
-                | attrib::G,
-            limit: 0xffff_ffff,
-            base: 0,
-        }
+            attrib::TYPE_CODE_EXEC_READ_ACCESSED | attrib::S | attrib::P | attrib::L | attrib::G,
+        )
     }
 
     /// A flat 32-bit ring-0 code segment, for a guest entered in protected mode with
     /// paging off (multiboot): base 0, limit 4 GiB, type execute/read accessed, S,
     /// DPL 0, P, D/B, G (attrib 0xC9B).
     pub const fn flat_code32(selector: u16) -> Self {
-        Self {
+        Self::flat(
             selector,
-            attrib: attrib::TYPE_CODE_EXEC_READ_ACCESSED
-                | attrib::S
-                | attrib::P
-                | attrib::DB
-                | attrib::G,
-            limit: 0xffff_ffff,
-            base: 0,
-        }
+            attrib::TYPE_CODE_EXEC_READ_ACCESSED | attrib::S | attrib::P | attrib::DB | attrib::G,
+        )
     }
 
     /// A flat ring-0 data segment: base 0, limit 4 GiB, type read/write accessed, S,
     /// DPL 0, P, D/B, G (attrib 0xC93). Suits SS, DS, ES, FS and GS.
     pub const fn flat_data(selector: u16) -> Self {
-        Self {
+        Self::flat(
             selector,
-            attrib: attrib::TYPE_DATA_READ_WRITE_ACCESSED
-                | attrib::S
-                | attrib::P
-                | attrib::DB
-                | attrib::G,
-            limit: 0xffff_ffff,
-            base: 0,
-        }
+            attrib::TYPE_DATA_READ_WRITE_ACCESSED | attrib::S | attrib::P | attrib::DB | attrib::G,
+        )
     }
 }
 

@@ -49,6 +49,18 @@ pub fn find_disk() -> Result<tessera_os::disk::Disk, alloc::string::String> {
     unsafe { tessera_os::disk::Disk::probe_mmio(&windows) }.map_err(|e| e.to_string())
 }
 
+/// Kernel images run where they are copied (aarch64, riscv64): nothing to lay out;
+/// the vCPU starts at `entry_point`.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn place_kernel(
+    config: &tessera_config::VmConfig,
+    _memory: &GuestMemory,
+    _size: u64,
+    _boot_data: tessera_addr::GuestRange,
+) -> Result<tessera_addr::GuestPhysAddr, alloc::string::String> {
+    Ok(tessera_addr::GuestPhysAddr::new(config.kernel.entry_point))
+}
+
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]

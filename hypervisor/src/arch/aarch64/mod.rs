@@ -12,13 +12,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use irqchip::GicFrame;
-use tessera_addr::{GuestPhysAddr, GuestRange};
+use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
 use tessera_vgic::Vgic;
-use tessera_vm::GuestMemory;
 
 /// The vCPU of this architecture.
 pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
@@ -177,17 +176,6 @@ pub fn is_arch_device(device: &EmulatedDevice) -> bool {
 /// The serial port model of a console: a PL011.
 pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Pl011::new(sink))
-}
-
-/// Kernel images run where they are copied: nothing to lay out; the vCPU starts at
-/// `entry_point`.
-pub fn place_kernel(
-    config: &VmConfig,
-    _memory: &GuestMemory,
-    _size: u64,
-    _boot_data: GuestRange,
-) -> Result<GuestPhysAddr, String> {
-    Ok(GuestPhysAddr::new(config.kernel.entry_point))
 }
 
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device

@@ -11,12 +11,11 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use tessera_addr::{GuestPhysAddr, GuestRange};
+use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, Uart16550Node};
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, SerialPort, Uart16550};
-use tessera_vm::GuestMemory;
 
 /// The vCPU of this architecture.
 pub type Vcpu = tessera_vcpu_riscv64::Riscv64Vcpu;
@@ -118,17 +117,6 @@ pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<Ar
 /// The serial port model of a console: a 16550.
 pub fn new_console_port(sink: Box<dyn CharSink>) -> Box<dyn SerialPort> {
     Box::new(Uart16550::new(sink))
-}
-
-/// Kernel images run where they are copied: nothing to lay out; the vCPU starts at
-/// `entry_point`.
-pub fn place_kernel(
-    config: &VmConfig,
-    _memory: &GuestMemory,
-    _size: u64,
-    _boot_data: GuestRange,
-) -> Result<GuestPhysAddr, String> {
-    Ok(GuestPhysAddr::new(config.kernel.entry_point))
 }
 
 /// What a VM boots with at `dtb_load_addr` when it has no `dtb_path`: the device
