@@ -98,6 +98,7 @@ fn dtb_aarch64(rng: &mut Rng) {
     let memory = ranges(rng);
     let mpidrs: Vec<u64> = (0..rng.below(5)).map(|_| rng.edgy()).collect();
     let bootargs = text(rng);
+    let name = text(rng);
     let node = tessera_dtb::CopiedNode {
         name: text(rng),
         properties: vec![(text(rng), rng.bytes(16))],
@@ -123,8 +124,22 @@ fn dtb_aarch64(rng: &mut Rng) {
         bootargs: rng.one_in(2).then_some(bootargs.as_str()),
         initrd: rng.one_in(2).then(|| range(rng)),
         passthrough: &nodes,
+        shared: &shared_regions(rng, &name),
     };
     let _ = tessera_dtb::build_aarch64(&machine);
+}
+
+/// None, one or two shared regions named `name`, with random windows and interrupts.
+fn shared_regions<'a>(rng: &mut Rng, name: &'a str) -> Vec<tessera_dtb::SharedRegionNode<'a>> {
+    (0..rng.below(3))
+        .map(|_| tessera_dtb::SharedRegionNode {
+            name,
+            region: range(rng),
+            doorbell: range(rng),
+            read_only: rng.one_in(2),
+            interrupt: rng.one_in(2).then(|| rng.u64() as u32),
+        })
+        .collect()
 }
 
 /// A riscv64 machine with random layout, harts, devices and command line.
@@ -133,6 +148,7 @@ fn dtb_riscv64(rng: &mut Rng) {
     let harts: Vec<u64> = (0..rng.below(5)).map(|_| rng.edgy()).collect();
     let isa = text(rng);
     let bootargs = text(rng);
+    let name = text(rng);
     let machine = tessera_dtb::Riscv64Machine {
         memory: &memory,
         hart_ids: &harts,
@@ -148,6 +164,7 @@ fn dtb_riscv64(rng: &mut Rng) {
         }),
         bootargs: rng.one_in(2).then_some(bootargs.as_str()),
         initrd: rng.one_in(2).then(|| range(rng)),
+        shared: &shared_regions(rng, &name),
     };
     let _ = tessera_dtb::build_riscv64(&machine);
 }
@@ -167,6 +184,7 @@ fn dtb_host_device(rng: &mut Rng) {
         bootargs: Some("console=ttyAMA0"),
         initrd: None,
         passthrough: &[],
+        shared: &[],
     };
     let Ok(mut blob) = tessera_dtb::build_aarch64(&machine) else {
         return;

@@ -15,6 +15,7 @@ mod images;
 mod irq;
 mod passthrough;
 mod scheduler;
+mod shared_regions;
 mod vmm;
 
 use tessera_os::{hal, platform, println};

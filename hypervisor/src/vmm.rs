@@ -8,6 +8,7 @@ use crate::guest_ram::{self, Backings};
 use crate::images::{VM_IMAGES, VmImages};
 use crate::irq;
 use crate::passthrough::{self, Passthrough};
+use crate::shared_regions::{self, Doorbell, Plan, SharedMapping};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -16,6 +17,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{EmuType, EmulatedDevice, ImageLocation, VmConfig};
+use tessera_dtb::SharedRegionNode;
 use tessera_os::{frames, hal, println};
 use tessera_stage2::{FrameAllocator, Stage2Table};
 use tessera_vcpu::ArchVcpu;
@@ -57,6 +59,8 @@ pub struct VmEntry {
     images: Images,
     /// Kept for the VM's lifetime: the hardware walks it.
     _stage2: Stage2,
+    /// Its doorbells of the regions it shares.
+    doorbells: Vec<Doorbell>,
     booted: AtomicBool,
     reported: AtomicBool,
     /// Its end has been printed (by whichever CPU won `reported`).
@@ -157,7 +161,10 @@ pub fn create_all() -> Vms {
         entries: Vec::new(),
         not_created: 0,
     };
-    for (index, mut source) in sources().into_iter().enumerate() {
+    let mut sources = sources();
+    refuse_unmatched_regions(&mut sources);
+    let plan = Plan::of(sources.iter().filter_map(|s| s.config.as_ref().ok()));
+    for (index, mut source) in sources.into_iter().enumerate() {
         let file = source.file.clone();
         // Ids name VMs in every message: a second VM with a taken id is refused.
         if let Ok(config) = &source.config
@@ -168,7 +175,7 @@ pub fn create_all() -> Vms {
                 config.base.id, taken.vm.id, taken.vm.name
             ));
         }
-        match create(index, source) {
+        match create(index, source, &plan) {
             Ok(entry) => {
                 let pcpus: Vec<usize> = entry.vm.cpus.iter().map(|slot| slot.pcpu).collect();
                 println!(
@@ -198,6 +205,28 @@ pub fn create_all() -> Vms {
     vms
 }
 
+/// Refuses the configs whose shared regions do not match those of the VMs created
+/// with them (a region nobody else declares, or of another size elsewhere).
+fn refuse_unmatched_regions(sources: &mut [Source]) {
+    let problems = {
+        let valid: Vec<(&str, &VmConfig)> = sources
+            .iter()
+            .filter_map(|s| Some((s.file.as_str(), s.config.as_ref().ok()?)))
+            .collect();
+        tessera_config::check_shared_regions(&valid)
+    };
+    for source in sources.iter_mut() {
+        let reasons: Vec<String> = problems
+            .iter()
+            .filter(|problem| problem.file == source.file)
+            .map(|problem| format!("{}: {}", problem.field, problem.reason))
+            .collect();
+        if !reasons.is_empty() {
+            source.config = Err(reasons.join("; "));
+        }
+    }
+}
+
 /// Marks each vCPU pinned to a physical CPU that no other vCPU of any VM shares:
 /// nothing else could run there while it waits, so its waits may stay in the guest.
 fn mark_lone_vcpus(vms: &mut Vms) {
@@ -214,7 +243,7 @@ fn mark_lone_vcpus(vms: &mut Vms) {
     }
 }
 
-fn create(index: usize, source: Source) -> Result<VmEntry, String> {
+fn create(index: usize, source: Source, plan: &Plan) -> Result<VmEntry, String> {
     let images = source.images;
     let mut config = source.config?;
     let refused = tessera_config::not_offered(&config, &source.file, arch::TARGET);
@@ -236,7 +265,8 @@ fn create(index: usize, source: Source) -> Result<VmEntry, String> {
     let mut backings = Backings::default();
     let built = guest_ram::map_all(&config, &mut stage2, &mut backings).and_then(|memory| {
         let given = passthrough::assign(&mut config, &mut stage2)?;
-        build(vmid, config, images, pcpus, memory, stage2, given)
+        let shared = shared_regions::map(&config, plan, &mut stage2)?;
+        build(vmid, config, images, pcpus, memory, stage2, given, shared)
     });
     match built {
         Ok(entry) => Ok(entry),
@@ -279,6 +309,7 @@ fn place_boot_information(config: &mut VmConfig) -> Result<(), String> {
 }
 
 /// Devices, images and vCPUs of a VM whose memory is ready.
+#[allow(clippy::too_many_arguments)]
 fn build(
     vmid: u8,
     config: VmConfig,
@@ -287,8 +318,9 @@ fn build(
     memory: GuestMemory,
     stage2: Stage2,
     given: Passthrough,
+    shared: Vec<SharedMapping>,
 ) -> Result<VmEntry, String> {
-    let mut devices = create_devices(&config)?;
+    let mut devices = create_devices(&config, shared, &pcpus)?;
     let console = devices.console.take();
     let dtb = match (images, &config.kernel.dtb_path) {
         (Images::Embedded(VmImages { dtb: Some(dtb), .. }), _) => dtb.to_vec(),
@@ -299,12 +331,15 @@ fn build(
                 .zip(config.kernel.ramdisk_load_addr)
                 .map(|(size, addr)| GuestRange::new(GuestPhysAddr::new(addr), size));
             let ram: Vec<GuestRange> = memory.regions().iter().map(|r| r.guest).collect();
+            let shared: Vec<SharedRegionNode> =
+                devices.doorbells.iter().map(Doorbell::node).collect();
             arch::build_boot_data(
                 &config,
                 &ram,
                 &devices.arch,
                 devices.console_node,
                 &given.nodes,
+                &shared,
                 initrd,
             )?
         }
@@ -358,6 +393,7 @@ fn build(
         config,
         images,
         _stage2: stage2,
+        doorbells: devices.doorbells,
         booted: AtomicBool::new(false),
         reported: AtomicBool::new(false),
         report_done: AtomicBool::new(false),
@@ -399,6 +435,8 @@ struct Devices {
     firmware_console: Option<Arc<dyn FirmwareConsole>>,
     /// The console's window and interrupt, for the device tree.
     console_node: Option<(GuestRange, u32)>,
+    /// The doorbells of the regions it shares.
+    doorbells: Vec<Doorbell>,
     arch: ArchDevices,
 }
 
@@ -419,10 +457,20 @@ impl DeviceLayout {
         model: Box<dyn SharedMmio>,
     ) -> Result<GuestRange, String> {
         let range = GuestRange::new(GuestPhysAddr::new(device.gpa), device.length);
+        self.insert_window(field, range, model)?;
+        Ok(range)
+    }
+
+    /// Puts `model` at the window `range`, for `field`.
+    pub fn insert_window(
+        &mut self,
+        field: &str,
+        range: GuestRange,
+        model: Box<dyn SharedMmio>,
+    ) -> Result<(), String> {
         self.bus
             .insert(range, model)
-            .map_err(|e| format!("{field}: {e}"))?;
-        Ok(range)
+            .map_err(|e| format!("{field}: {e}"))
     }
 
     /// Puts `model` on the I/O ports at `base` (`count` of them), for `field`.
@@ -455,9 +503,13 @@ impl DeviceLayout {
     }
 }
 
-/// The emulated devices of the config: the architecture's interrupt controller, then
-/// the console.
-fn create_devices(config: &VmConfig) -> Result<Devices, String> {
+/// The emulated devices of the config: the architecture's interrupt controller, the
+/// console, then the doorbells of the regions it shares (its vCPUs on `pcpus`).
+fn create_devices(
+    config: &VmConfig,
+    shared: Vec<SharedMapping>,
+    pcpus: &[usize],
+) -> Result<Devices, String> {
     let mut layout = DeviceLayout {
         bus: MmioBus::new(),
         ports: PortBus::new(),
@@ -499,7 +551,9 @@ fn create_devices(config: &VmConfig) -> Result<Devices, String> {
             }
         }
     }
+    let doorbells = shared_regions::attach_doorbells(shared, &arch.irqchip, pcpus, &mut layout)?;
     Ok(Devices {
+        doorbells,
         bus: layout.bus,
         ports: layout.ports,
         power: layout.power,
@@ -533,6 +587,7 @@ impl VmEntry {
             Images::Disk => return Err(NO_DISK_SUPPORT.to_string()),
         };
         self.vm.irqchip.reset();
+        self.doorbells.iter().for_each(Doorbell::reset);
         let dtb_addr = kernel
             .dtb_load_addr
             .ok_or_else(|| "kernel.dtb_load_addr: needed to place the device tree".to_string())?;
@@ -607,6 +662,14 @@ impl VmEntry {
                 "tessera: VM {} ({}) {}",
                 self.vm.id, self.vm.name, self.vm.exits
             );
+            for doorbell in &self.doorbells {
+                println!(
+                    "tessera: VM {} ({}) {}",
+                    self.vm.id,
+                    self.vm.name,
+                    doorbell.report()
+                );
+            }
             self.report_done.store(true, Ordering::Release);
         }
     }

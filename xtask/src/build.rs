@@ -146,6 +146,17 @@ fn validate_configs(paths: &[PathBuf]) -> Result<Vec<ValidConfig>> {
             Err(errors) => problems.extend(errors.iter().map(ToString::to_string)),
         }
     }
+    let names: Vec<String> = valid.iter().map(|v| v.path.display().to_string()).collect();
+    let together: Vec<(&str, &VmConfig)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(valid.iter().map(|v| &v.config))
+        .collect();
+    problems.extend(
+        tessera_config::check_shared_regions(&together)
+            .iter()
+            .map(ToString::to_string),
+    );
     if !problems.is_empty() {
         bail!(
             "{} problem(s) in the VM configs; nothing was started:\n{}",

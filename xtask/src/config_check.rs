@@ -7,7 +7,8 @@ use anyhow::{Result, bail};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tessera_config::{
-    EmuType, ImageLocation, MapType, PassthroughDevice, TargetArch, VmConfig, not_offered,
+    EmuType, ImageLocation, MapType, PassthroughDevice, RegionAccess, TargetArch, VmConfig,
+    check_shared_regions, not_offered,
 };
 
 /// Checks every file in `files` (relative to `cwd`); `arch` overrides the architecture
@@ -19,22 +20,46 @@ pub fn run(files: &[PathBuf], arch: Option<&str>, cwd: &Path) -> Result<()> {
         })?),
         None => None,
     };
-    let mut refused = 0;
+    let mut checked = Vec::new();
     for file in files {
         let path = cwd.join(file);
         let shown = file.display().to_string();
-        let (accepted, report) = match forced.or_else(|| arch_of(file)) {
+        checked.push(match forced.or_else(|| arch_of(file)) {
             Some(arch) => check(&path, &shown, arch),
             None => (
-                false,
+                None,
                 format!(
                     "{shown}: no architecture: put the file in a folder named aarch64, \
                      riscv64 or x86_64, or give --arch\n"
                 ),
             ),
-        };
-        print!("{report}");
-        refused += usize::from(!accepted);
+        });
+    }
+    // The files checked together are VMs that run together: their shared regions
+    // must match.
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let together: Vec<(&str, &VmConfig)> = names
+        .iter()
+        .zip(&checked)
+        .filter_map(|(name, (config, _))| Some((name.as_str(), config.as_ref()?)))
+        .collect();
+    let unmatched = check_shared_regions(&together);
+    let mut refused = 0;
+    for (name, (config, report)) in names.iter().zip(&checked) {
+        let problems: Vec<_> = unmatched.iter().filter(|p| &p.file == name).collect();
+        if config.is_some() && problems.is_empty() {
+            print!("{report}");
+            continue;
+        }
+        refused += 1;
+        if problems.is_empty() {
+            print!("{report}");
+        } else {
+            println!("{name}: refused beside the other files given");
+            for problem in problems {
+                println!("  field `{}`: {}", problem.field, problem.reason);
+            }
+        }
     }
     println!(
         "tessera: {} accepted, {refused} refused",
@@ -54,20 +79,18 @@ fn arch_of(file: &Path) -> Option<TargetArch> {
         .find_map(|part| TargetArch::from_name(&part.as_os_str().to_string_lossy()))
 }
 
-/// Whether the config at `path` is accepted on `arch`, and its report.
-fn check(path: &Path, shown: &str, arch: TargetArch) -> (bool, String) {
+/// The config at `path` if it is accepted on `arch`, and its report.
+fn check(path: &Path, shown: &str, arch: TargetArch) -> (Option<VmConfig>, String) {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(error) => return (false, format!("{shown}: cannot read: {error}\n")),
+        Err(error) => return (None, format!("{shown}: cannot read: {error}\n")),
     };
     let problems = match VmConfig::from_toml(shown, &text) {
         Ok(config) => {
             let problems = not_offered(&config, shown, arch);
             if problems.is_empty() {
-                return (
-                    true,
-                    format!("{shown}: accepted on {}\n{}", arch.name(), machine(&config)),
-                );
+                let report = format!("{shown}: accepted on {}\n{}", arch.name(), machine(&config));
+                return (Some(config), report);
             }
             problems
         }
@@ -77,7 +100,7 @@ fn check(path: &Path, shown: &str, arch: TargetArch) -> (bool, String) {
     for problem in problems {
         let _ = writeln!(report, "  field `{}`: {}", problem.field, problem.reason);
     }
-    (false, report)
+    (None, report)
 }
 
 /// The machine an accepted config gives its VM, indented under its verdict.
@@ -172,6 +195,17 @@ fn machine(config: &VmConfig) -> String {
     for (gpa, length) in &config.devices.passthrough_addresses {
         let _ = writeln!(text, "  host range {gpa:#x} (+{length:#x})");
     }
+    for region in &config.devices.shared_regions {
+        let access = match region.access {
+            RegionAccess::ReadWrite => "read-write",
+            RegionAccess::ReadOnly => "read-only",
+        };
+        let _ = writeln!(
+            text,
+            "  shared region \"{}\" at {:#x} (+{:#x}, {access}), doorbell at {:#x}, interrupt {}",
+            region.name, region.gpa, region.size, region.doorbell_gpa, region.irq
+        );
+    }
     text
 }
 
@@ -205,7 +239,7 @@ mod tests {
         )
         .unwrap();
         let (accepted, report) = check(&path, "vm.toml", TargetArch::Riscv64);
-        assert!(!accepted);
+        assert!(accepted.is_none());
         assert!(
             report.contains("field `kernel.memory_regions[0][2]`: device or uncached memory"),
             "{report}"
@@ -215,7 +249,7 @@ mod tests {
             .replace("0x17, 1]", "0x7, 1]");
         std::fs::write(&path, text).unwrap();
         let (accepted, report) = check(&path, "vm.toml", TargetArch::Riscv64);
-        assert!(accepted, "{report}");
+        assert!(accepted.is_some(), "{report}");
         assert!(
             report.contains("1 vCPU(s) on physical CPU(s) 0x0"),
             "{report}"

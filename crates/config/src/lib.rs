@@ -25,6 +25,7 @@ mod model;
 mod offered;
 mod parse;
 mod reader;
+mod shared;
 mod span;
 mod validate;
 
@@ -37,9 +38,10 @@ pub use error::ConfigError;
 pub use flags::MemoryFlags;
 pub use model::{
     BaseConfig, DeviceConfig, EmuType, EmulatedDevice, ImageLocation, InterruptMode, KernelConfig,
-    MapType, MemoryRegion, PassthroughDevice, VmConfig, VmType,
+    MapType, MemoryRegion, PassthroughDevice, RegionAccess, SharedRegion, VmConfig, VmType,
 };
 pub use offered::{EMU_TYPE_PLIC, TargetArch, emulates, not_offered};
+pub use shared::{SHARED_PAGE, check_shared_regions};
 
 impl VmConfig {
     /// Parses and validates; `file` is only used in messages. Returns every

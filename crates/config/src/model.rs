@@ -282,4 +282,39 @@ pub struct DeviceConfig {
     pub emu_devices: Vec<EmulatedDevice>,
     /// How interrupts are delivered (`interrupt_mode`).
     pub interrupt_mode: InterruptMode,
+    /// Memory shared with other VMs, each with a doorbell (`shared_regions`, a field
+    /// Tessera adds).
+    pub shared_regions: Vec<SharedRegion>,
+}
+
+/// What a VM may do with a shared region (`shared_regions` column 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionAccess {
+    /// `"rw"`: read and write.
+    ReadWrite,
+    /// `"ro"`: read only; a write is refused as one to memory that is not there.
+    ReadOnly,
+}
+
+/// A memory region this VM shares with the other VMs that declare the same name (a
+/// `shared_regions` row `[name, gpa, size, access, doorbell_gpa, irq]`).
+///
+/// The region is one block of host memory, mapped into every VM that names it at
+/// that VM's `gpa`; `size` is the same in each. Beside it each VM gets a 4 KiB
+/// doorbell page at `doorbell_gpa`: a write there raises interrupt `irq` in the peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRegion {
+    /// The region's name, which the VMs sharing it all use.
+    pub name: String,
+    /// Where the region appears in this VM (4 KiB aligned).
+    pub gpa: u64,
+    /// Its size in bytes (a non-zero multiple of 4 KiB).
+    pub size: u64,
+    /// What this VM may do with it.
+    pub access: RegionAccess,
+    /// Where this VM's doorbell page is (4 KiB aligned).
+    pub doorbell_gpa: u64,
+    /// The interrupt a peer's ring raises in this VM (an SPI INTID on aarch64, a PLIC
+    /// source on riscv64).
+    pub irq: u64,
 }

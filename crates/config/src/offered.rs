@@ -142,6 +142,13 @@ fn devices(config: &VmConfig, arch: TargetArch, errors: &mut Errors) {
             "passthrough address ranges are not offered on x86_64 yet",
         );
     }
+    if arch == TargetArch::X86_64 && !devices.shared_regions.is_empty() {
+        errors.push(
+            "devices.shared_regions",
+            "shared regions are not offered on x86_64 yet: nothing in its boot \
+             information (the zero page) tells the guest where they are",
+        );
+    }
     if !devices.passthrough_ports.is_empty() {
         errors.push(
             "devices.passthrough_ports",

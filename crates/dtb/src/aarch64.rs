@@ -11,6 +11,7 @@ use crate::common::{
     Chosen, check_memory, cpu_address_cells, first_duplicate, reg, strings, write_aliases,
     write_chosen, write_cpu_reg, write_memory,
 };
+use crate::shared::{self, SharedRegionNode};
 use crate::{CopiedNode, DtbError, check_range};
 
 /// The architected timer's PPIs on QEMU `virt`: secure physical, non-secure
@@ -73,6 +74,8 @@ pub struct Aarch64Machine<'a> {
     /// root. Their `clocks` are pointed at the tree's fixed `apb-pclk` (QEMU `virt`
     /// feeds every AMBA device from that one clock).
     pub passthrough: &'a [CopiedNode],
+    /// Regions shared with other VMs; their doorbell interrupts are SPIs.
+    pub shared: &'a [SharedRegionNode<'a>],
 }
 
 /// Builds the device tree blob for `m`.
@@ -110,6 +113,14 @@ pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
         Some(uart) => Some(write_uart(&mut fdt, uart, m.gic.is_some())?),
         None => None,
     };
+    for node in m.shared {
+        shared::write(
+            &mut fdt,
+            node,
+            |spi| alloc::vec![GIC_SPI, spi, IRQ_LEVEL_HIGH],
+            None,
+        )?;
+    }
     if let Some(ppis) = m.timer_ppis {
         write_timer(&mut fdt, ppis)?;
     }
@@ -145,7 +156,11 @@ fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
     if let Some(initrd) = m.initrd {
         check_range("initrd", initrd)?;
     }
-    if m.timer_ppis.is_some() && m.gic.is_none() {
+    for node in m.shared {
+        shared::check(node)?;
+    }
+    let interrupts = m.shared.iter().any(|node| node.interrupt.is_some());
+    if (m.timer_ppis.is_some() || interrupts) && m.gic.is_none() {
         return Err(DtbError::NoInterruptController);
     }
     Ok(())

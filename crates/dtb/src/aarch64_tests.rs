@@ -5,8 +5,8 @@ use fdt::node::FdtNode;
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
 use crate::{
-    Aarch64Machine, DtbError, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode,
-    build_aarch64,
+    Aarch64Machine, DtbError, GicV3Layout, QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UART_CLOCK_HZ,
+    UartNode, build_aarch64,
 };
 
 fn range(start: u64, size: u64) -> GuestRange {
@@ -38,6 +38,7 @@ pub(crate) fn qemu_like() -> Aarch64Machine<'static> {
         bootargs: Some("console=ttyAMA0 earlycon root=/dev/ram"),
         initrd: Some(range(0x4800_0000, 0x12_3456)),
         passthrough: &[],
+        shared: &[],
     }
 }
 
@@ -51,6 +52,7 @@ fn minimal() -> Aarch64Machine<'static> {
         bootargs: None,
         initrd: None,
         passthrough: &[],
+        shared: &[],
     }
 }
 
@@ -413,5 +415,58 @@ fn error_messages() {
     assert_eq!(
         err.to_string(),
         "device tree writer: Strings cannot contain NUL"
+    );
+}
+
+/// The shared region of the node tests: interrupt `interrupt`, read-only or not.
+fn logbook(interrupt: Option<u32>, read_only: bool) -> SharedRegionNode<'static> {
+    SharedRegionNode {
+        name: "logbook",
+        region: range(0x7000_0000, 0x1_0000),
+        doorbell: range(0x7010_0000, 0x1000),
+        read_only,
+        interrupt,
+    }
+}
+
+#[test]
+fn shared_region_node() {
+    let shared = [logbook(Some(8), true)];
+    let blob = build_aarch64(&Aarch64Machine {
+        shared: &shared,
+        ..qemu_like()
+    })
+    .unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let node = fdt.find_node("/shared-region@70000000").unwrap();
+    assert_eq!(compatibles(node), ["tessera,shared-region"]);
+    assert_eq!(regs(node), [(0x7000_0000, 0x1_0000), (0x7010_0000, 0x1000)]);
+    assert_eq!(node.property("label").unwrap().as_str(), Some("logbook"));
+    assert!(node.property("read-only").is_some());
+    assert_eq!(cells(node, "interrupts"), [0, 8, 4], "SPI 8, level high");
+    let writable = [logbook(None, false)];
+    let blob = build_aarch64(&Aarch64Machine {
+        shared: &writable,
+        ..minimal()
+    })
+    .unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let node = fdt.find_node("/shared-region@70000000").unwrap();
+    assert!(node.property("read-only").is_none());
+    assert!(
+        node.property("interrupts").is_none(),
+        "polled without a GIC"
+    );
+}
+
+#[test]
+fn a_doorbell_interrupt_needs_a_gic() {
+    let shared = [logbook(Some(8), false)];
+    assert_eq!(
+        build_aarch64(&Aarch64Machine {
+            shared: &shared,
+            ..minimal()
+        }),
+        Err(DtbError::NoInterruptController)
     );
 }

@@ -21,6 +21,7 @@ mod aarch64;
 mod common;
 mod passthrough;
 mod riscv64;
+mod shared;
 mod validate;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use riscv64::{
     PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, UART16550_CLOCK_HZ, Uart16550Node,
     build_riscv64,
 };
+pub use shared::{SHARED_REGION_COMPATIBLE, SharedRegionNode};
 use tessera_addr::GuestRange;
 pub use validate::is_well_formed;
 
@@ -125,7 +127,10 @@ impl fmt::Display for DtbError {
                 first.start, first.size, second.start, second.size
             ),
             Self::NoInterruptController => {
-                write!(f, "timer interrupts need an interrupt controller")
+                write!(
+                    f,
+                    "interrupts (the timer's, a doorbell's) need an interrupt controller"
+                )
             }
             Self::Fdt(error) => write!(f, "device tree writer: {error}"),
         }

@@ -13,6 +13,7 @@ use crate::common::{
     Chosen, check_memory, cpu_address_cells, first_duplicate, reg, strings, write_aliases,
     write_chosen, write_cpu_reg, write_memory,
 };
+use crate::shared::{self, SharedRegionNode};
 use crate::{DtbError, check_range};
 
 /// Frequency of the timer (`time` CSR) on QEMU `virt`: 10 MHz.
@@ -71,6 +72,8 @@ pub struct Riscv64Machine<'a> {
     pub bootargs: Option<&'a str>,
     /// Where the initial ramdisk was loaded.
     pub initrd: Option<GuestRange>,
+    /// Regions shared with other VMs; their doorbell interrupts are PLIC sources.
+    pub shared: &'a [SharedRegionNode<'a>],
 }
 
 /// Builds the device tree blob for `m`.
@@ -97,6 +100,9 @@ pub fn build_riscv64(m: &Riscv64Machine) -> Result<Vec<u8>, DtbError> {
     } else {
         None
     };
+    for node in m.shared {
+        shared::write(&mut fdt, node, |irq| alloc::vec![irq], Some(PLIC_PHANDLE))?;
+    }
     let chosen = Chosen {
         bootargs: m.bootargs,
         stdout_path: uart_path.as_deref(),
@@ -141,6 +147,20 @@ fn check_machine(m: &Riscv64Machine) -> Result<(), DtbError> {
     }
     if let Some(initrd) = m.initrd {
         check_range("initrd", initrd)?;
+    }
+    for node in m.shared {
+        shared::check(node)?;
+        match (node.interrupt, m.plic) {
+            (Some(_), None) => return Err(DtbError::NoInterruptController),
+            (Some(irq), Some(plic)) if !(1..=plic.sources).contains(&irq) => {
+                return Err(DtbError::BadIrq {
+                    what: "shared region doorbell",
+                    irq,
+                    sources: plic.sources,
+                });
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

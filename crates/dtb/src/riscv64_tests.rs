@@ -7,8 +7,8 @@ use fdt::node::FdtNode;
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
 use crate::{
-    DtbError, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, UART16550_CLOCK_HZ, Uart16550Node,
-    build_riscv64,
+    DtbError, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, SharedRegionNode,
+    UART16550_CLOCK_HZ, Uart16550Node, build_riscv64,
 };
 
 fn range(start: u64, size: u64) -> GuestRange {
@@ -40,6 +40,7 @@ fn qemu_like() -> Riscv64Machine<'static> {
         uart: Some(UART),
         bootargs: Some("console=ttyS0 earlycon root=/dev/ram"),
         initrd: Some(range(0x8800_0000, 0x12_3456)),
+        shared: &[],
     }
 }
 
@@ -53,6 +54,7 @@ fn minimal() -> Riscv64Machine<'static> {
         uart: None,
         bootargs: None,
         initrd: None,
+        shared: &[],
     }
 }
 
@@ -469,5 +471,61 @@ fn error_messages() {
     assert_eq!(
         err.to_string(),
         "uart interrupt 97 is not a PLIC source (1 to 96)"
+    );
+}
+
+/// The shared region of the node tests, its doorbell on PLIC source `interrupt`.
+fn logbook(interrupt: Option<u32>) -> SharedRegionNode<'static> {
+    SharedRegionNode {
+        name: "logbook",
+        region: range(0x9000_0000, 0x1_0000),
+        doorbell: range(0x9010_0000, 0x1000),
+        read_only: false,
+        interrupt,
+    }
+}
+
+#[test]
+fn shared_region_node() {
+    let shared = [logbook(Some(12))];
+    let blob = build_riscv64(&Riscv64Machine {
+        shared: &shared,
+        ..qemu_like()
+    })
+    .unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let node = fdt.find_node("/shared-region@90000000").unwrap();
+    assert_eq!(compatibles(node), ["tessera,shared-region"]);
+    assert_eq!(regs(node), [(0x9000_0000, 0x1_0000), (0x9010_0000, 0x1000)]);
+    assert_eq!(string(node, "label"), "logbook");
+    assert_eq!(cells(node, "interrupts"), [12]);
+    let plic = fdt.find_compatible(&["sifive,plic-1.0.0"]).unwrap();
+    assert_eq!(
+        cells(node, "interrupt-parent"),
+        cells(plic, "phandle"),
+        "from the PLIC"
+    );
+}
+
+#[test]
+fn a_doorbell_interrupt_needs_a_plic_source() {
+    let shared = [logbook(Some(PLIC.sources + 1))];
+    assert!(matches!(
+        build_riscv64(&Riscv64Machine {
+            shared: &shared,
+            ..qemu_like()
+        }),
+        Err(DtbError::BadIrq {
+            what: "shared region doorbell",
+            ..
+        })
+    ));
+    let shared = [logbook(Some(1))];
+    assert_eq!(
+        build_riscv64(&Riscv64Machine {
+            shared: &shared,
+            ..minimal()
+        }),
+        Err(DtbError::NoInterruptController)
     );
 }

@@ -12,8 +12,8 @@
 //! Every guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
 //! file: [`Pl011`], [`Uart16550`] and [`Plic`]; for x86 PCs the [`Pic8259`] pair,
-//! the [`Pit8254`] timer, the [`Cmos`] real-time clock and the [`IoApic`]. The
-//! GIC distributor goes beside them.
+//! the [`Pit8254`] timer, the [`Cmos`] real-time clock and the [`IoApic`]; the
+//! [`DoorbellWindow`] of a region VMs share. The GIC distributor goes beside them.
 #![cfg_attr(not(test), no_std)]
 #![deny(
     clippy::unwrap_used,
@@ -28,6 +28,7 @@ extern crate alloc;
 
 mod bus;
 mod cmos;
+mod doorbell;
 mod ioapic;
 mod pic8259;
 mod pit8254;
@@ -43,6 +44,7 @@ use core::fmt;
 
 pub use bus::{BusError, MmioBus};
 pub use cmos::Cmos;
+pub use doorbell::{DOORBELL_ID, DoorbellEnd, DoorbellGroup, DoorbellSignal, DoorbellWindow};
 pub use ioapic::{Delivery, DeliveryMode, IoApic};
 pub use pic8259::Pic8259;
 pub use pit8254::Pit8254;

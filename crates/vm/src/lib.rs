@@ -33,7 +33,7 @@ pub use end::{EndReason, GuestError};
 pub use exit::{Action, CONSOLE_CHUNK};
 pub use load::{ImageError, LoadError, check_load};
 pub use memory::{GuestMemory, MemoryError, RamRegion, uncovered};
-pub use run::Turn;
+pub use run::{Turn, kick_cpus_of};
 pub use vcpus::{VcpuState, VcpuTable};
 
 use alloc::string::String;

@@ -90,15 +90,31 @@ impl<A: Arch> Vm<A> {
     /// Kicks the physical CPU of each vCPU in `targets` (a bit mask) other than this
     /// one, each CPU once.
     pub fn kick_vcpus(&self, targets: u64, host: &impl Host) {
-        let this = host.cpu();
-        let mut kicked = 0u64;
-        for (index, slot) in self.cpus.iter().enumerate() {
-            if index < 64 && targets & (1 << index) != 0 && slot.pcpu != this {
-                let bit = 1u64 << (slot.pcpu % 64);
-                if kicked & bit == 0 {
-                    host.kick(Some(slot.pcpu));
-                    kicked |= bit;
-                }
+        kick_cpus_of(
+            self.cpus.iter().map(|slot| slot.pcpu),
+            targets,
+            host.cpu(),
+            |cpu| host.kick(Some(cpu)),
+        );
+    }
+}
+
+/// Calls `kick` once for each physical CPU other than `this` that runs a vCPU in
+/// `targets` (a bit mask of vCPU indices; `pcpus` gives each vCPU's physical CPU, in
+/// vCPU order).
+pub fn kick_cpus_of(
+    pcpus: impl IntoIterator<Item = usize>,
+    targets: u64,
+    this: usize,
+    mut kick: impl FnMut(usize),
+) {
+    let mut kicked = 0u64;
+    for (index, pcpu) in pcpus.into_iter().enumerate() {
+        if index < 64 && targets & (1 << index) != 0 && pcpu != this {
+            let bit = 1u64 << (pcpu % 64);
+            if kicked & bit == 0 {
+                kick(pcpu);
+                kicked |= bit;
             }
         }
     }

@@ -7,7 +7,10 @@ use alloc::string::String;
 use toml::{Table, Value};
 
 use crate::error::Errors;
-use crate::model::{DeviceConfig, EmuType, EmulatedDevice, InterruptMode, PassthroughDevice};
+use crate::model::{
+    DeviceConfig, EmuType, EmulatedDevice, InterruptMode, PassthroughDevice, RegionAccess,
+    SharedRegion,
+};
 use crate::reader::{Section, array, name_string, path_string, row, string, uint, uint_list};
 use crate::span::{Hex, PORT_SPACE, Span};
 
@@ -19,6 +22,7 @@ pub(super) const FIELDS: &[&str] = &[
     "passthrough_ports",
     "emu_devices",
     "interrupt_mode",
+    "shared_regions",
 ];
 
 /// Reads `[devices]`; every field is optional. `None` if a field is wrong.
@@ -33,6 +37,7 @@ pub(super) fn parse(table: &Table, errs: &mut Errors) -> Option<DeviceConfig> {
     let passthrough_ports = section.optional_list("passthrough_ports", errs, port_range);
     let emu_devices = section.optional_list("emu_devices", errs, emulated_device);
     let interrupt_mode = section.optional("interrupt_mode", errs, interrupt_mode);
+    let shared_regions = section.optional_list("shared_regions", errs, shared_region);
     if errs.len() != before {
         return None;
     }
@@ -43,6 +48,7 @@ pub(super) fn parse(table: &Table, errs: &mut Errors) -> Option<DeviceConfig> {
         passthrough_ports: passthrough_ports.unwrap_or_default(),
         emu_devices: emu_devices.unwrap_or_default(),
         interrupt_mode: interrupt_mode.unwrap_or_default(),
+        shared_regions: shared_regions.unwrap_or_default(),
     })
 }
 
@@ -134,6 +140,41 @@ fn emulated_device(value: &Value, path: &str, errs: &mut Errors) -> Option<Emula
         emu_type: EmuType::from_code(emu_type?),
         config: config?,
     })
+}
+
+/// A `shared_regions` row: `[name, gpa, size, access, doorbell_gpa, irq]`.
+fn shared_region(value: &Value, path: &str, errs: &mut Errors) -> Option<SharedRegion> {
+    let layout = "[name, gpa, size, access, doorbell_gpa, irq]";
+    let [name, gpa, size, access, doorbell, irq] = row::<6>(value, path, errs, layout)?;
+    let name = name_string(name, &format!("{path}[0]"), errs);
+    let gpa = uint(gpa, &format!("{path}[1]"), errs);
+    let size = range_length(gpa, size, &format!("{path}[2]"), errs);
+    let access = region_access(access, &format!("{path}[3]"), errs);
+    let doorbell_gpa = uint(doorbell, &format!("{path}[4]"), errs);
+    let irq = uint(irq, &format!("{path}[5]"), errs);
+    Some(SharedRegion {
+        name: name?,
+        gpa: gpa?,
+        size: size?,
+        access: access?,
+        doorbell_gpa: doorbell_gpa?,
+        irq: irq?,
+    })
+}
+
+/// A shared region's access: `"rw"` or `"ro"`.
+fn region_access(value: &Value, path: &str, errs: &mut Errors) -> Option<RegionAccess> {
+    match string(value, path, errs)? {
+        "rw" => Some(RegionAccess::ReadWrite),
+        "ro" => Some(RegionAccess::ReadOnly),
+        other => {
+            errs.push(
+                path,
+                format!("unknown access \"{other}\"; accepted: \"rw\" (read and write), \"ro\" (read only)"),
+            );
+            None
+        }
+    }
 }
 
 /// The length of a device range starting at `start`: not zero and not past 2^64.

@@ -14,7 +14,7 @@ use toml::{Table, Value};
 use crate::error::{ConfigError, Errors};
 use crate::model::{DeviceConfig, VmConfig};
 use crate::reader::kind;
-use crate::validate;
+use crate::{shared, validate};
 
 /// The tables a v1 file may have.
 const TABLES: &[&str] = &["base", "kernel", "devices"];
@@ -110,6 +110,7 @@ fn read_tables(root: &Table, errs: &mut Errors) -> Option<VmConfig> {
     };
     if let Some(devices) = &devices {
         validate::devices(devices, kernel.as_ref(), errs);
+        shared::check_own(devices, kernel.as_ref(), errs);
     }
     Some(VmConfig {
         base: base?,

@@ -6,6 +6,7 @@ mod bad_tables;
 mod bad_values;
 mod good_input;
 mod offered;
+mod shared_regions;
 
 use crate::{ConfigError, VmConfig};
 

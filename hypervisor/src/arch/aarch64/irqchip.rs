@@ -173,10 +173,11 @@ impl IrqChip {
         self.0.clone().map(|vgic| VgicWindow { vgic, frame })
     }
 
-    /// The interrupt line of SPI `intid` into this model.
+    /// The interrupt line of SPI `intid` into this model, if the model has it.
     pub fn line(&self, intid: u32) -> Option<IrqLine> {
         let vgic = self.0.clone()?;
-        (intid >= tessera_vgic::SPI_BASE).then_some(IrqLine { vgic, intid })
+        let spis = tessera_vgic::SPI_BASE..tessera_vgic::SPI_BASE + super::VGIC_SPIS;
+        spis.contains(&intid).then_some(IrqLine { vgic, intid })
     }
 }
 

@@ -14,7 +14,9 @@ use alloc::vec::Vec;
 use irqchip::GicFrame;
 use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
-use tessera_dtb::{Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, UartNode};
+use tessera_dtb::{
+    Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UartNode,
+};
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
 use tessera_vgic::Vgic;
@@ -186,9 +188,20 @@ pub fn build_boot_data(
     devices: &ArchDevices,
     console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
+    shared: &[SharedRegionNode],
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
     let mpidrs: Vec<u64> = (0..config.base.cpu_num as u64).collect();
+    // The GIC binding numbers SPIs from 0: INTID minus 32.
+    let shared: Vec<SharedRegionNode> = shared
+        .iter()
+        .map(|node| SharedRegionNode {
+            interrupt: node
+                .interrupt
+                .map(|intid| intid.saturating_sub(tessera_vgic::SPI_BASE)),
+            ..*node
+        })
+        .collect();
     let machine = Aarch64Machine {
         memory: ram,
         cpu_mpidrs: &mpidrs,
@@ -201,6 +214,7 @@ pub fn build_boot_data(
         bootargs: config.kernel.cmdline.as_deref(),
         initrd,
         passthrough,
+        shared: &shared,
     };
     tessera_dtb::build_aarch64(&machine).map_err(|e| format!("device tree: {e}"))
 }

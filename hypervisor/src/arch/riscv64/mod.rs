@@ -13,7 +13,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
-use tessera_dtb::{CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, Uart16550Node};
+use tessera_dtb::{
+    CopiedNode, PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, SharedRegionNode, Uart16550Node,
+};
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, SerialPort, Uart16550};
 
@@ -128,6 +130,7 @@ pub fn build_boot_data(
     devices: &ArchDevices,
     console: Option<(GuestRange, u32)>,
     _passthrough: &[CopiedNode],
+    shared: &[SharedRegionNode],
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
     let harts: Vec<u64> = (0..config.base.cpu_num as u64).collect();
@@ -146,6 +149,7 @@ pub fn build_boot_data(
         }),
         bootargs: config.kernel.cmdline.as_deref(),
         initrd,
+        shared,
     };
     tessera_dtb::build_riscv64(&machine).map_err(|e| format!("device tree: {e}"))
 }

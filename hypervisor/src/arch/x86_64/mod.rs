@@ -16,7 +16,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use tessera_addr::{GuestPhysAddr, GuestRange};
 use tessera_config::{EmulatedDevice, VmConfig};
-use tessera_dtb::CopiedNode;
+use tessera_dtb::{CopiedNode, SharedRegionNode};
 use tessera_os::{hal, platform, println};
 use tessera_vcpu_x86::{EntryMode, X86VcpuConfig};
 use tessera_vdev::{
@@ -175,10 +175,14 @@ pub fn build_boot_data(
     _devices: &ArchDevices,
     _console: Option<(GuestRange, u32)>,
     passthrough: &[CopiedNode],
+    shared: &[SharedRegionNode],
     initrd: Option<GuestRange>,
 ) -> Result<Vec<u8>, String> {
     if !passthrough.is_empty() {
         return Err("devices.passthrough_devices: not offered on x86_64 yet".into());
+    }
+    if !shared.is_empty() {
+        return Err("devices.shared_regions: not offered on x86_64 yet".into());
     }
     let addr = config
         .kernel
