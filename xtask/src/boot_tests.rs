@@ -140,6 +140,23 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
+        name: "aarch64 two test guests exchange messages through a shared region; a third VM cannot read it",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/messages-aarch64"],
+        expect: Expect::Clean(&[
+            "[msg-a] tessera-guest: messages ok (1000 through `mailbox`, member 0 of 2, 1000 rings received, 1000 sent)",
+            "[msg-b] tessera-guest: messages ok (1000 through `mailbox`, member 1 of 2, 1000 rings received, 1000 sent)",
+            "[msg-snoop] tessera-guest: probe ok (0x70000000 is not there: syndrome 0x96000010)",
+            "[msg-a] tessera-guest: all checks passed",
+            "[msg-b] tessera-guest: all checks passed",
+            "[msg-snoop] tessera-guest: all checks passed",
+            "tessera: VM 1 (msg-a) shared region `mailbox`: 1000 rings received, 1000 sent",
+            "tessera: VM 2 (msg-b) shared region `mailbox`: 1000 rings received, 1000 sent",
+            "tessera: all VMs ended cleanly (3 VMs)",
+        ]),
+        timeout_secs: 180,
+    },
+    BootTest {
         name: "aarch64 guest resets its VM (PSCI SYSTEM_RESET)",
         arch: "aarch64",
         vm_configs: &["xtask/testdata/guest-reset-aarch64.toml"],
@@ -289,6 +306,23 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
+        name: "riscv64 two test guests exchange messages through a shared region; a third VM cannot read it",
+        arch: "riscv64",
+        vm_configs: &["xtask/testdata/messages-riscv64"],
+        expect: Expect::Clean(&[
+            "[msg-a] tessera-guest: messages ok (1000 through `mailbox`, member 0 of 2, 1000 rings received, 1000 sent)",
+            "[msg-b] tessera-guest: messages ok (1000 through `mailbox`, member 1 of 2, 1000 rings received, 1000 sent)",
+            "[msg-snoop] tessera-guest: probe ok (0x90000000 is not there: syndrome 0x5)",
+            "[msg-a] tessera-guest: all checks passed",
+            "[msg-b] tessera-guest: all checks passed",
+            "[msg-snoop] tessera-guest: all checks passed",
+            "tessera: VM 1 (msg-a) shared region `mailbox`: 1000 rings received, 1000 sent",
+            "tessera: VM 2 (msg-b) shared region `mailbox`: 1000 rings received, 1000 sent",
+            "tessera: all VMs ended cleanly (3 VMs)",
+        ]),
+        timeout_secs: 180,
+    },
+    BootTest {
         name: "riscv64 guest resets its VM (SBI system reset)",
         arch: "riscv64",
         vm_configs: &["xtask/testdata/guest-reset-riscv64.toml"],
@@ -356,6 +390,20 @@ const BOOT_TESTS: &[BootTest] = &[
         arch: "aarch64",
         vm_configs: &["xtask/testdata/unknown-field.toml"],
         expect: Expect::BuildError(&["xtask/testdata/unknown-field.toml", "kernel.entry_pointt"]),
+        timeout_secs: 60,
+    },
+    BootTest {
+        name: "a shared region no other VM declares is refused before QEMU starts",
+        arch: "aarch64",
+        vm_configs: &[
+            "xtask/testdata/messages-aarch64/guest-a.toml",
+            "xtask/testdata/messages-aarch64/guest-c.toml",
+        ],
+        expect: Expect::BuildError(&[
+            "xtask/testdata/messages-aarch64/guest-a.toml",
+            "devices.shared_regions[0][0]",
+            "region `mailbox` is declared by no other VM",
+        ]),
         timeout_secs: 60,
     },
     BootTest {

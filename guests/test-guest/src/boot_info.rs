@@ -18,6 +18,25 @@ pub struct BootInfo {
     /// The register window of a PL031 real-time clock the device tree describes.
     #[cfg(target_arch = "aarch64")]
     pub rtc: Option<u64>,
+    /// The first region shared with other VMs the device tree describes.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub shared: Option<SharedRegion>,
+}
+
+/// A region shared with other VMs (a `tessera,shared-region` node).
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Clone, Copy)]
+pub struct SharedRegion {
+    /// Its name (`label`).
+    pub name: &'static str,
+    /// Where it is, and its size.
+    pub base: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// This VM's doorbell page.
+    pub doorbell: u64,
+    /// The doorbell's interrupt: an INTID on aarch64, a PLIC source on riscv64.
+    pub interrupt: Option<u32>,
 }
 
 impl BootInfo {
@@ -56,6 +75,8 @@ impl BootInfo {
             timebase: None,
             #[cfg(target_arch = "aarch64")]
             rtc: None,
+            #[cfg(not(target_arch = "x86_64"))]
+            shared: None,
         }
     }
 }
@@ -86,7 +107,36 @@ pub fn read(dtb: usize) -> Result<BootInfo, &'static str> {
             .and_then(|node| node.reg()?.next())
             .map(|reg| reg.starting_address as u64);
     }
+    info.shared = fdt
+        .find_compatible(&["tessera,shared-region"])
+        .and_then(shared_region);
     Ok(info)
+}
+
+/// What a `tessera,shared-region` node says: its two windows, its name and its
+/// interrupt (aarch64: `<type spi flags>`, an SPI numbered from INTID 32; riscv64:
+/// `<source>`).
+#[cfg(not(target_arch = "x86_64"))]
+fn shared_region(node: fdt::node::FdtNode<'_, 'static>) -> Option<SharedRegion> {
+    let mut reg = node.reg()?;
+    let region = reg.next()?;
+    let doorbell = reg.next()?;
+    let cells = node.property("interrupts").map(|p| p.value);
+    let cell = |i: usize| -> Option<u32> {
+        let bytes = cells?.get(i * 4..i * 4 + 4)?;
+        Some(u32::from_be_bytes(bytes.try_into().ok()?))
+    };
+    #[cfg(target_arch = "aarch64")]
+    let interrupt = cell(1).map(|spi| spi + 32);
+    #[cfg(target_arch = "riscv64")]
+    let interrupt = cell(0);
+    Some(SharedRegion {
+        name: node.property("label")?.as_str()?,
+        base: region.starting_address as u64,
+        size: region.size? as u64,
+        doorbell: doorbell.starting_address as u64,
+        interrupt,
+    })
 }
 
 /// Offsets in the zero page: e820_entries, e820_table (20-byte entries),

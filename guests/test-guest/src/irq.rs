@@ -37,7 +37,7 @@ const START_PATIENCE: u64 = 50_000_000;
 /// interrupt that arrives between them still ends the WFI (it is pending) and is taken
 /// right after: checking with interrupts on and then waiting would lose a wake-up that
 /// came in between and sleep for good.
-fn wait_until(done: impl Fn() -> bool) {
+pub fn wait_until(done: impl Fn() -> bool) {
     loop {
         arch::mask_interrupts();
         if done() {

@@ -12,7 +12,9 @@
 //! timer's output, a level. Always: an access to nothing is an abort at its own
 //! vector; on aarch64 a breakpoint, a watchpoint and a software step are taken as
 //! the architecture defines; on riscv64 the Sstc timer interrupt is the comparison's
-//! level.
+//! level. With `tessera.messages=<count>` it exchanges that many messages with the
+//! other VMs of the shared region its device tree describes (`messages`); with
+//! `tessera.probe=<address>` it checks that a read there aborts as one of nothing.
 #![no_std]
 #![no_main]
 
@@ -24,6 +26,8 @@ mod boot_info;
 mod hostile;
 #[cfg(not(target_arch = "x86_64"))]
 mod irq;
+#[cfg(not(target_arch = "x86_64"))]
+mod messages;
 
 use boot_info::BootInfo;
 use core::fmt::Write;
@@ -109,6 +113,20 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         say!("tessera-guest: timer level ok");
     }
     #[cfg(not(target_arch = "x86_64"))]
+    if let Some(count) = info.word_value("tessera.messages=") {
+        let count = count
+            .parse()
+            .map_err(|_| "messages: tessera.messages= wants a count")?;
+        let region = info
+            .shared
+            .ok_or("messages: the device tree describes no shared region")?;
+        messages::run(region, count)?;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    if let Some(address) = info.word_value("tessera.probe=") {
+        check_probe(address)?;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     if info.has_word("tessera.neighbour") {
         check_neighbour(ram)?;
     }
@@ -166,6 +184,25 @@ fn check_abort((base, size): (u64, u64)) -> Result<(), &'static str> {
         return Err("abort: a read past RAM raised another exception than an abort");
     }
     say!("tessera-guest: abort ok (syndrome {syndrome:#x})");
+    Ok(())
+}
+
+/// A read of `address` (hexadecimal, `0x` first), memory this VM was not given (a
+/// region other VMs share), must be the same abort as one of nothing at all.
+#[cfg(not(target_arch = "x86_64"))]
+fn check_probe(address: &str) -> Result<(), &'static str> {
+    let address = address
+        .strip_prefix("0x")
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .ok_or("probe: tessera.probe= wants a hexadecimal address")?;
+    let syndrome = hostile::fault_of(|| {
+        hostile::read(address);
+    })
+    .ok_or("probe: the read was answered: this VM reaches memory it was not given")?;
+    if !arch::is_external_abort(syndrome) {
+        return Err("probe: the read raised another exception than an abort");
+    }
+    say!("tessera-guest: probe ok ({address:#x} is not there: syndrome {syndrome:#x})");
     Ok(())
 }
 

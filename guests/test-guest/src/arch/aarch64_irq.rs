@@ -168,6 +168,27 @@ pub fn init_cpu() {
     }
 }
 
+/// The device interrupt (an SPI) [`enable_device_interrupt`] enabled, 0 for none.
+static DEVICE_INTID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Enables SPI `intid` (level-sensitive) to this CPU: Group 1, routed to CPU 0,
+/// middle priority. The IRQ handler hands it to the message exchange.
+pub fn enable_device_interrupt(intid: u32) {
+    DEVICE_INTID.store(intid, core::sync::atomic::Ordering::Release);
+    let (word, bit) = (4 * (intid as usize / 32), 1 << (intid % 32));
+    write32(GICD + 0x80 + word, read32(GICD + 0x80 + word) | bit);
+    let priority = GICD + 0x400 + (intid as usize & !3);
+    let shift = 8 * (intid % 4);
+    write32(
+        priority,
+        (read32(priority) & !(0xff << shift)) | (0x80 << shift),
+    );
+    // GICD_IROUTER<intid>: affinity 0.0.0.0, in two 32-bit halves.
+    write32(GICD + 0x6000 + 8 * intid as usize, 0);
+    write32(GICD + 0x6004 + 8 * intid as usize, 0);
+    write32(GICD + 0x100 + word, bit);
+}
+
 /// Arms the virtual timer for counter value `deadline`.
 pub fn arm_timer(deadline: u64) {
     // SAFETY: the EL1 virtual timer belongs to this program.
@@ -294,6 +315,9 @@ extern "C" fn irq_entry() {
         }
         SGI_PING => irq::on_event(Event::Ping),
         SGI_PONG => irq::on_event(Event::Pong),
+        id if id == DEVICE_INTID.load(core::sync::atomic::Ordering::Acquire) => {
+            crate::messages::on_doorbell()
+        }
         _ => {}
     }
     if intid < 1020 {

@@ -14,9 +14,18 @@ pub const SGI_PONG: u32 = 2;
 /// sie/sip bits: software (1) and timer (5).
 const SSIE: u64 = 1 << 1;
 const STIE: u64 = 1 << 5;
+/// sie bit of supervisor external interrupts.
+const SEIE: u64 = 1 << 9;
 /// scause interrupt codes.
 const IRQ_SOFTWARE: u64 = 1;
 const IRQ_TIMER: u64 = 5;
+const IRQ_EXTERNAL: u64 = 9;
+/// The PLIC on QEMU `virt` (and in Tessera's VM configs that give a guest one), and
+/// the registers of context 1, hart 0's S mode: enables, threshold, claim/complete.
+const PLIC: usize = 0x0c00_0000;
+const PLIC_ENABLES: usize = PLIC + 0x2000 + 0x80;
+const PLIC_THRESHOLD: usize = PLIC + 0x20_0000 + 0x1000;
+const PLIC_CLAIM: usize = PLIC_THRESHOLD + 4;
 
 global_asm!(
     r#"
@@ -93,6 +102,28 @@ pub fn init_cpu() {
             options(nostack),
         );
     }
+}
+
+fn plic_write(addr: usize, value: u32) {
+    // SAFETY: PLIC registers of the `virt` layout, device memory this program owns.
+    unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
+}
+
+fn plic_read(addr: usize) -> u32 {
+    // SAFETY: as in `plic_write`.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+/// Enables PLIC source `source` to hart 0's S mode (priority 1, threshold 0) and
+/// external interrupts; the trap handler hands it to the message exchange.
+pub fn enable_device_interrupt(source: u32) {
+    let index = source as usize;
+    plic_write(PLIC + 4 * index, 1);
+    let enables = PLIC_ENABLES + 4 * (index / 32);
+    plic_write(enables, plic_read(enables) | 1 << (source % 32));
+    plic_write(PLIC_THRESHOLD, 0);
+    // SAFETY: enables this program's own external interrupts.
+    unsafe { asm!("csrs sie, {}", in(reg) SEIE, options(nomem, nostack)) };
 }
 
 /// Arms the Sstc timer for `time` value `deadline`.
@@ -217,6 +248,13 @@ extern "C" fn trap_entry(scause: u64) {
             // SAFETY: clears this hart's software interrupt, which was just taken.
             unsafe { asm!("csrc sip, {}", in(reg) SSIE, options(nomem, nostack)) };
             irq::on_event(if cpu() == 0 { Event::Pong } else { Event::Ping });
+        }
+        IRQ_EXTERNAL => {
+            let source = plic_read(PLIC_CLAIM);
+            if source != 0 {
+                crate::messages::on_doorbell();
+                plic_write(PLIC_CLAIM, source);
+            }
         }
         _ => {}
     }

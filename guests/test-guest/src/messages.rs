@@ -1,0 +1,133 @@
+//! Messages through a region shared with other VMs (`tessera.messages=<count>` on the
+//! command line, a `tessera,shared-region` node in the device tree).
+//!
+//! The protocol, which a Linux guest can follow with busybox `devmem`: the region
+//! holds one mailbox of 0x100 bytes per member, at `member * 0x100`: a sequence number
+//! (written last), a word count, then the words. Member 0 sends messages 1, 2, ...
+//! `count`, each in its mailbox, and rings the others; a peer checks each message,
+//! answers it in its own mailbox with every word inverted and the same sequence
+//! number, and rings member 0, which checks the answer before it sends the next.
+
+use crate::boot_info::SharedRegion;
+use crate::{Console, arch, irq, say};
+use core::fmt::Write;
+use core::sync::atomic::{Ordering, fence};
+
+/// What the doorbell's ID register reads ("TSDB").
+const DOORBELL_ID: u32 = u32::from_le_bytes(*b"TSDB");
+
+/// Doorbell registers.
+const ID: u64 = 0x00;
+const MEMBER: u64 = 0x04;
+const MEMBERS: u64 = 0x08;
+const RING: u64 = 0x0c;
+const ACK: u64 = 0x14;
+const RECEIVED: u64 = 0x18;
+const SENT: u64 = 0x1c;
+
+/// Bytes of one member's mailbox, and the words of each message.
+const MAILBOX: u64 = 0x100;
+const WORDS: u32 = 16;
+
+fn read32(addr: u64) -> u32 {
+    // SAFETY: an address in the shared region or the doorbell page the device tree
+    // gives this program.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+fn write32(addr: u64, value: u32) {
+    // SAFETY: as in `read32`.
+    unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
+}
+
+/// Word `i` of message `n`.
+fn word(n: u32, i: u32) -> u32 {
+    n.wrapping_mul(0x0100_0193) ^ i.wrapping_mul(0x9e37_79b9)
+}
+
+/// The doorbell page of the region in use, for the interrupt handler.
+static DOORBELL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The doorbell rang: acknowledged; the waiting loop looks at the region.
+pub fn on_doorbell() {
+    let doorbell = DOORBELL.load(Ordering::Acquire);
+    if doorbell != 0 {
+        write32(doorbell + ACK, 0);
+    }
+}
+
+/// Writes message `n` (`invert`ed for an answer) into the mailbox at `mailbox`: the
+/// words, their count, then (after a barrier) its sequence number.
+fn post(mailbox: u64, n: u32, invert: bool) {
+    for i in 0..WORDS {
+        let value = word(n, i);
+        write32(
+            mailbox + 8 + 4 * u64::from(i),
+            if invert { !value } else { value },
+        );
+    }
+    write32(mailbox + 4, WORDS);
+    fence(Ordering::SeqCst);
+    write32(mailbox, n);
+}
+
+/// Whether the mailbox at `mailbox` holds message `n` (`invert`ed for an answer).
+fn holds(mailbox: u64, n: u32, invert: bool) -> bool {
+    fence(Ordering::SeqCst);
+    read32(mailbox) == n
+        && read32(mailbox + 4) == WORDS
+        && (0..WORDS).all(|i| {
+            let value = word(n, i);
+            read32(mailbox + 8 + 4 * u64::from(i)) == if invert { !value } else { value }
+        })
+}
+
+/// Exchanges `count` messages through `region`; prints the verdict.
+pub fn run(region: SharedRegion, count: u32) -> Result<(), &'static str> {
+    let doorbell = region.doorbell;
+    if read32(doorbell + ID) != DOORBELL_ID {
+        return Err("messages: no doorbell at the address the device tree gives");
+    }
+    let member = read32(doorbell + MEMBER);
+    let members = read32(doorbell + MEMBERS);
+    if members < 2 || u64::from(members) * MAILBOX > region.size {
+        return Err("messages: the region has no room for a mailbox per member");
+    }
+    let interrupt = region
+        .interrupt
+        .ok_or("messages: the shared region has no doorbell interrupt")?;
+    DOORBELL.store(doorbell, Ordering::Release);
+    arch::init_cpu();
+    arch::enable_device_interrupt(interrupt);
+    let first = region.base;
+    let mine = region.base + u64::from(member) * MAILBOX;
+    for n in 1..=count {
+        if member == 0 {
+            post(mine, n, false);
+            write32(doorbell + RING, !1);
+            // Each peer's answer in its own mailbox, and its ring.
+            irq::wait_until(|| {
+                read32(doorbell + RECEIVED) >= n * (members - 1)
+                    && (1..members).all(|peer| read32(first + u64::from(peer) * MAILBOX) == n)
+            });
+            if !(1..members).all(|peer| holds(first + u64::from(peer) * MAILBOX, n, true)) {
+                return Err("messages: an answer is not its message inverted");
+            }
+        } else {
+            irq::wait_until(|| read32(doorbell + RECEIVED) >= n && read32(first) >= n);
+            if !holds(first, n, false) {
+                return Err("messages: a message arrived changed or out of order");
+            }
+            post(mine, n, true);
+            write32(doorbell + RING, 1);
+        }
+    }
+    say!(
+        "tessera-guest: messages ok ({count} through `{}`, member {member} of {members}, \
+         {} rings received, {} sent)",
+        region.name,
+        read32(doorbell + RECEIVED),
+        read32(doorbell + SENT)
+    );
+    Ok(())
+}
