@@ -1,12 +1,14 @@
 //! Messages through a region shared with other VMs (`tessera.messages=<count>` on the
 //! command line, a `tessera,shared-region` node in the device tree).
 //!
-//! The protocol, which a Linux guest can follow with busybox `devmem`: the region
-//! holds one mailbox of 0x100 bytes per member, at `member * 0x100`: a sequence number
-//! (written last), a word count, then the words. Member 0 sends messages 1, 2, ...
-//! `count`, each in its mailbox, and rings the others; a peer checks each message,
-//! answers it in its own mailbox with every word inverted and the same sequence
-//! number, and rings member 0, which checks the answer before it sends the next.
+//! The protocol, which a Linux guest can follow with busybox `devmem` (the `init.sh`
+//! of the Linux test guest does): the region holds one mailbox of 0x100 bytes per
+//! member, at `member * 0x100`: a sequence number (written last), a word count (1 to
+//! 62), then the words; word `i` of message `n` is [`word`]`(n, i)`. Member 0 sends
+//! messages 1, 2, ... `count`, each in its mailbox, and rings the others; a peer
+//! checks each message, answers it in its own mailbox with the same count, every word
+//! inverted and the same sequence number, and rings member 0, which checks the answer
+//! before it sends the next.
 
 use crate::boot_info::SharedRegion;
 use crate::{Console, arch, irq, say};
@@ -25,8 +27,10 @@ const ACK: u64 = 0x14;
 const RECEIVED: u64 = 0x18;
 const SENT: u64 = 0x1c;
 
-/// Bytes of one member's mailbox, and the words of each message.
+/// Bytes of one member's mailbox, the most words a message has, and the words of
+/// the messages this program sends.
 const MAILBOX: u64 = 0x100;
+const MAX_WORDS: u32 = 62;
 const WORDS: u32 = 16;
 
 fn read32(addr: u64) -> u32 {
@@ -56,30 +60,31 @@ pub fn on_doorbell() {
     }
 }
 
-/// Writes message `n` (`invert`ed for an answer) into the mailbox at `mailbox`: the
-/// words, their count, then (after a barrier) its sequence number.
-fn post(mailbox: u64, n: u32, invert: bool) {
-    for i in 0..WORDS {
+/// Writes message `n` of `words` words (`invert`ed for an answer) into the mailbox
+/// at `mailbox`: the words, their count, then (after a barrier) its sequence number.
+fn post(mailbox: u64, n: u32, words: u32, invert: bool) {
+    for i in 0..words {
         let value = word(n, i);
-        write32(
-            mailbox + 8 + 4 * u64::from(i),
-            if invert { !value } else { value },
-        );
+        let value = if invert { !value } else { value };
+        write32(mailbox + 8 + 4 * u64::from(i), value);
     }
-    write32(mailbox + 4, WORDS);
+    write32(mailbox + 4, words);
     fence(Ordering::SeqCst);
     write32(mailbox, n);
 }
 
-/// Whether the mailbox at `mailbox` holds message `n` (`invert`ed for an answer).
-fn holds(mailbox: u64, n: u32, invert: bool) -> bool {
+/// The word count of the mailbox at `mailbox` if it holds message `n` (`invert`ed
+/// for an answer) whole.
+fn holds(mailbox: u64, n: u32, invert: bool) -> Option<u32> {
     fence(Ordering::SeqCst);
-    read32(mailbox) == n
-        && read32(mailbox + 4) == WORDS
-        && (0..WORDS).all(|i| {
+    let words = read32(mailbox + 4);
+    let whole = read32(mailbox) == n
+        && (1..=MAX_WORDS).contains(&words)
+        && (0..words).all(|i| {
             let value = word(n, i);
             read32(mailbox + 8 + 4 * u64::from(i)) == if invert { !value } else { value }
-        })
+        });
+    whole.then_some(words)
 }
 
 /// Exchanges `count` messages through `region`; prints the verdict.
@@ -103,22 +108,23 @@ pub fn run(region: SharedRegion, count: u32) -> Result<(), &'static str> {
     let mine = region.base + u64::from(member) * MAILBOX;
     for n in 1..=count {
         if member == 0 {
-            post(mine, n, false);
+            post(mine, n, WORDS, false);
             write32(doorbell + RING, !1);
             // Each peer's answer in its own mailbox, and its ring.
             irq::wait_until(|| {
                 read32(doorbell + RECEIVED) >= n * (members - 1)
                     && (1..members).all(|peer| read32(first + u64::from(peer) * MAILBOX) == n)
             });
-            if !(1..members).all(|peer| holds(first + u64::from(peer) * MAILBOX, n, true)) {
+            if !(1..members)
+                .all(|peer| holds(first + u64::from(peer) * MAILBOX, n, true) == Some(WORDS))
+            {
                 return Err("messages: an answer is not its message inverted");
             }
         } else {
             irq::wait_until(|| read32(doorbell + RECEIVED) >= n && read32(first) >= n);
-            if !holds(first, n, false) {
-                return Err("messages: a message arrived changed or out of order");
-            }
-            post(mine, n, true);
+            let words = holds(first, n, false)
+                .ok_or("messages: a message arrived changed or out of order")?;
+            post(mine, n, words, true);
             write32(doorbell + RING, 1);
         }
     }
