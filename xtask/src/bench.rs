@@ -20,7 +20,11 @@ const TIMEOUT_SECS: u64 = 120;
 /// Figures that involve two vCPUs: QEMU's single-threaded round robin under icount
 /// can switch CPUs at host-dependent points, so they may differ between runs by a
 /// fraction of a percent. Every other figure must repeat exactly.
-const CROSS_CPU: &[&str] = &["ipi_round_trip"];
+const CROSS_CPU: &[&str] = &[
+    "ipi_round_trip",
+    "doorbell_round_trip",
+    "message_round_trip",
+];
 /// How far a cross-CPU figure may move between two runs.
 const CROSS_CPU_TOLERANCE: f64 = 0.01;
 
@@ -217,6 +221,8 @@ pub fn bench_arch(arch: &str) -> Result<()> {
     let native = [native(&built.platform)?, native(&built.platform)?];
     let mut differing = unrepeatable(&tessera[0], &tessera[1]);
     differing.extend(unrepeatable(&native[0], &native[1]));
+    let doorbell = [doorbell_run(arch)?, doorbell_run(arch)?];
+    differing.extend(unrepeatable(&doorbell[0], &doorbell[1]));
     let repeatable = differing.is_empty();
     let (linux_native, linux_tessera) = linux_boot(arch, &built.platform)?;
     let linux = format!(
@@ -229,6 +235,7 @@ pub fn bench_arch(arch: &str) -> Result<()> {
         arch: arch.to_string(),
         tessera: tessera[0].clone(),
         native: native[0].clone(),
+        hypervisor_only: doorbell[0].clone(),
         repeatable,
     };
     report.tessera.push(linux_tessera);
@@ -260,6 +267,23 @@ fn under_tessera(built: &Built) -> Result<Vec<Figure>> {
     let figures = parse_figures(&outcome.output)?;
     outcome.into_result()?;
     Ok(figures)
+}
+
+/// The doorbell figures of two test guests that share a region
+/// (`xtask/testdata/bench-doorbell-<arch>`, `tessera.bench-doorbell`): they exist only
+/// under a hypervisor, so they have no native row (the nearest native figure is
+/// `ipi_round_trip`, two CPUs of one machine).
+fn doorbell_run(arch: &str) -> Result<Vec<Figure>> {
+    let built = build::build(&BuildArgs {
+        arch: arch.to_string(),
+        vm_configs: vec![PathBuf::from(format!(
+            "xtask/testdata/bench-doorbell-{arch}"
+        ))],
+        log: "info".to_string(),
+        features: Vec::new(),
+        disk: None,
+    })?;
+    under_tessera(&built)
 }
 
 /// The same guest booted by QEMU directly, at the guest kernel level.
@@ -303,6 +327,8 @@ struct Report {
     arch: String,
     tessera: Vec<Figure>,
     native: Vec<Figure>,
+    /// Figures only a hypervisor has (between VMs), without a native row.
+    hypervisor_only: Vec<Figure>,
     repeatable: bool,
 }
 
@@ -334,11 +360,18 @@ impl Report {
                 "{name:<18} {native:>12.1} {tessera:>12.1} {ratio:>8.2}"
             );
         }
+        for figure in &self.hypervisor_only {
+            let _ = writeln!(
+                out,
+                "{:<18} {:>12} {:>12.1} {:>8}",
+                figure.name, "(two VMs)", figure.ns_per_op, "-"
+            );
+        }
         let _ = write!(
             out,
             "repeatable: {}",
             if self.repeatable {
-                "yes (two runs each: identical, the two-vCPU figure within 1%)"
+                "yes (two runs each: identical, the cross-CPU figures within 1%)"
             } else {
                 "NO"
             }
@@ -355,6 +388,12 @@ impl Report {
                     "    {{\"figure\": \"{name}\", \"native_ns\": {native:.3}, \"tessera_ns\": {tessera:.3}, \"ratio\": {ratio:.4}}}"
                 )
             })
+            .chain(self.hypervisor_only.iter().map(|figure| {
+                format!(
+                    "    {{\"figure\": \"{}\", \"native_ns\": null, \"tessera_ns\": {:.3}, \"ratio\": null}}",
+                    figure.name, figure.ns_per_op
+                )
+            }))
             .collect();
         format!(
             "{{\n  \"arch\": \"{}\",\n  \"unit\": \"virtual ns per operation (instructions) under -icount shift=0\",\n  \"repeatable\": {},\n  \"figures\": [\n{}\n  ]\n}}\n",
@@ -457,11 +496,22 @@ mod tests {
             arch: "aarch64".into(),
             tessera: vec![fig("hypercall", 900.0), fig("only_here", 1.0)],
             native: vec![fig("hypercall", 9.0)],
+            hypervisor_only: vec![fig("doorbell_round_trip", 1234.5)],
             repeatable: true,
         };
         assert_eq!(report.rows(), vec![("hypercall", 9.0, 900.0, 100.0)]);
         assert!(report.table().contains("hypercall"));
+        assert!(
+            report
+                .table()
+                .contains("doorbell_round_trip    (two VMs)       1234.5"),
+            "{}",
+            report.table()
+        );
         assert!(report.json().contains("\"ratio\": 100.0000"));
+        assert!(report.json().contains(
+            "{\"figure\": \"doorbell_round_trip\", \"native_ns\": null, \"tessera_ns\": 1234.500, \"ratio\": null}"
+        ));
         assert!(report.svg().contains("100.00x"));
     }
 }

@@ -19,7 +19,7 @@ const IRQ_ROUNDS: u64 = 200;
 const CHASE_STEPS: u64 = 200_000;
 
 /// Prints one figure; `hz` is the counter's frequency.
-fn report(name: &str, ops: u64, ticks: u64, hz: u64) {
+pub fn report(name: &str, ops: u64, ticks: u64, hz: u64) {
     let _ = writeln!(
         Console,
         "tessera-bench: name={name} ops={ops} ticks={ticks} hz={hz}"

@@ -123,6 +123,16 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         messages::run(region, count)?;
     }
     #[cfg(not(target_arch = "x86_64"))]
+    if info.has_word("tessera.bench-doorbell") {
+        let hz = arch::counter_frequency()
+            .or(info.timebase)
+            .ok_or("bench: the counter frequency is unknown")?;
+        let region = info
+            .shared
+            .ok_or("bench: the device tree describes no shared region")?;
+        messages::bench(region, hz)?;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     if let Some(address) = info.word_value("tessera.probe=") {
         check_probe(address)?;
     }

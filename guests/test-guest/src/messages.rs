@@ -87,53 +87,151 @@ fn holds(mailbox: u64, n: u32, invert: bool) -> Option<u32> {
     whole.then_some(words)
 }
 
-/// Exchanges `count` messages through `region`; prints the verdict.
-pub fn run(region: SharedRegion, count: u32) -> Result<(), &'static str> {
-    let doorbell = region.doorbell;
-    if read32(doorbell + ID) != DOORBELL_ID {
-        return Err("messages: no doorbell at the address the device tree gives");
+/// This VM's side of a shared region: its doorbell, the first mailbox and its own.
+struct Link {
+    doorbell: u64,
+    first: u64,
+    mine: u64,
+    member: u32,
+    members: u32,
+}
+
+impl Link {
+    /// The link through `region`, with its doorbell interrupt enabled.
+    fn open(region: &SharedRegion) -> Result<Self, &'static str> {
+        let doorbell = region.doorbell;
+        if read32(doorbell + ID) != DOORBELL_ID {
+            return Err("messages: no doorbell at the address the device tree gives");
+        }
+        let member = read32(doorbell + MEMBER);
+        let members = read32(doorbell + MEMBERS);
+        if members < 2 || u64::from(members) * MAILBOX > region.size {
+            return Err("messages: the region has no room for a mailbox per member");
+        }
+        let interrupt = region
+            .interrupt
+            .ok_or("messages: the shared region has no doorbell interrupt")?;
+        DOORBELL.store(doorbell, Ordering::Release);
+        arch::init_cpu();
+        arch::enable_device_interrupt(interrupt);
+        Ok(Self {
+            doorbell,
+            first: region.base,
+            mine: region.base + u64::from(member) * MAILBOX,
+            member,
+            members,
+        })
     }
-    let member = read32(doorbell + MEMBER);
-    let members = read32(doorbell + MEMBERS);
-    if members < 2 || u64::from(members) * MAILBOX > region.size {
-        return Err("messages: the region has no room for a mailbox per member");
+
+    /// Rings received so far.
+    fn received(&self) -> u32 {
+        read32(self.doorbell + RECEIVED)
     }
-    let interrupt = region
-        .interrupt
-        .ok_or("messages: the shared region has no doorbell interrupt")?;
-    DOORBELL.store(doorbell, Ordering::Release);
-    arch::init_cpu();
-    arch::enable_device_interrupt(interrupt);
-    let first = region.base;
-    let mine = region.base + u64::from(member) * MAILBOX;
-    for n in 1..=count {
-        if member == 0 {
-            post(mine, n, WORDS, false);
-            write32(doorbell + RING, !1);
-            // Each peer's answer in its own mailbox, and its ring.
-            irq::wait_until(|| {
-                read32(doorbell + RECEIVED) >= n * (members - 1)
-                    && (1..members).all(|peer| read32(first + u64::from(peer) * MAILBOX) == n)
-            });
-            if !(1..members)
-                .all(|peer| holds(first + u64::from(peer) * MAILBOX, n, true) == Some(WORDS))
-            {
-                return Err("messages: an answer is not its message inverted");
-            }
+
+    /// Rings member 0 (from a peer) or every peer (from member 0).
+    fn ring(&self) {
+        write32(self.doorbell + RING, if self.member == 0 { !1 } else { 1 });
+    }
+
+    /// Rings this VM gets per round: one from each peer (member 0), else one.
+    fn rings_per_round(&self) -> u32 {
+        if self.member == 0 {
+            self.members - 1
         } else {
-            irq::wait_until(|| read32(doorbell + RECEIVED) >= n && read32(first) >= n);
-            let words = holds(first, n, false)
-                .ok_or("messages: a message arrived changed or out of order")?;
-            post(mine, n, words, true);
-            write32(doorbell + RING, 1);
+            1
         }
     }
+
+    /// The mailbox of member `peer`.
+    fn mailbox(&self, peer: u32) -> u64 {
+        self.first + u64::from(peer) * MAILBOX
+    }
+
+    /// Rings answered by rings, `rounds` times (member 0 rings first); `before` rings
+    /// came in earlier.
+    fn ping_pong(&self, rounds: u32, before: u32) {
+        let per_round = self.rings_per_round();
+        for k in 1..=rounds {
+            if self.member == 0 {
+                self.ring();
+            }
+            irq::wait_until(|| self.received() >= before + k * per_round);
+            if self.member != 0 {
+                self.ring();
+            }
+        }
+    }
+
+    /// Exchanges messages 1 to `count` (the module's protocol); `before` rings came in
+    /// earlier.
+    fn exchange(&self, count: u32, before: u32) -> Result<(), &'static str> {
+        let peers = 1..self.members;
+        for n in 1..=count {
+            if self.member == 0 {
+                post(self.mine, n, WORDS, false);
+                self.ring();
+                // Each peer's answer in its own mailbox, and its ring.
+                irq::wait_until(|| {
+                    self.received() >= before + n * (self.members - 1)
+                        && peers.clone().all(|peer| read32(self.mailbox(peer)) == n)
+                });
+                if !peers
+                    .clone()
+                    .all(|peer| holds(self.mailbox(peer), n, true) == Some(WORDS))
+                {
+                    return Err("messages: an answer is not its message inverted");
+                }
+            } else {
+                irq::wait_until(|| self.received() >= before + n && read32(self.first) >= n);
+                let words = holds(self.first, n, false)
+                    .ok_or("messages: a message arrived changed or out of order")?;
+                post(self.mine, n, words, true);
+                self.ring();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Exchanges `count` messages through `region`; prints the verdict.
+pub fn run(region: SharedRegion, count: u32) -> Result<(), &'static str> {
+    let link = Link::open(&region)?;
+    link.exchange(count, 0)?;
     say!(
-        "tessera-guest: messages ok ({count} through `{}`, member {member} of {members}, \
+        "tessera-guest: messages ok ({count} through `{}`, member {} of {}, \
          {} rings received, {} sent)",
         region.name,
-        read32(doorbell + RECEIVED),
-        read32(doorbell + SENT)
+        link.member,
+        link.members,
+        link.received(),
+        read32(link.doorbell + SENT)
     );
+    Ok(())
+}
+
+/// Rounds of each doorbell figure.
+const BENCH_ROUNDS: u32 = 200;
+
+/// The doorbell figures (`tessera.bench-doorbell`), measured by member 0 with its
+/// counter (`hz`): a ring answered by a ring (`doorbell_round_trip`: the ring, the
+/// peer's interrupt and wake-up, its ring back, this VM's interrupt), and a 16-word
+/// message answered and checked (`message_round_trip`). The peers answer.
+pub fn bench(region: SharedRegion, hz: u64) -> Result<(), &'static str> {
+    let link = Link::open(&region)?;
+    let per_round = link.rings_per_round();
+    // One round untimed: it waits for the peers to get here.
+    link.ping_pong(1, 0);
+    let start = arch::counter();
+    link.ping_pong(BENCH_ROUNDS, per_round);
+    let rings = arch::counter().wrapping_sub(start);
+    let start = arch::counter();
+    link.exchange(BENCH_ROUNDS, (BENCH_ROUNDS + 1) * per_round)?;
+    let messages = arch::counter().wrapping_sub(start);
+    if link.member == 0 {
+        let rounds = u64::from(BENCH_ROUNDS);
+        crate::bench::report("doorbell_round_trip", rounds, rings, hz);
+        crate::bench::report("message_round_trip", rounds, messages, hz);
+        say!("tessera-bench: done");
+    }
     Ok(())
 }
