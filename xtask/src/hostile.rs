@@ -70,6 +70,21 @@ const CASES: &[Case] = &[
         expect: Outcome::Stopped,
     },
     Case {
+        name: "write-shared-readonly",
+        arches: BOTH,
+        expect: Outcome::FaultInjected,
+    },
+    Case {
+        name: "doorbell-storm",
+        arches: BOTH,
+        expect: Outcome::Answered,
+    },
+    Case {
+        name: "doorbell-wide-read",
+        arches: BOTH,
+        expect: Outcome::Stopped,
+    },
+    Case {
         name: "unmapped-vector",
         arches: BOTH,
         expect: Outcome::Stopped,
@@ -442,10 +457,13 @@ fn write_configs(arch: &str, case: &str) -> Result<PathBuf> {
          dtb_load_addr = {ram:#x}\ncmdline = \"tessera.hostile={case}\"\n\
          memory_regions = [[{ram:#x}, 0x100_0000, 0x7, 0], [{readonly:#x}, 0x1_0000, 0x1, 0]]\n\n\
          [devices]\npassthrough_devices = []\nemu_devices = [[\"uart\", {uart:#x}, {uart_len:#x}, 0, 2, []]]\n\
-         interrupt_mode = \"no_irq\"\n",
+         interrupt_mode = \"no_irq\"\n\
+         shared_regions = [[\"ring\", {shared:#x}, 0x1_0000, \"ro\", {bell:#x}, 0]]\n",
         load = layout.load,
         ram = layout.ram,
         readonly = layout.readonly,
+        shared = layout.shared,
+        bell = layout.doorbell,
         uart = layout.uart,
         uart_len = layout.uart_len,
     );
@@ -457,9 +475,13 @@ fn write_configs(arch: &str, case: &str) -> Result<PathBuf> {
          dtb_load_addr = {ram:#x}\ncmdline = \"tessera.neighbour\"\n\
          memory_regions = [[{ram:#x}, 0x100_0000, 0x7, 0]]\n\n\
          [devices]\npassthrough_devices = []\nemu_devices = [{irqchip}[\"uart\", {uart:#x}, {uart_len:#x}, 0, 2, []]]\n\
-         interrupt_mode = \"emulated\"\n",
+         interrupt_mode = \"emulated\"\n\
+         shared_regions = [[\"ring\", {shared:#x}, 0x1_0000, \"rw\", {bell:#x}, {bell_irq}]]\n",
         load = layout.load,
         ram = layout.ram,
+        shared = layout.shared,
+        bell = layout.doorbell,
+        bell_irq = layout.neighbour_doorbell_irq,
         uart = layout.uart,
         uart_len = layout.uart_len,
         irqchip = layout.neighbour_irqchip,
@@ -478,6 +500,11 @@ struct Layout {
     uart_len: u64,
     /// The neighbour's interrupt controller rows (it takes timer interrupts).
     neighbour_irqchip: &'static str,
+    /// The region the hostile VM shares read-only with the neighbour, its doorbell
+    /// page, and the interrupt that doorbell raises in the neighbour.
+    shared: u64,
+    doorbell: u64,
+    neighbour_doorbell_irq: u64,
 }
 
 impl Layout {
@@ -490,6 +517,9 @@ impl Layout {
                 uart: 0x0900_0000,
                 uart_len: 0x1000,
                 neighbour_irqchip: "[\"gicd\", 0x0800_0000, 0x1_0000, 0, 0x21, []], [\"gicr\", 0x080A_0000, 0x2_0000, 0, 0x20, []], ",
+                shared: 0x7000_0000,
+                doorbell: 0x7010_0000,
+                neighbour_doorbell_irq: 40,
             }),
             "riscv64" => Ok(Self {
                 ram: 0x8000_0000,
@@ -498,6 +528,9 @@ impl Layout {
                 uart: 0x1000_0000,
                 uart_len: 0x100,
                 neighbour_irqchip: "",
+                shared: 0x9000_0000,
+                doorbell: 0x9010_0000,
+                neighbour_doorbell_irq: 0,
             }),
             other => bail!("no hostile cases for {other} yet"),
         }

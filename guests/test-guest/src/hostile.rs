@@ -45,6 +45,9 @@ pub fn write(addr: u64, value: u64) {
     unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
 }
 
+/// Rings of the doorbell storm.
+const DOORBELL_STORM: u32 = 20_000;
+
 /// Runs `case`; `ram_end` is the end of this guest's RAM. Powers off when it survives.
 pub fn run(case: &str, ram_end: u64) -> ! {
     arch::install_vectors();
@@ -68,6 +71,22 @@ pub fn run(case: &str, ram_end: u64) -> ! {
             write(arch::READONLY_GPA, 0x5a);
             Some(Outcome::Answered(0))
         }
+        "write-shared-readonly" => {
+            write(arch::SHARED_GPA, 0x5a);
+            Some(Outcome::Answered(0))
+        }
+        "doorbell-storm" => {
+            for _ in 0..DOORBELL_STORM {
+                // SAFETY: the RING register of this VM's doorbell page: it rings
+                // every peer of the region, again and again.
+                unsafe { core::ptr::write_volatile((arch::DOORBELL_GPA + 0xc) as *mut u32, !0) };
+            }
+            // SAFETY: the SENT register of the same page.
+            let sent =
+                unsafe { core::ptr::read_volatile((arch::DOORBELL_GPA + 0x1c) as *const u32) };
+            Some(Outcome::Answered(u64::from(sent)))
+        }
+        "doorbell-wide-read" => Some(Outcome::Answered(read(arch::DOORBELL_GPA))),
         "reset-loop" => arch::reset(),
         _ => None,
     };

@@ -330,6 +330,11 @@ extern "C" fn irq_entry() {
 pub const UNMAPPED_GPA: u64 = 0x2000_0000;
 /// The physical GIC distributor the hypervisor itself drives.
 pub const HOST_DEVICE_GPA: u64 = GICD as u64;
+/// The region the hostile VM config shares read-only with its neighbour, and its
+/// doorbell page there.
+pub const SHARED_GPA: u64 = 0x7000_0000;
+/// See [`SHARED_GPA`].
+pub const DOORBELL_GPA: u64 = 0x7010_0000;
 /// A region the hostile VM config maps read-only (flags 0x1).
 pub const READONLY_GPA: u64 = 0x4200_0000;
 

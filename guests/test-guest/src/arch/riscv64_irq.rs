@@ -264,6 +264,11 @@ extern "C" fn trap_entry(scause: u64) {
 pub const UNMAPPED_GPA: u64 = 0x4000_0000;
 /// The physical PLIC the hypervisor itself drives.
 pub const HOST_DEVICE_GPA: u64 = 0x0c00_0000;
+/// The region the hostile VM config shares read-only with its neighbour, and its
+/// doorbell page there.
+pub const SHARED_GPA: u64 = 0x9000_0000;
+/// See [`SHARED_GPA`].
+pub const DOORBELL_GPA: u64 = 0x9010_0000;
 /// A region the hostile VM config maps read-only (flags 0x1).
 pub const READONLY_GPA: u64 = 0x8200_0000;
 
