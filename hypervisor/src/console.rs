@@ -1,10 +1,14 @@
-//! The shared console. Output: each VM's text is kept until its line ends, then
-//! written whole with the VM's name as a prefix; a VM that stops mid-line (a shell
-//! prompt) has its partial line shown when its vCPU goes idle, and the line carries
-//! on there unless another VM writes first. So lines of different VMs never mix, and
-//! every line names its VM. Input: bytes typed on the console go to the emulated UART
-//! of the VM that has the console, the first running VM with a console; when it ends,
-//! the next one has it.
+//! The shared console, in front of one of three things ([`Front`]). All together
+//! (at boot) and with the hypervisor shell in front, each VM's text is kept until its
+//! line ends, then written whole with the VM's name as a prefix; a VM that stops
+//! mid-line (a shell prompt) has its partial line shown when its vCPU goes idle, and
+//! the line carries on there unless another VM writes first. So lines of different
+//! VMs never mix, and every line names its VM. With one VM in front, its bytes go to
+//! the console as they are (escape sequences and all) and the others' only to their
+//! histories. Every VM's output is kept in a bounded history, shown when the console
+//! moves to it. Input: Ctrl+X and a key move the console ([`tessera_shell::ConsoleKeys`]);
+//! other typed bytes go to the shell's line editor, to the VM in front, or (all
+//! together) to the first running VM with a console.
 
 use crate::arch::{self, IrqLine};
 use alloc::boxed::Box;
@@ -12,8 +16,9 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
+use tessera_shell::{ConsoleKeys, History, Key, LineEditor, PROMPT, Switch};
 use tessera_vdev::{AccessWidth, CharSink, DeviceError, FirmwareConsole, SerialPort, SharedMmio};
 
 /// Longest line kept before it is written without its end.
@@ -33,13 +38,55 @@ static SERIAL: AtomicUsize = AtomicUsize::new(0);
 /// Consoles in creation order, for input.
 static INPUTS: Mutex<Vec<ConsoleInput>> = Mutex::new(Vec::new());
 
-/// A VM's console output: the line it is writing.
+/// Bytes of console output kept per VM, and how many of them are shown when the
+/// console moves to it.
+const HISTORY_BYTES: usize = 64 * 1024;
+const SHOWN_BYTES: usize = 4 * 1024;
+
+/// Who the console is in front of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    /// Every VM, each line prefixed; typed bytes to the first running VM with a
+    /// console (the console at boot).
+    Together,
+    /// The hypervisor shell; VM lines shown as all together.
+    Shell,
+    /// The VM with this id: its bytes raw, typed bytes to it.
+    Vm(u64),
+}
+
+/// [`Front`] as a word: `u64::MAX` all together, `u64::MAX - 1` the shell, else a VM id.
+static FRONT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Where the console is now.
+pub fn front() -> Front {
+    match FRONT.load(Ordering::Acquire) {
+        u64::MAX => Front::Together,
+        SHELL_FRONT => Front::Shell,
+        id => Front::Vm(id),
+    }
+}
+
+const SHELL_FRONT: u64 = u64::MAX - 1;
+
+fn set_front(front: Front) {
+    let word = match front {
+        Front::Together => u64::MAX,
+        Front::Shell => SHELL_FRONT,
+        Front::Vm(id) => id,
+    };
+    FRONT.store(word, Ordering::Release);
+}
+
+/// A VM's console output: the line it is writing, and its history.
 pub struct ConsoleOutput {
     serial: usize,
+    vm_id: u64,
     prefix: String,
     line: Vec<u8>,
     /// Whether `line` holds bytes, readable without the output's lock.
     partial: Arc<AtomicBool>,
+    history: History,
 }
 
 impl ConsoleOutput {
@@ -76,6 +123,15 @@ struct VmConsole(Arc<Mutex<ConsoleOutput>>);
 impl CharSink for VmConsole {
     fn write_bytes(&mut self, bytes: &[u8]) {
         let mut output = self.0.lock();
+        output.history.push(bytes);
+        match front() {
+            Front::Vm(id) if id == output.vm_id => {
+                tessera_os::console::write_bytes(bytes);
+                return;
+            }
+            Front::Vm(_) => return,
+            Front::Together | Front::Shell => {}
+        }
         for &byte in bytes {
             if byte == b'\r' {
                 continue;
@@ -136,10 +192,12 @@ impl SharedUart {
     }
 }
 
-/// Where typed bytes for one VM go.
+/// Where typed bytes for one VM go, and its output (for its history).
 pub struct ConsoleInput {
     uart: Arc<Mutex<SharedUart>>,
+    output: Arc<Mutex<ConsoleOutput>>,
     vm_id: u64,
+    name: String,
 }
 
 /// Lets the VM of `input` take console input (once the VM exists).
@@ -154,14 +212,16 @@ pub struct UartWindow {
 }
 
 impl UartWindow {
-    /// A console UART for the VM named `name`, interrupting through
-    /// `line` when the VM has an interrupt controller.
-    pub fn new(name: &str, line: Option<IrqLine>) -> Self {
+    /// A console UART for VM `vm_id` named `name`, interrupting through `line` when
+    /// the VM has an interrupt controller.
+    pub fn new(vm_id: u64, name: &str, line: Option<IrqLine>) -> Self {
         let output = Arc::new(Mutex::new(ConsoleOutput {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            vm_id,
             prefix: alloc::format!("[{name}] "),
             line: Vec::new(),
             partial: Arc::new(AtomicBool::new(false)),
+            history: History::new(HISTORY_BYTES),
         }));
         let sink = VmConsole(output.clone());
         let uart = Arc::new(Mutex::new(SharedUart {
@@ -184,10 +244,13 @@ impl UartWindow {
     }
 
     /// The input side of this UART, for [`register_input`].
-    pub fn input(&self, vm_id: u64) -> ConsoleInput {
+    pub fn input(&self) -> ConsoleInput {
+        let output = self.output.lock();
         ConsoleInput {
             uart: self.uart.clone(),
-            vm_id,
+            output: self.output.clone(),
+            vm_id: output.vm_id,
+            name: String::from(output.prefix.trim_start_matches('[').trim_end_matches("] ")),
         }
     }
 }
@@ -252,15 +315,135 @@ impl FirmwareConsole for SharedConsole {
     }
 }
 
-/// Hands bytes typed on the console to the VM that has it; `running` says whether
-/// the VM with an id still runs. Returns the id of the VM that got them.
-pub fn deliver_input(bytes: &[u8], running: impl Fn(u64) -> bool) -> Option<u64> {
+/// The console's keys and the shell's line being typed.
+static TYPING: Mutex<Typing> = Mutex::new(Typing {
+    keys: ConsoleKeys::new(),
+    editor: LineEditor::new(),
+});
+
+struct Typing {
+    keys: ConsoleKeys,
+    editor: LineEditor,
+}
+
+/// What typed bytes asked for: the VM whose UART got bytes (its vCPUs are kicked),
+/// and the lines typed at the shell, to run.
+#[derive(Default)]
+pub struct Typed {
+    /// The VM that got bytes.
+    pub vm: Option<u64>,
+    /// Lines typed at the shell.
+    pub lines: Vec<String>,
+}
+
+/// Hands bytes typed on the console on: console moves, the shell's line editor, or
+/// the UART of the VM they are for; `running` says whether the VM with an id runs.
+pub fn take_input(bytes: &[u8], running: impl Fn(u64) -> bool) -> Typed {
+    let mut typed = Typed::default();
+    let mut typing = TYPING.lock();
+    let mut to_vm: Vec<u8> = Vec::new();
+    let mut echo = Vec::new();
+    for &byte in bytes {
+        match typing.keys.feed(byte) {
+            Key::Nothing => {}
+            Key::Switch(switch) => {
+                typed.vm = deliver(&to_vm, &running).or(typed.vm);
+                to_vm.clear();
+                if move_console(switch) == Front::Shell {
+                    write_prompt(typing.editor.pending());
+                }
+            }
+            Key::Byte(byte) if front() == Front::Shell => {
+                if let Some(line) = typing.editor.feed(byte, &mut echo) {
+                    typed.lines.push(line);
+                }
+            }
+            Key::Byte(byte) => to_vm.push(byte),
+        }
+    }
+    if !echo.is_empty() {
+        tessera_os::console::write_bytes(&echo);
+    }
+    typed.vm = deliver(&to_vm, &running).or(typed.vm);
+    typed
+}
+
+/// Gives `bytes` to the VM in front, or all together to the first running VM with a
+/// console; the VM that got them.
+fn deliver(bytes: &[u8], running: &impl Fn(u64) -> bool) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
     let inputs = INPUTS.lock();
-    let input = inputs.iter().find(|input| running(input.vm_id))?;
+    let input = match front() {
+        Front::Vm(id) => inputs.iter().find(|input| input.vm_id == id)?,
+        Front::Together => inputs.iter().find(|input| running(input.vm_id))?,
+        Front::Shell => return None,
+    };
     let mut shared = input.uart.lock();
     let room = BACKLOG_LIMIT.saturating_sub(shared.backlog.len());
     shared.backlog.extend(bytes.iter().take(room));
     shared.refill();
     shared.update_line();
     Some(input.vm_id)
+}
+
+/// Moves the console as Ctrl+X and a key asked; where it is now.
+fn move_console(switch: Switch) -> Front {
+    let ids: Vec<u64> = INPUTS.lock().iter().map(|input| input.vm_id).collect();
+    let at = match front() {
+        Front::Vm(id) => ids.iter().position(|&other| other == id),
+        Front::Together | Front::Shell => None,
+    };
+    let to = match (switch, at) {
+        (Switch::Shell, _) => None,
+        (Switch::Next, Some(at)) => ids.get((at + 1) % ids.len()).copied(),
+        (Switch::Next, None) => ids.first().copied(),
+        (Switch::Previous, Some(at)) => ids.get((at + ids.len() - 1) % ids.len()).copied(),
+        (Switch::Previous, None) => ids.last().copied(),
+    };
+    // `to` is a VM with a console: it is shown.
+    match to {
+        Some(id) => {
+            show_vm(id);
+        }
+        None => {
+            end_guest_line();
+            set_front(Front::Shell);
+            tessera_os::console::write_bytes(
+                b"\r\ntessera: console: the hypervisor shell (Ctrl+X n: a VM's console; `help`)\r\n",
+            );
+        }
+    }
+    front()
+}
+
+/// Shows the shell's prompt and what was typed of its line (from outside typing).
+pub fn prompt() {
+    write_prompt(TYPING.lock().editor.pending());
+}
+
+/// Writes the prompt, then `pending`.
+fn write_prompt(pending: &str) {
+    tessera_os::console::write_bytes(PROMPT.as_bytes());
+    tessera_os::console::write_bytes(pending.as_bytes());
+}
+
+/// Puts VM `id`'s console in front, showing the recent part of its history; whether
+/// it has a console.
+pub fn show_vm(id: u64) -> bool {
+    let inputs = INPUTS.lock();
+    let Some(input) = inputs.iter().find(|input| input.vm_id == id) else {
+        return false;
+    };
+    end_guest_line();
+    let output = input.output.lock();
+    set_front(Front::Vm(id));
+    let banner = alloc::format!(
+        "\r\ntessera: console: VM {id} ({}) (Ctrl+X s: the shell, n/p: the other VMs)\r\n",
+        input.name
+    );
+    tessera_os::console::write_bytes(banner.as_bytes());
+    tessera_os::console::write_bytes(&output.history.recent(SHOWN_BYTES));
+    true
 }

@@ -4,13 +4,14 @@
 
 use crate::arch;
 use crate::console;
+use crate::shell;
 use crate::vmm::{VmEntry, Vms};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use spin::Mutex;
 use tessera_os::hal;
-use tessera_vm::{Host, InterruptController, VmStatus};
+use tessera_vm::{Host, InterruptController, VmStatus, kick_cpus_of};
 
 /// A vCPU by (VM index, vCPU index).
 pub type TaskId = (usize, usize);
@@ -59,7 +60,7 @@ pub fn forward_device_irq(vms: &Vms, irq: u32) -> bool {
     let entry = vms
         .entries
         .iter()
-        .find(|e| e.vm.id == owner && e.vm.status() != VmStatus::Ended);
+        .find(|e| e.vm.id == owner && e.vm.status() != VmStatus::Stopped);
     match entry {
         Some(entry) if entry.vm.irqchip.raise(0, irq) => {
             send_kicks(vms, entry);
@@ -69,7 +70,8 @@ pub fn forward_device_irq(vms: &Vms, irq: u32) -> bool {
     }
 }
 
-/// Bytes typed on the console: to the VM that has it, whose vCPUs are then kicked.
+/// Bytes typed on the console: console moves, lines for the shell (run here), bytes
+/// for the VM that has the console (whose vCPUs are then kicked).
 pub fn console_input(vms: &Vms) {
     let mut bytes = [0u8; 32];
     let mut count = 0;
@@ -82,14 +84,29 @@ pub fn console_input(vms: &Vms) {
     let running = |id: u64| {
         vms.entries
             .iter()
-            .any(|e| e.vm.id == id && e.vm.status() != VmStatus::Ended)
+            .any(|e| e.vm.id == id && e.vm.status() != VmStatus::Stopped)
     };
-    let Some(id) = console::deliver_input(bytes.get(..count).unwrap_or(&[]), running) else {
-        return;
-    };
-    if let Some(entry) = vms.entries.iter().find(|e| e.vm.id == id) {
+    let typed = console::take_input(bytes.get(..count).unwrap_or(&[]), running);
+    if let Some(entry) = typed
+        .vm
+        .and_then(|id| vms.entries.iter().find(|e| e.vm.id == id))
+    {
         send_kicks(vms, entry);
     }
+    for line in typed.lines {
+        shell::run_line(vms, &line);
+    }
+}
+
+/// Wakes the physical CPU of every vCPU of `entry` (it stopped, or is to reset).
+pub fn kick_all(entry: &VmEntry) {
+    let this = hal::cpu_index();
+    kick_cpus_of(
+        entry.vm.cpus.iter().map(|slot| slot.pcpu),
+        u64::MAX,
+        this,
+        |cpu| arch::kick(Some(cpu)),
+    );
 }
 
 /// Wakes the physical CPUs of `entry`'s vCPUs whose interrupt state changed (from an

@@ -16,6 +16,7 @@ mod irq;
 mod passthrough;
 mod scheduler;
 mod shared_regions;
+mod shell;
 mod vmm;
 
 use tessera_os::{hal, platform, println};

@@ -1,6 +1,8 @@
 //! Running vCPUs: each physical CPU runs the vCPUs pinned to it, switching when one
-//! waits for an interrupt, and sleeps (WFI) when none can run, until every VM has
-//! ended; then the boot CPU reports and powers off.
+//! waits for an interrupt, and sleeps (WFI) when none can run. When every VM has
+//! stopped the boot CPU reports; then it powers the machine off (with the
+//! `power-off-when-done` feature) or the machine stays up for the hypervisor shell,
+//! whose `vm start` may run a VM again.
 
 use crate::arch;
 use crate::irq::{CpuHost, TaskId};
@@ -52,6 +54,7 @@ pub fn run(cpu: usize) -> ! {
         .collect();
     let mut waiting = vec![false; mine.len()];
     let mut loaded: Option<TaskId> = None;
+    let mut verdict_given = false;
     loop {
         let mut ran = false;
         for (&task, waits) in mine.iter().zip(waiting.iter_mut()) {
@@ -62,26 +65,44 @@ pub fn run(cpu: usize) -> ! {
             *waits = turn == Turn::Waiting;
             ran |= turn == Turn::Ran;
         }
-        if vms.entries.iter().all(|e| e.vm.status() == VmStatus::Ended) {
-            if BOOT_CPU.get() == Some(&cpu) {
-                // Every VM's end is on the console before the verdict: report those
-                // no CPU has yet, and wait (the reporting CPU kicks) for those that
-                // another CPU is printing right now.
-                for entry in &vms.entries {
-                    entry.report_end();
-                }
-                while !vms.entries.iter().all(|e| e.end_reported()) {
-                    sleep(vms, loaded);
-                }
-                report_verdict(vms);
-                hal::power_off();
+        let all_stopped = vms
+            .entries
+            .iter()
+            .all(|e| matches!(e.vm.status(), VmStatus::Stopped | VmStatus::Created));
+        if !all_stopped {
+            verdict_given = false;
+        } else if BOOT_CPU.get() == Some(&cpu) && !verdict_given {
+            // Every VM's end is on the console before the verdict: report those no
+            // CPU has yet, and wait (the reporting CPU kicks) for those that another
+            // CPU is printing right now.
+            for entry in &vms.entries {
+                entry.report_end();
             }
-            hal::halt();
+            while !vms.entries.iter().all(|e| e.end_reported()) {
+                sleep(vms, loaded);
+            }
+            report_verdict(vms);
+            verdict_given = true;
+            when_all_stopped();
         }
         if !ran {
             sleep(vms, loaded);
         }
     }
+}
+
+/// Every VM has stopped: the machine powers off.
+#[cfg(feature = "power-off-when-done")]
+fn when_all_stopped() {
+    hal::power_off();
+}
+
+/// Every VM has stopped: the machine stays up for the shell.
+#[cfg(not(feature = "power-off-when-done"))]
+fn when_all_stopped() {
+    println!(
+        "tessera: every VM has stopped; the hypervisor shell stays (Ctrl+X s, then `poweroff`)"
+    );
 }
 
 /// Waits for an interrupt, then takes every one pending; `loaded` is the vCPU whose
@@ -103,7 +124,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         return Turn::NotRunnable;
     };
     match entry.vm.status() {
-        VmStatus::Ended => return Turn::NotRunnable,
+        VmStatus::Stopped | VmStatus::Created => return Turn::NotRunnable,
         VmStatus::Resetting if i == 0 => reset(entry),
         VmStatus::Resetting => return Turn::NotRunnable,
         VmStatus::Running => {}
@@ -145,7 +166,7 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
         tessera_vm::Turn::Waiting => Turn::Waiting,
         tessera_vm::Turn::Ran => Turn::Ran,
     };
-    if entry.vm.status() == VmStatus::Ended {
+    if entry.vm.status() == VmStatus::Stopped {
         entry.report_end();
         arch::kick(None);
     }

@@ -25,7 +25,8 @@ use tessera_vdev::{
     FirmwareConsole, MmioBus, OnPorts, PortBus, PortRange, PowerLatch, SharedMmio, SharedPort,
 };
 use tessera_vm::{
-    BOOT_DATA_ROOM, GuestMemory, InterruptController, Vm, VmCpus, VmDevices, place_boot_data,
+    BOOT_DATA_ROOM, GuestMemory, InterruptController, Vm, VmCpus, VmDevices, VmStatus,
+    place_boot_data,
 };
 
 /// A VM's second-stage translation table.
@@ -52,6 +53,8 @@ unsafe impl FrameAllocator for OsFrames {
 pub struct VmEntry {
     /// The VM: its vCPUs, interrupt controller, memory and devices.
     pub vm: Vm<arch::Arch>,
+    /// The config file it was created from.
+    file: String,
     /// What it boots with at `kernel.dtb_load_addr` (reloaded on reset): its device
     /// tree, or on x86 its boot block.
     dtb: Vec<u8>,
@@ -245,8 +248,9 @@ fn mark_lone_vcpus(vms: &mut Vms) {
 
 fn create(index: usize, source: Source, plan: &Plan) -> Result<VmEntry, String> {
     let images = source.images;
+    let file = source.file;
     let mut config = source.config?;
-    let refused = tessera_config::not_offered(&config, &source.file, arch::TARGET);
+    let refused = tessera_config::not_offered(&config, &file, arch::TARGET);
     if !refused.is_empty() {
         let reasons: Vec<String> = refused
             .iter()
@@ -267,6 +271,7 @@ fn create(index: usize, source: Source, plan: &Plan) -> Result<VmEntry, String> 
         let given = passthrough::assign(&mut config, &mut stage2)?;
         let shared = shared_regions::map(&config, plan, &mut stage2)?;
         build(vmid, config, images, pcpus, memory, stage2, given, shared)
+            .map(|entry| VmEntry { file, ..entry })
     });
     match built {
         Ok(entry) => Ok(entry),
@@ -389,6 +394,7 @@ fn build(
     };
     let entry = VmEntry {
         vm,
+        file: String::new(),
         dtb,
         config,
         images,
@@ -526,8 +532,8 @@ fn create_devices(
                 let line = u32::try_from(device.irq)
                     .ok()
                     .and_then(|irq| arch.irqchip.line(irq));
-                let window = UartWindow::new(&config.base.name, line);
-                console = Some(window.input(config.base.id));
+                let window = UartWindow::new(config.base.id, &config.base.name, line);
+                console = Some(window.input());
                 firmware_console = Some(Arc::new(window.firmware_console()));
                 let range = if arch::CONSOLE_ON_PORTS {
                     layout.insert_ports(
@@ -638,6 +644,66 @@ impl VmEntry {
                 "tessera: VM {} ({}) booted on CPU {cpu}",
                 self.vm.id, self.vm.name
             );
+        }
+    }
+
+    /// Readies a VM the operator starts or restarts: its next end is reported again,
+    /// and a stopped VM takes its passthrough interrupts back.
+    pub fn prepare_start(&self) -> Result<(), String> {
+        if self.vm.status() == VmStatus::Stopped {
+            let pcpu = self.vm.cpus.first().map_or(0, |slot| slot.pcpu);
+            irq::claim(self.vm.id, &self.vm.passthrough_irqs, pcpu)?;
+        }
+        self.reported.store(false, Ordering::Release);
+        self.report_done.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// `vm show`: where the VM comes from, what it has, its exits, how it last ended.
+    pub fn show(&self) {
+        let vm = &self.vm;
+        let kernel = &self.config.kernel;
+        println!(
+            "tessera: VM {} ({}): {}, from {}",
+            vm.id,
+            vm.name,
+            vm.status().name(),
+            self.file
+        );
+        let cpus: Vec<String> = vm
+            .cpus
+            .iter()
+            .map(|slot| format!("{}", slot.pcpu))
+            .collect();
+        println!("  vCPUs: {} on CPU(s) {}", vm.cpus.len(), cpus.join(", "));
+        for region in vm.memory.regions() {
+            println!(
+                "  RAM: {:#x}..{:#x} ({} KiB)",
+                region.guest.start.raw(),
+                region.guest.start.raw() + region.guest.size,
+                region.guest.size >> 10
+            );
+        }
+        println!(
+            "  kernel: {} at {:#x}, entry {:#x}",
+            kernel.kernel_path, kernel.kernel_load_addr, kernel.entry_point
+        );
+        if let Some(cmdline) = &kernel.cmdline {
+            println!("  command line: {cmdline}");
+        }
+        for device in &self.config.devices.emu_devices {
+            println!(
+                "  emulated: {} at {:#x} (+{:#x}), interrupt {}",
+                device.name, device.gpa, device.length, device.irq
+            );
+        }
+        for doorbell in &self.doorbells {
+            println!("  {}", doorbell.report());
+        }
+        println!("  {}", vm.exits);
+        match vm.last_end() {
+            Some(reason) => println!("  last end: {reason}"),
+            None => println!("  last end: none yet"),
         }
     }
 

@@ -149,7 +149,7 @@ fn linux_boot(arch: &str, platform: &Platform) -> Result<(Figure, Figure)> {
         arch: arch.to_string(),
         vm_configs: vec![path.clone()],
         log: "info".to_string(),
-        features: Vec::new(),
+        features: vec!["power-off-when-done".to_string()],
         disk: None,
     })?;
     let tessera = median_of_boots(|| {
@@ -213,7 +213,7 @@ pub fn bench_arch(arch: &str) -> Result<()> {
         arch: arch.to_string(),
         vm_configs: vec![config],
         log: "info".to_string(),
-        features: Vec::new(),
+        features: vec!["power-off-when-done".to_string()],
         disk: None,
     })?;
     setup::ensure_qemu(&built.platform)?;
@@ -280,7 +280,7 @@ fn doorbell_run(arch: &str) -> Result<Vec<Figure>> {
             "xtask/testdata/bench-doorbell-{arch}"
         ))],
         log: "info".to_string(),
-        features: Vec::new(),
+        features: vec!["power-off-when-done".to_string()],
         disk: None,
     })?;
     under_tessera(&built)

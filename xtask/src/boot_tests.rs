@@ -21,6 +21,13 @@ enum Expect {
     ),
     /// The build is refused before QEMU starts, with an error holding all these pieces.
     BuildError(&'static [&'static str]),
+    /// The hypervisor shell, in a build that stays up when its VMs stop: text typed as
+    /// in `Typed`, the last step powering the machine off from the shell; each marker
+    /// appears.
+    Shell(
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    ),
 }
 
 /// One boot test: a set of VM configs and what must happen.
@@ -31,6 +38,40 @@ struct BootTest {
     expect: Expect,
     timeout_secs: u64,
 }
+
+/// What the shell boot tests type (Linux's console in front at boot, the test guest
+/// stopped after its checks, a guest that ignores everything), one step each.
+const SHELL_STEPS: &[(&str, &str)] = &[
+    ("tessera-linux: shell ready", "\x18s"),
+    ("tessera: console: the hypervisor shell", "vm list\r"),
+    ("EXITS", "vm stop 3\r"),
+    (
+        "VM 3 (spinner) ended: stopped from the hypervisor shell",
+        "vm restart 2\r",
+    ),
+    ("[guest] tessera-guest: all checks passed", "vm console 1\r"),
+    ("tessera: console: VM 1 (linux)", "echo typed-$((6*7))\n"),
+    ("typed-42", "\x18s"),
+    ("tessera: console: the hypervisor shell", "vm show 3\r"),
+    ("last end: stopped from the hypervisor shell", "vm stop 9\r"),
+    ("no VM 9", "poweroff\r"),
+];
+
+/// What the shell boot tests must show.
+const SHELL_MARKERS: &[&str] = &[
+    "    1  linux            running        2  0,1",
+    "    2  guest            stopped        1  2",
+    "    3  spinner          running        1  3",
+    "tessera: VM 3 (spinner) ended: stopped from the hypervisor shell",
+    "tessera: VM 2 (guest): restart asked",
+    "tessera: VM 2 (guest) resetting",
+    "tessera: VM 2 (guest) ended: powered off",
+    "tessera: console: VM 1 (linux) (Ctrl+X s: the shell, n/p: the other VMs)",
+    "typed-42",
+    "tessera: VM 3 (spinner): stopped, from xtask/testdata/shell-",
+    "tessera: no VM 9 (`vm list` shows the VMs)",
+    "tessera: powering off (shell)",
+];
 
 const BOOT_TESTS: &[BootTest] = &[
     BootTest {
@@ -155,6 +196,13 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: all VMs ended cleanly (3 VMs)",
         ]),
         timeout_secs: 180,
+    },
+    BootTest {
+        name: "aarch64 hypervisor shell: vm list, vm stop of a guest that ignores everything, vm restart, the console moved to Linux and back, poweroff",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/shell-aarch64"],
+        expect: Expect::Shell(SHELL_STEPS, SHELL_MARKERS),
+        timeout_secs: 400,
     },
     BootTest {
         name: "aarch64 guest resets its VM (PSCI SYSTEM_RESET)",
@@ -323,6 +371,13 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: all VMs ended cleanly (3 VMs)",
         ]),
         timeout_secs: 180,
+    },
+    BootTest {
+        name: "riscv64 hypervisor shell: vm list, vm stop of a guest that ignores everything, vm restart, the console moved to Linux and back, poweroff",
+        arch: "riscv64",
+        vm_configs: &["xtask/testdata/shell-riscv64"],
+        expect: Expect::Shell(SHELL_STEPS, SHELL_MARKERS),
+        timeout_secs: 400,
     },
     BootTest {
         name: "riscv64 guest resets its VM (SBI system reset)",
@@ -664,22 +719,34 @@ fn count_before(line: &str, word: &str) -> usize {
 }
 
 fn run_boot_test(test: &BootTest) -> Result<()> {
+    let features = match test.expect {
+        Expect::Shell(..) => Vec::new(),
+        _ => vec!["power-off-when-done".to_string()],
+    };
     let args = BuildArgs {
         arch: test.arch.to_string(),
         vm_configs: test.vm_configs.iter().map(PathBuf::from).collect(),
         log: "info".to_string(),
-        features: Vec::new(),
+        features,
         disk: None,
     };
     match (&test.expect, build::build(&args)) {
         (Expect::BuildError(pieces), Err(err)) => check_build_error(pieces, &format!("{err:#}")),
         (Expect::BuildError(_), Ok(_)) => bail!("the build accepted an invalid config"),
-        (Expect::Clean(_) | Expect::Typed(..), Err(err)) => Err(err),
+        (Expect::Clean(_) | Expect::Typed(..) | Expect::Shell(..), Err(err)) => Err(err),
         (Expect::Clean(markers), Ok(built)) => {
             check_clean_boot(&built, markers, test.timeout_secs, Typing::Nothing)
         }
         (Expect::Typed(steps, markers), Ok(built)) => {
             check_clean_boot(&built, markers, test.timeout_secs, Typing::Script(steps))
+        }
+        (Expect::Shell(steps, markers), Ok(built)) => {
+            let typing = Typing::Script(steps);
+            let outcome = qemu::boot(&built, Duration::from_secs(test.timeout_secs), typing)?;
+            if let Some(marker) = markers.iter().find(|m| !outcome.output.contains(*m)) {
+                bail!("marker `{marker}` missing on the console");
+            }
+            outcome.powered_off()
         }
     }
 }
@@ -843,7 +910,7 @@ fn run_disk_test(platform: &Platform, test: &DiskTest) -> Result<()> {
         arch: platform.arch.clone(),
         vm_configs: test.vm_configs.clone(),
         log: "info".to_string(),
-        features: vec!["fs".to_string()],
+        features: vec!["fs".to_string(), "power-off-when-done".to_string()],
         disk: Some(disk),
     })?;
     let outcome = qemu::boot(&built, Duration::from_secs(120), Typing::Nothing)?;

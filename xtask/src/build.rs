@@ -26,7 +26,7 @@ pub struct Built {
 }
 
 /// Hypervisor features `cargo xtask` knows.
-const FEATURES: &[&str] = &["fs"];
+const FEATURES: &[&str] = &["fs", "power-off-when-done"];
 
 /// The disk a build with `features` attaches: `disk`, or `target/disk.img`; it must
 /// exist. `None` without the `fs` feature.

@@ -388,7 +388,7 @@ pub fn run_arch(arch: &str) -> Result<usize> {
             arch: arch.to_string(),
             vm_configs: vec![dir],
             log: "info".to_string(),
-            features: Vec::new(),
+            features: vec!["power-off-when-done".to_string()],
             disk: None,
         })?;
         setup::ensure_qemu(&built.platform)?;

@@ -61,12 +61,15 @@ pub enum EndReason {
         /// Resets carried out before it was stopped.
         resets: u32,
     },
+    /// The operator stopped it (`vm stop` in the hypervisor shell).
+    StoppedByOperator,
 }
 
 impl EndReason {
-    /// Whether the VM ended the way a guest is meant to (power-off).
+    /// Whether the VM ended the way it was meant to (its guest's power-off, or the
+    /// operator's stop).
     pub fn is_clean(&self) -> bool {
-        matches!(self, Self::PoweredOff)
+        matches!(self, Self::PoweredOff | Self::StoppedByOperator)
     }
 }
 
@@ -79,6 +82,7 @@ impl fmt::Display for EndReason {
             Self::ResetLoop { resets } => {
                 write!(f, "stopped: it reset itself {resets} times (a reset loop)")
             }
+            Self::StoppedByOperator => write!(f, "stopped from the hypervisor shell"),
         }
     }
 }

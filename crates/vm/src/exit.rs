@@ -253,7 +253,7 @@ impl<A: Arch> Vm<A> {
     /// The guest asked for a reset; too many in a row stop the VM.
     fn reset_request(&self) -> Action {
         self.request_reset();
-        if self.status() == crate::VmStatus::Ended {
+        if self.status() == crate::VmStatus::Stopped {
             log::warn!(
                 "VM {} ({}): reset loop; stopping the VM",
                 self.id,

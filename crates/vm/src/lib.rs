@@ -21,6 +21,7 @@ mod boot_data;
 mod counts;
 mod end;
 mod exit;
+mod lifecycle;
 mod load;
 mod memory;
 mod run;
@@ -31,6 +32,7 @@ pub use boot_data::{BOOT_DATA_ROOM, place_boot_data};
 pub use counts::{ExitCounts, ExitReason};
 pub use end::{EndReason, GuestError};
 pub use exit::{Action, CONSOLE_CHUNK};
+pub use lifecycle::{Command, Refusal, VmStatus};
 pub use load::{ImageError, LoadError, check_load};
 pub use memory::{GuestMemory, MemoryError, RamRegion, uncovered};
 pub use run::{Turn, kick_cpus_of};
@@ -45,18 +47,6 @@ use tessera_vdev::{FirmwareConsole, MmioBus, PortBus, PowerLatch};
 
 /// Resets a VM gets; the next request stops it ([`EndReason::ResetLoop`]).
 pub const MAX_RESETS: u32 = 64;
-
-/// Life cycle of a VM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum VmStatus {
-    /// Its vCPUs run.
-    Running = 0,
-    /// A reset was asked for; the VMM restarts it.
-    Resetting = 1,
-    /// It ended (powered off or stopped on a fault); it never runs again.
-    Ended = 2,
-}
 
 /// The emulated devices a VM is created with.
 pub struct VmDevices {
@@ -107,6 +97,7 @@ pub struct Vm<A: Arch> {
     /// Physical interrupts of its passthrough devices (linked to the virtual ones).
     pub passthrough_irqs: Vec<u32>,
     status: AtomicU8,
+    /// How it last stopped (kept when it runs again, for the operator).
     end_reason: Mutex<Option<EndReason>>,
     /// Exits of its vCPUs by reason.
     pub exits: ExitCounts,
@@ -170,31 +161,55 @@ impl<A: Arch> Vm<A> {
 
     /// Current life-cycle state.
     pub fn status(&self) -> VmStatus {
-        match self.status.load(Ordering::Acquire) {
-            0 => VmStatus::Running,
-            1 => VmStatus::Resetting,
-            _ => VmStatus::Ended,
-        }
+        VmStatus::from_code(self.status.load(Ordering::Acquire))
     }
 
-    /// Ends the VM for `reason`; the first reason given is kept. Returns whether this
-    /// call ended it.
+    /// Stops the running VM for `reason` (its guest powered it off or failed). Returns
+    /// whether this call stopped it: the first reason given is kept.
     pub fn end(&self, reason: EndReason) -> bool {
         let mut slot = self.end_reason.lock();
-        if slot.is_some() {
+        if !matches!(self.status(), VmStatus::Running | VmStatus::Resetting) {
             return false;
         }
         *slot = Some(reason);
-        self.status.store(VmStatus::Ended as u8, Ordering::Release);
+        self.status
+            .store(VmStatus::Stopped as u8, Ordering::Release);
         true
     }
 
-    /// Why the VM ended, once it has.
+    /// Why the VM stopped, while it is stopped.
     pub fn end_reason(&self) -> Option<EndReason> {
+        let slot = self.end_reason.lock();
+        (self.status() == VmStatus::Stopped)
+            .then(|| slot.clone())
+            .flatten()
+    }
+
+    /// How the VM last stopped, if it ever did (also once it runs again).
+    pub fn last_end(&self) -> Option<EndReason> {
         self.end_reason.lock().clone()
     }
 
-    /// Asks for a reset (unless the VM already ended); after [`MAX_RESETS`] resets the
+    /// Carries out the operator's `command` (see [`VmStatus::after`]): a stop stops
+    /// the VM at once as far as its state goes (its vCPUs leave the guest at their
+    /// next exit, so the caller kicks their CPUs); a start or restart asks the VMM for
+    /// a reset with the reset count back at zero. Returns the new status (`None`: the
+    /// VM may be deleted).
+    pub fn command(&self, command: Command) -> Result<Option<VmStatus>, Refusal> {
+        let mut slot = self.end_reason.lock();
+        let next = self.status().after(command)?;
+        match next {
+            Some(VmStatus::Stopped) => *slot = Some(EndReason::StoppedByOperator),
+            Some(VmStatus::Resetting) => self.resets.store(0, Ordering::Release),
+            _ => {}
+        }
+        if let Some(status) = next {
+            self.status.store(status as u8, Ordering::Release);
+        }
+        Ok(next)
+    }
+
+    /// Asks for a reset (unless the VM does not run); after [`MAX_RESETS`] resets the
     /// VM is stopped instead.
     pub fn request_reset(&self) {
         let resets = self.resets.fetch_add(1, Ordering::AcqRel);

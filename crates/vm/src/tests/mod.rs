@@ -2,6 +2,7 @@
 //! here, the run loop in `run_loop`.
 
 mod fakes;
+mod lifecycle;
 mod run_loop;
 
 use super::*;
