@@ -189,7 +189,7 @@ fn reset(entry: &VmEntry) {
 }
 
 /// The last line before power-off: whether every VM ended cleanly.
-fn report_verdict(vms: &Vms) {
+pub fn report_verdict(vms: &Vms) {
     let total = vms.entries.len() + vms.not_created;
     let failed = vms.not_created
         + vms

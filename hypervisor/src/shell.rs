@@ -3,6 +3,7 @@
 
 use crate::console::{self, Front};
 use crate::irq;
+use crate::scheduler;
 use crate::vmm::{VmEntry, Vms};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -38,6 +39,13 @@ fn execute(vms: &Vms, request: Request) {
         }
         Request::PowerOff => {
             println!("tessera: powering off (shell)");
+            for entry in &vms.entries {
+                if vm_runs(entry) && entry.vm.command(Command::Stop).is_ok() {
+                    irq::kick_all(entry);
+                }
+                entry.report_end();
+            }
+            scheduler::report_verdict(vms);
             hal::power_off();
         }
         Request::Vm(what, id) => match vms.entries.iter().find(|entry| entry.vm.id == id) {
@@ -45,6 +53,11 @@ fn execute(vms: &Vms, request: Request) {
             None => println!("tessera: no VM {id} (`vm list` shows the VMs)"),
         },
     }
+}
+
+/// Whether the VM runs (or is being reset to run).
+fn vm_runs(entry: &VmEntry) -> bool {
+    matches!(entry.vm.status(), VmStatus::Running | VmStatus::Resetting)
 }
 
 /// `vm list`: a line per VM.
