@@ -388,9 +388,11 @@ fn deliver(bytes: &[u8], running: &impl Fn(u64) -> bool) -> Option<u64> {
     Some(input.vm_id)
 }
 
-/// Moves the console as Ctrl+X and a key asked; where it is now.
+/// Moves the console as Ctrl+X and a key asked (the VMs with a console in id order);
+/// where it is now.
 fn move_console(switch: Switch) -> Front {
-    let ids: Vec<u64> = INPUTS.lock().iter().map(|input| input.vm_id).collect();
+    let mut ids: Vec<u64> = INPUTS.lock().iter().map(|input| input.vm_id).collect();
+    ids.sort_unstable();
     let at = match front() {
         Front::Vm(id) => ids.iter().position(|&other| other == id),
         Front::Together | Front::Shell => None,

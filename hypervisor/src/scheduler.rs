@@ -143,7 +143,11 @@ fn run_task(vms: &Vms, (v, i): TaskId, cpu: usize, loaded: &mut Option<TaskId>) 
     match entry.vm.vcpus.state(i) {
         Some(VcpuState::On) => {}
         // It waited for an interrupt, which has come.
-        Some(VcpuState::Suspended) => entry.vm.vcpus.resume(i),
+        Some(VcpuState::Suspended { .. }) => {
+            if let Some((at, arg)) = entry.vm.vcpus.resume(i) {
+                vcpu.reset(at, arg);
+            }
+        }
         Some(VcpuState::Starting { .. }) => match entry.vm.vcpus.take_start(i) {
             Some((at, arg)) => vcpu.reset(at, arg),
             None => return Turn::NotRunnable,

@@ -48,12 +48,14 @@ const SHELL_STEPS: &[(&str, &str)] = &[
         "VM 3 (spinner) ended: stopped from the hypervisor shell",
         "vm restart 2\r",
     ),
-    ("[guest] tessera-guest: all checks passed", "vm console 1\r"),
+    ("[guest] tessera-guest: all checks passed", "\x18n"),
     ("tessera: console: VM 1 (linux)", "echo typed-$((6*7))\n"),
     ("typed-42", "\x18s"),
     ("tessera: console: the hypervisor shell", "vm show 3\r"),
     ("last end: stopped from the hypervisor shell", "vm stop 9\r"),
-    ("no VM 9", "poweroff\r"),
+    ("no VM 9", "vm console 2\r"),
+    ("tessera: console: VM 2 (guest)", "\x18s"),
+    ("tessera: console: the hypervisor shell", "poweroff\r"),
 ];
 
 /// What the shell boot tests must show.
@@ -69,6 +71,7 @@ const SHELL_MARKERS: &[&str] = &[
     "typed-42",
     "tessera: VM 3 (spinner): stopped, from xtask/testdata/shell-",
     "tessera: no VM 9 (`vm list` shows the VMs)",
+    "tessera: console: VM 2 (guest) (Ctrl+X s: the shell, n/p: the other VMs)",
     "tessera: powering off (shell)",
     "tessera: VM 1 (linux) ended: stopped from the hypervisor shell",
     "tessera: all VMs ended cleanly (3 VMs)",
@@ -290,6 +293,7 @@ const BOOT_TESTS: &[BootTest] = &[
             "[guest-riscv64] tessera-guest: sbi debug console ok",
             "[guest-riscv64] tessera-guest: sbi legacy console ok",
             "[guest-riscv64] tessera-guest: sbi hart masks ok",
+            "[guest-riscv64] tessera-guest: hsm suspend ok (retentive, non-retentive)",
             "[guest-riscv64] tessera-guest: timer level ok",
             "[guest-riscv64] tessera-guest: all checks passed",
             "tessera: VM 1 (guest-riscv64) ended: powered off",

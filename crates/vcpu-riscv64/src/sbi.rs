@@ -237,9 +237,14 @@ pub enum SbiCall {
         /// Hart id asked about.
         hart: u64,
     },
-    /// sbi_hart_suspend, default retentive suspend: wait for an interrupt, then
-    /// return SUCCESS at the next instruction; other harts see it SUSPENDED meanwhile.
-    HartSuspend,
+    /// sbi_hart_suspend: wait for an interrupt, other harts seeing the hart SUSPENDED
+    /// meanwhile; then, for the default retentive suspend (`resume` none), return
+    /// SUCCESS at the next instruction, for the default non-retentive one resume at
+    /// `resume` = (resume_addr, opaque) as a hart started there.
+    HartSuspend {
+        /// resume_addr and opaque of a non-retentive suspend.
+        resume: Option<(u64, u64)>,
+    },
     /// sbi_system_reset of the whole VM.
     SystemReset {
         /// Shutdown, cold or warm reboot.
@@ -415,10 +420,10 @@ fn hsm(function: u64, a0: u64, a1: u64, a2: u64) -> SbiCall {
         fid::HART_GET_STATUS => SbiCall::HartStatus { hart: a0 },
         // The suspend type is a 32-bit value: the upper register bits are ignored.
         fid::HART_SUSPEND => match a0 & 0xffff_ffff {
-            SUSPEND_RETENTIVE => SbiCall::HartSuspend,
-            // Defined by the specification, but not offered: it would need the
-            // hart's state thrown away and a restart at a1.
-            SUSPEND_NON_RETENTIVE => refuse(error::NOT_SUPPORTED),
+            SUSPEND_RETENTIVE => SbiCall::HartSuspend { resume: None },
+            SUSPEND_NON_RETENTIVE => SbiCall::HartSuspend {
+                resume: Some((a1, a2)),
+            },
             // Reserved, or platform-specific (none exist here).
             _ => refuse(error::INVALID_PARAM),
         },

@@ -294,15 +294,19 @@ fn hsm_extension() {
 
 #[test]
 fn hsm_suspend_types() {
-    let suspend = |kind: u64| call(eid::HSM, fid::HART_SUSPEND, [kind, 0x8000_0000, 0]);
-    assert_eq!(suspend(0), SbiCall::HartSuspend);
+    let suspend = |kind: u64| call(eid::HSM, fid::HART_SUSPEND, [kind, 0x8020_0000, 7]);
+    let retentive = SbiCall::HartSuspend { resume: None };
+    assert_eq!(suspend(0), retentive);
     // The type is 32 bits wide: the register's upper half is ignored.
     for kind in [1 << 32, 0xffff_ffff_0000_0000] {
-        assert_eq!(suspend(kind), SbiCall::HartSuspend, "{kind:#x}");
+        assert_eq!(suspend(kind), retentive, "{kind:#x}");
     }
-    // Default non-retentive: defined but not offered.
-    assert_eq!(suspend(0x8000_0000), err(error::NOT_SUPPORTED));
-    assert_eq!(suspend(0xffff_ffff_8000_0000), err(error::NOT_SUPPORTED));
+    // Default non-retentive: resumes at a1 with the opaque a2.
+    let non_retentive = SbiCall::HartSuspend {
+        resume: Some((0x8020_0000, 7)),
+    };
+    assert_eq!(suspend(0x8000_0000), non_retentive);
+    assert_eq!(suspend(0xffff_ffff_8000_0000), non_retentive);
     // Reserved and platform-specific types.
     for kind in [
         1,

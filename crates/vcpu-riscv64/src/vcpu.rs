@@ -349,10 +349,20 @@ impl Riscv64Vcpu {
                 self.pending = Pending::HartStatus;
                 Some(VcpuExit::CpuStatus { target: hart })
             }
-            SbiCall::HartSuspend => {
+            SbiCall::HartSuspend { resume: None } => {
                 // Resumed by an interrupt, the call returns SUCCESS.
                 self.answer_sbi(sbi::error::SUCCESS, 0);
-                Some(VcpuExit::CpuSuspend)
+                Some(VcpuExit::CpuSuspend { resume: None })
+            }
+            SbiCall::HartSuspend {
+                resume: Some((resume_addr, opaque)),
+            } => {
+                // Answered only when the address is refused (INVALID_ADDRESS); else
+                // the hart resumes there, its state gone.
+                self.pending = Pending::HartStart;
+                Some(VcpuExit::CpuSuspend {
+                    resume: Some((GuestPhysAddr::new(resume_addr), opaque)),
+                })
             }
             SbiCall::SystemReset { kind, failure } => Some(match kind {
                 ResetKind::Shutdown if failure => VcpuExit::SystemFailure,

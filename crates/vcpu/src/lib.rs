@@ -77,10 +77,17 @@ pub enum VcpuExit {
         /// The request as the guest wrote it.
         value: u64,
     },
-    /// The calling vCPU suspends itself until an interrupt resumes it (SBI HSM
-    /// retentive suspend; the vCPU has already set the call's return value). Other
-    /// vCPUs see it suspended meanwhile.
-    CpuSuspend,
+    /// The calling vCPU suspends itself until an interrupt resumes it; other vCPUs
+    /// see it suspended meanwhile. With `resume` none, its state is kept and the call
+    /// returns (SBI HSM retentive suspend; the vCPU has already set the call's return
+    /// value). With `resume` (entry, argument), its state is lost and it resumes at the
+    /// entry as a vCPU started there (non-retentive suspend), unless the entry is not
+    /// in the VM's executable RAM: then the call is answered
+    /// [`CallAnswer::BadAddress`] and nothing is suspended.
+    CpuSuspend {
+        /// Where a non-retentive suspend resumes, with the argument it passes.
+        resume: Option<(GuestPhysAddr, u64)>,
+    },
     /// The guest stopped the calling vCPU.
     CpuOff,
     /// The guest powered its VM off.

@@ -42,7 +42,7 @@ impl ExitReason {
             VcpuExit::SendIpi { .. } => Self::Ipi,
             VcpuExit::CpuOn { .. }
             | VcpuExit::CpuStatus { .. }
-            | VcpuExit::CpuSuspend
+            | VcpuExit::CpuSuspend { .. }
             | VcpuExit::CpuOff
             | VcpuExit::SystemOff
             | VcpuExit::SystemFailure

@@ -94,8 +94,14 @@ impl<A: Arch> Vm<A> {
                 Action::Resume
             }
             VcpuExit::SendIpi { value } => Action::SendIpi(value),
-            VcpuExit::CpuSuspend => {
-                self.vcpus.suspend(index);
+            VcpuExit::CpuSuspend { resume } => {
+                if let Some((entry, _)) = resume
+                    && !self.memory.is_executable(entry)
+                {
+                    vcpu.answer(CallAnswer::BadAddress);
+                    return Action::Resume;
+                }
+                self.vcpus.suspend(index, resume);
                 Action::Suspended
             }
             VcpuExit::CpuOff => {

@@ -56,7 +56,11 @@ impl<A: Arch> Vm<A> {
                 }
                 Action::WakeOthers => host.kick(None),
                 Action::Idle if self.irqchip.has_work(index, vcpu) => {}
-                Action::Suspended if self.irqchip.has_work(index, vcpu) => self.vcpus.resume(index),
+                Action::Suspended if self.irqchip.has_work(index, vcpu) => {
+                    if let Some((entry, arg)) = self.vcpus.resume(index) {
+                        vcpu.reset(entry, arg);
+                    }
+                }
                 Action::Idle | Action::Suspended => {
                     self.flush_console();
                     return Turn::Waiting;

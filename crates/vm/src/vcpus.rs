@@ -20,9 +20,13 @@ pub enum VcpuState {
     },
     /// Running guest code.
     On,
-    /// Suspended by its own request (SBI HSM retentive suspend) until an interrupt
-    /// resumes it; on as far as starting it is concerned.
-    Suspended,
+    /// Suspended by its own request (SBI HSM suspend) until an interrupt resumes it;
+    /// on as far as starting it is concerned.
+    Suspended {
+        /// Where it resumes (entry, argument) when its state was not kept
+        /// (non-retentive suspend); none when it carries on where it was.
+        resume: Option<(GuestPhysAddr, u64)>,
+    },
 }
 
 /// The vCPUs of one VM, by index, with their architecture ids.
@@ -88,18 +92,24 @@ impl VcpuTable {
         }
     }
 
-    /// Marks vCPU `index` suspended, if it is on.
-    pub fn suspend(&self, index: usize) {
+    /// Marks vCPU `index` suspended, if it is on, to resume at `resume` (entry,
+    /// argument) or where it was.
+    pub fn suspend(&self, index: usize, resume: Option<(GuestPhysAddr, u64)>) {
         if let Some(state @ VcpuState::On) = self.states.lock().get_mut(index) {
-            *state = VcpuState::Suspended;
+            *state = VcpuState::Suspended { resume };
         }
     }
 
-    /// Marks suspended vCPU `index` on again (an interrupt resumed it).
-    pub fn resume(&self, index: usize) {
-        if let Some(state @ VcpuState::Suspended) = self.states.lock().get_mut(index) {
-            *state = VcpuState::On;
-        }
+    /// Marks suspended vCPU `index` on again (an interrupt resumed it); where it
+    /// resumes (entry, argument) when it did not keep its state.
+    pub fn resume(&self, index: usize) -> Option<(GuestPhysAddr, u64)> {
+        let mut states = self.states.lock();
+        let state = states.get_mut(index)?;
+        let VcpuState::Suspended { resume } = *state else {
+            return None;
+        };
+        *state = VcpuState::On;
+        resume
     }
 
     /// Takes a pending start of vCPU `index`: it is on from now, at the returned entry.
@@ -130,7 +140,7 @@ impl VcpuTable {
                 CallAnswer::Done
             }
             Some(VcpuState::Starting { .. }) => CallAnswer::OnPending,
-            Some(VcpuState::On | VcpuState::Suspended) => CallAnswer::AlreadyOn,
+            Some(VcpuState::On | VcpuState::Suspended { .. }) => CallAnswer::AlreadyOn,
             None => CallAnswer::NoSuchCpu,
         }
     }
@@ -142,7 +152,7 @@ impl VcpuTable {
         };
         match self.states.lock().get(index) {
             Some(VcpuState::On) => CallAnswer::StatusOn,
-            Some(VcpuState::Suspended) => CallAnswer::StatusSuspended,
+            Some(VcpuState::Suspended { .. }) => CallAnswer::StatusSuspended,
             Some(VcpuState::Starting { .. }) => CallAnswer::StatusPending,
             Some(VcpuState::Off) => CallAnswer::StatusOff,
             None => CallAnswer::NoSuchCpu,

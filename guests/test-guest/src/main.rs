@@ -100,6 +100,11 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     #[cfg(target_arch = "riscv64")]
     {
         arch::firmware_checks()?;
+        if arch::hsm_suspend_check()? {
+            say!("tessera-guest: hsm suspend ok (retentive, non-retentive)");
+        } else {
+            say!("tessera-guest: hsm suspend ok (retentive; non-retentive not offered)");
+        }
         arch::timer_level_check()?;
         say!("tessera-guest: timer level ok");
     }

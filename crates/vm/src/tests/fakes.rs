@@ -130,6 +130,8 @@ pub(super) struct FakeVcpu {
     pub loaded: bool,
     /// Guest entries.
     pub runs: u32,
+    /// Where it was last reset to start (entry, argument).
+    pub started_at: Option<(GuestPhysAddr, u64)>,
     /// Interrupts the interrupt controller handed it, or its own timer gave it.
     pub interrupts: u32,
     /// Its own timer is due (as a hardware timer line: the controller does not
@@ -181,7 +183,9 @@ impl ArchVcpu for FakeVcpu {
             true
         }
     }
-    fn reset(&mut self, _entry: GuestPhysAddr, _arg: u64) {}
+    fn reset(&mut self, entry: GuestPhysAddr, arg: u64) {
+        self.started_at = Some((entry, arg));
+    }
     fn pc(&self) -> u64 {
         0x4008_0000
     }

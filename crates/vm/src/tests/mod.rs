@@ -394,10 +394,13 @@ fn a_suspended_vcpu_is_reported_suspended_until_resumed() {
     let vm = test_vm(2);
     let mut vcpu = FakeVcpu::default();
     assert_eq!(
-        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuSuspend)),
+        vm.handle_exit(0, &mut vcpu, Ok(VcpuExit::CpuSuspend { resume: None })),
         Action::Suspended
     );
-    assert_eq!(vm.vcpus.state(0), Some(VcpuState::Suspended));
+    assert_eq!(
+        vm.vcpus.state(0),
+        Some(VcpuState::Suspended { resume: None })
+    );
     let status = VcpuExit::CpuStatus { target: 0 };
     vm.handle_exit(1, &mut vcpu, Ok(status));
     assert_eq!(vcpu.answer, Some(CallAnswer::StatusSuspended));
@@ -409,12 +412,37 @@ fn a_suspended_vcpu_is_reported_suspended_until_resumed() {
     };
     vm.handle_exit(1, &mut vcpu, Ok(start));
     assert_eq!(vcpu.answer, Some(CallAnswer::AlreadyOn));
-    vm.vcpus.resume(0);
+    assert_eq!(vm.vcpus.resume(0), None, "a retentive suspend carries on");
     vm.handle_exit(1, &mut vcpu, Ok(status));
     assert_eq!(vcpu.answer, Some(CallAnswer::StatusOn));
     // Only an on vCPU can be suspended.
-    vm.vcpus.suspend(1);
+    vm.vcpus.suspend(1, None);
     assert_eq!(vm.vcpus.state(1), Some(VcpuState::Off));
+}
+
+#[test]
+fn a_non_retentive_suspend_resumes_at_its_entry_or_is_refused() {
+    let vm = test_vm(1);
+    let mut vcpu = FakeVcpu::default();
+    let outside = VcpuExit::CpuSuspend {
+        resume: Some((gpa(0x10), 1)),
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(outside)), Action::Resume);
+    assert_eq!(vcpu.answer, Some(CallAnswer::BadAddress));
+    assert_eq!(vm.vcpus.state(0), Some(VcpuState::On), "nothing suspended");
+    let entry = gpa(RAM_BASE + 0x1000);
+    let inside = VcpuExit::CpuSuspend {
+        resume: Some((entry, 0x5eed)),
+    };
+    assert_eq!(vm.handle_exit(0, &mut vcpu, Ok(inside)), Action::Suspended);
+    assert_eq!(
+        vm.vcpus.state(0),
+        Some(VcpuState::Suspended {
+            resume: Some((entry, 0x5eed))
+        })
+    );
+    assert_eq!(vm.vcpus.resume(0), Some((entry, 0x5eed)));
+    assert_eq!(vm.vcpus.state(0), Some(VcpuState::On));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use crate::*;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
+use tessera_addr::GuestPhysAddr;
 use tessera_vcpu::{AccessWidth, ArchVcpu, VcpuError, VcpuExit};
 
 /// Runs vCPU `index` of `vm` once, loaded, as a physical CPU would.
@@ -123,13 +124,32 @@ fn a_waiting_vcpu_with_work_goes_straight_back_in() {
     let host = FakeHost::on(0);
     // Its timer comes due as it suspends itself: resumed at once, without giving the
     // CPU back, and it takes the timer at the next entry.
-    script(&vm, 0, [VcpuExit::CpuSuspend]);
+    script(&vm, 0, [VcpuExit::CpuSuspend { resume: None }]);
     vm.cpus[0].vcpu.lock().timer_fires_during_run = Some(1);
     assert_eq!(run(&vm, 0, &host), Turn::Waiting);
     assert_eq!(vm.cpus[0].vcpu.lock().runs, 2);
     assert_eq!(vm.vcpus.state(0), Some(VcpuState::On));
     assert_eq!(vm.cpus[0].vcpu.lock().interrupts, 1);
+    assert_eq!(vm.cpus[0].vcpu.lock().started_at, None);
     assert!(!vm.has_work(0));
+}
+
+#[test]
+fn a_non_retentive_suspend_woken_in_the_loop_restarts_at_its_entry() {
+    let vm = test_vm(1);
+    let host = FakeHost::on(0);
+    let entry = GuestPhysAddr::new(0x4010_0000);
+    script(
+        &vm,
+        0,
+        [VcpuExit::CpuSuspend {
+            resume: Some((entry, 42)),
+        }],
+    );
+    vm.cpus[0].vcpu.lock().timer_fires_during_run = Some(1);
+    assert_eq!(run(&vm, 0, &host), Turn::Waiting);
+    assert_eq!(vm.cpus[0].vcpu.lock().started_at, Some((entry, 42)));
+    assert_eq!(vm.vcpus.state(0), Some(VcpuState::On));
 }
 
 #[test]

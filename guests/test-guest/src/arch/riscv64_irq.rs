@@ -114,6 +114,94 @@ fn plic_read(addr: usize) -> u32 {
     unsafe { core::ptr::read_volatile(addr as *const u32) }
 }
 
+/// What the non-retentive suspend of [`hsm_suspend_check`] passes as its opaque
+/// value, and the registers it keeps over the suspend, which does not keep them:
+/// sp, gp, tp, s0-s11.
+const RESUME_OPAQUE: u64 = 0x5eed_5ee0;
+static mut RESUME_CONTEXT: [u64; 15] = [0; 15];
+
+/// HSM suspend (SBI 2.0 section 9.4) with the timer as the wake-up: a default
+/// retentive suspend returns SUCCESS once the timer it armed is due; a default
+/// non-retentive suspend does not return but resumes at its resume address with a0
+/// the hart id and a1 the opaque value. Whether the non-retentive kind is offered
+/// (the firmware this program runs on natively may answer NOT_SUPPORTED).
+pub fn hsm_suspend_check() -> Result<bool, &'static str> {
+    const HSM: u64 = 0x48_534D;
+    const NOT_SUPPORTED: u64 = -2i64 as u64;
+    // The timer interrupt enabled but masked (sstatus.SIE clear): it wakes the
+    // suspended hart, and is not taken.
+    // SAFETY: only this hart's interrupt mask and timer enable change.
+    unsafe {
+        asm!("csrci sstatus, 2", "csrs sie, {}", in(reg) STIE, options(nomem, nostack));
+    }
+    let deadline = super::counter() + 1000;
+    arm_timer(deadline);
+    let (error, _) = super::riscv64::sbi(HSM, 3, 0, 0, 0);
+    let woken = super::counter() >= deadline;
+    arm_timer(u64::MAX);
+    if error != 0 {
+        return Err("hsm suspend: a retentive suspend did not return SUCCESS");
+    }
+    if !woken {
+        return Err("hsm suspend: a retentive suspend returned before its wake-up");
+    }
+    let deadline = super::counter() + 1000;
+    arm_timer(deadline);
+    let (error, hart, opaque, resumed): (u64, u64, u64, u64);
+    // SAFETY: an SBI non-retentive suspend. On success the call does not return: the
+    // hart resumes at label 2 with every register but a0/a1 lost, and the code there
+    // takes sp, gp, tp and s0-s11 back from RESUME_CONTEXT (saved just before), so to
+    // the surrounding code the block keeps them as any call would; the registers
+    // named below are clobbered. On failure the ecall returns an error in a0.
+    unsafe {
+        asm!(
+            "la t0, {ctx}",
+            "sd sp, 0(t0)", "sd gp, 8(t0)", "sd tp, 16(t0)",
+            "sd s0, 24(t0)", "sd s1, 32(t0)", "sd s2, 40(t0)", "sd s3, 48(t0)",
+            "sd s4, 56(t0)", "sd s5, 64(t0)", "sd s6, 72(t0)", "sd s7, 80(t0)",
+            "sd s8, 88(t0)", "sd s9, 96(t0)", "sd s10, 104(t0)", "sd s11, 112(t0)",
+            "li t1, 0",
+            "li a0, 0x80000000",
+            "la a1, 2f",
+            "ecall",
+            "j 3f",
+            "2:",
+            "la t0, {ctx}",
+            "ld sp, 0(t0)", "ld gp, 8(t0)", "ld tp, 16(t0)",
+            "ld s0, 24(t0)", "ld s1, 32(t0)", "ld s2, 40(t0)", "ld s3, 48(t0)",
+            "ld s4, 56(t0)", "ld s5, 64(t0)", "ld s6, 72(t0)", "ld s7, 80(t0)",
+            "ld s8, 88(t0)", "ld s9, 96(t0)", "ld s10, 104(t0)", "ld s11, 112(t0)",
+            "li t1, 1",
+            "3:",
+            ctx = sym RESUME_CONTEXT,
+            inout("a0") 0u64 => error,
+            inout("a1") 0u64 => opaque,
+            inout("a2") RESUME_OPAQUE => _,
+            in("a6") 3u64,
+            in("a7") HSM,
+            out("t0") _,
+            inout("t1") 0u64 => resumed,
+            out("ra") _,
+            clobber_abi("C"),
+        );
+    }
+    hart = error;
+    arm_timer(u64::MAX);
+    // A resumed hart starts afresh: its trap vector is set again.
+    install_vectors();
+    match resumed {
+        0 if error == NOT_SUPPORTED => Ok(false),
+        0 => Err("hsm suspend: a non-retentive suspend returned an error"),
+        _ if hart != 0 || opaque != RESUME_OPAQUE => {
+            Err("hsm suspend: a non-retentive suspend resumed without its hart id and opaque value")
+        }
+        _ if super::counter() < deadline => {
+            Err("hsm suspend: a non-retentive suspend resumed before its wake-up")
+        }
+        _ => Ok(true),
+    }
+}
+
 /// Enables PLIC source `source` to hart 0's S mode (priority 1, threshold 0) and
 /// external interrupts; the trap handler hands it to the message exchange.
 pub fn enable_device_interrupt(source: u32) {
