@@ -221,7 +221,13 @@ impl Plic {
     /// Whether context `context`'s external interrupt line is asserted: an enabled
     /// source is pending with a priority above the context's threshold.
     pub fn context_interrupt(&self, context: u32) -> bool {
-        self.lines
+        Self::line_in(self.lines, context)
+    }
+
+    /// Whether `lines` (as [`Self::contexts_with_interrupts`] gives them) has
+    /// context `context`'s line asserted.
+    pub fn line_in(lines: u64, context: u32) -> bool {
+        lines
             .checked_shr(context)
             .is_some_and(|lines| lines & 1 != 0)
     }
