@@ -86,6 +86,7 @@ pub fn run(cpu: usize) -> ! {
             when_all_stopped();
         }
         if !ran {
+            arch::wake_at(earliest_timer(vms, &mine, &waiting, loaded));
             sleep(vms, loaded);
         }
     }
@@ -103,6 +104,28 @@ fn when_all_stopped() {
     println!(
         "tessera: every VM has stopped; the hypervisor shell stays (Ctrl+X s, then `poweroff`)"
     );
+}
+
+/// The earliest timer deadline of this CPU's waiting vCPUs that are not loaded (a
+/// loaded vCPU's timer interrupts the CPU itself) and whose VM runs: the CPU must
+/// wake for it while it sleeps.
+fn earliest_timer(
+    vms: &Vms,
+    mine: &[TaskId],
+    waiting: &[bool],
+    loaded: Option<TaskId>,
+) -> Option<u64> {
+    mine.iter()
+        .zip(waiting)
+        .filter(|&(&task, &waits)| waits && Some(task) != loaded)
+        .filter_map(|(&(v, i), _)| {
+            let entry = vms.entries.get(v)?;
+            if entry.vm.status() != VmStatus::Running {
+                return None;
+            }
+            entry.vm.cpus.get(i)?.vcpu.lock().timer_deadline()
+        })
+        .min()
 }
 
 /// Waits for an interrupt, then takes every one pending; `loaded` is the vCPU whose

@@ -209,6 +209,21 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 400,
     },
     BootTest {
+        name: "aarch64 two VMs on one physical CPU, each woken by its own timer while the other is loaded",
+        arch: "aarch64",
+        vm_configs: &["xtask/testdata/shared-cpu-aarch64"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (tick-a) created: 1 vCPU(s) on CPU(s) [1]",
+            "tessera: VM 2 (tick-b) created: 1 vCPU(s) on CPU(s) [1]",
+            "[tick-a] tessera-guest: neighbour ok (20 timer ticks, memory intact)",
+            "[tick-b] tessera-guest: neighbour ok (20 timer ticks, memory intact)",
+            "[tick-a] tessera-guest: all checks passed",
+            "[tick-b] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (2 VMs)",
+        ]),
+        timeout_secs: 180,
+    },
+    BootTest {
         name: "aarch64 guest resets its VM (PSCI SYSTEM_RESET)",
         arch: "aarch64",
         vm_configs: &["xtask/testdata/guest-reset-aarch64.toml"],
@@ -383,6 +398,21 @@ const BOOT_TESTS: &[BootTest] = &[
         vm_configs: &["xtask/testdata/shell-riscv64"],
         expect: Expect::Shell(SHELL_STEPS, SHELL_MARKERS),
         timeout_secs: 400,
+    },
+    BootTest {
+        name: "riscv64 two VMs on one physical CPU, each woken by its own timer while the other is loaded",
+        arch: "riscv64",
+        vm_configs: &["xtask/testdata/shared-cpu-riscv64"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (tick-a) created: 1 vCPU(s) on CPU(s) [1]",
+            "tessera: VM 2 (tick-b) created: 1 vCPU(s) on CPU(s) [1]",
+            "[tick-a] tessera-guest: neighbour ok (20 timer ticks, memory intact)",
+            "[tick-b] tessera-guest: neighbour ok (20 timer ticks, memory intact)",
+            "[tick-a] tessera-guest: all checks passed",
+            "[tick-b] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (2 VMs)",
+        ]),
+        timeout_secs: 180,
     },
     BootTest {
         name: "riscv64 guest resets its VM (SBI system reset)",

@@ -15,10 +15,16 @@ pub fn output_of(ctl: u64) -> bool {
     ctl & (ENABLE | IMASK | ISTATUS) == ENABLE | ISTATUS
 }
 
+/// Whether a timer with control `ctl` will assert its interrupt when its condition
+/// is met: enabled, not masked.
+pub fn armed(ctl: u64) -> bool {
+    ctl & (ENABLE | IMASK) == ENABLE
+}
+
 /// The output of a saved timer (control `ctl`, compare value `cval`) at counter value
 /// `count`: the saved ISTATUS is as old as the save, so the condition is worked out.
 pub fn saved_output(ctl: u64, cval: u64, count: u64) -> bool {
-    ctl & (ENABLE | IMASK) == ENABLE && count >= cval
+    armed(ctl) && count >= cval
 }
 
 #[cfg(test)]

@@ -677,4 +677,16 @@ impl ArchVcpu for Aarch64Vcpu {
         let traps = if exits { HCR_WAIT_TRAPS } else { 0 };
         self.hcr = (self.hcr & !HCR_WAIT_TRAPS) | traps;
     }
+
+    /// The earlier of its saved virtual timer (its compare value plus CNTVOFF, in
+    /// physical counts) and EL1 physical timer, of those enabled and not masked.
+    fn timer_deadline(&self) -> Option<u64> {
+        if !self.dirty {
+            return None;
+        }
+        let virtual_timer =
+            timer::armed(self.el1.cntv_ctl).then(|| self.el1.cntv_cval.wrapping_add(self.cntvoff));
+        let physical_timer = timer::armed(self.el1.cntp_ctl).then_some(self.el1.cntp_cval);
+        virtual_timer.into_iter().chain(physical_timer).min()
+    }
 }

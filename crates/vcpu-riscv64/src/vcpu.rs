@@ -664,4 +664,10 @@ impl ArchVcpu for Riscv64Vcpu {
     fn set_wait_exits(&mut self, exits: bool) {
         self.wait_trap = if exits { csr::HSTATUS_VTW } else { 0 };
     }
+
+    /// Its saved vstimecmp (the VS `time` is the host's: htimedelta is 0), unless it
+    /// is disarmed (all ones).
+    fn timer_deadline(&self) -> Option<u64> {
+        (self.dirty && self.vs.vstimecmp != u64::MAX).then_some(self.vs.vstimecmp)
+    }
 }

@@ -325,6 +325,13 @@ pub trait ArchVcpu {
     fn set_wait_exits(&mut self, exits: bool) {
         let _ = exits;
     }
+    /// While the vCPU is not loaded: the host counter value at which a timer of its
+    /// own will interrupt it (so that a physical CPU that sleeps meanwhile wakes for
+    /// it); `None` when it is loaded (its timer then interrupts the CPU itself), has
+    /// no timer armed, or its architecture's guest timers are emulated devices.
+    fn timer_deadline(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]

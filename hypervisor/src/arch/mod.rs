@@ -49,6 +49,14 @@ pub fn find_disk() -> Result<tessera_os::disk::Disk, alloc::string::String> {
     unsafe { tessera_os::disk::Disk::probe_mmio(&windows) }.map_err(|e| e.to_string())
 }
 
+/// Arms this CPU's wake-up at host counter value `at`, when a waiting vCPU that is
+/// not loaded has its timer due (aarch64: the EL2 physical timer, riscv64: HS-mode
+/// stimecmp), or disarms it.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn wake_at(at: Option<u64>) {
+    tessera_os::hal::wake_at(at);
+}
+
 /// Kernel images run where they are copied (aarch64, riscv64): nothing to lay out;
 /// the vCPU starts at `entry_point`.
 #[cfg(not(target_arch = "x86_64"))]

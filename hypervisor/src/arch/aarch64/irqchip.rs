@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use spin::Mutex;
 use tessera_os::hal::{self, gic};
 use tessera_os::platform;
+use tessera_vcpu::ArchVcpu;
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection, LR_BUFFER};
 use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
 use tessera_vgic::Vgic;
@@ -209,9 +210,14 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
     }
 
     /// Whether vCPU `index` has an interrupt to take (so it stops waiting): one in its
-    /// list registers, or one the model got since its last delivery.
+    /// list registers, its own timer due while it is not loaded (it takes the
+    /// interrupt once loaded), or one the model got since its last delivery.
     fn has_work(&self, index: usize, vcpu: &Aarch64Vcpu) -> bool {
         vcpu.has_pending_interrupt()
+            || self.0.is_some()
+                && vcpu
+                    .timer_deadline()
+                    .is_some_and(|at| hal::counter_ticks() >= at)
             || self
                 .0
                 .as_ref()
@@ -363,7 +369,11 @@ impl VgicWindow {
 pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
     while let Some(intid) = gic::acknowledge() {
         gic::end_of_interrupt(intid);
-        if intid == gic::KICK_SGI || intid == gic::MAINTENANCE_PPI {
+        if intid == gic::HYPERVISOR_TIMER_PPI {
+            // A waiting vCPU's timer is due: the scheduler looks at its vCPUs.
+            hal::wake_at(None);
+            gic::deactivate(intid);
+        } else if intid == gic::KICK_SGI || intid == gic::MAINTENANCE_PPI {
             // They only bring this CPU back to look at its vCPUs.
             gic::deactivate(intid);
         } else if TIMER_PPIS.contains(&intid) {

@@ -16,8 +16,10 @@ use tessera_vcpu_riscv64::Riscv64Vcpu;
 use tessera_vdev::{AccessWidth, DeviceError, MmioDevice, Plic, SharedMmio};
 use tessera_vm::InterruptController;
 
-/// sip bits the hypervisor takes: supervisor software (kick) and external.
+/// sip bits the hypervisor takes: supervisor software (kick), timer (wake-up) and
+/// external.
 const SIP_SSIP: u64 = 1 << 1;
+const SIP_STIP: u64 = 1 << 5;
 const SIP_SEIP: u64 = 1 << 9;
 
 /// The PLIC context of vCPU `index`'s supervisor mode.
@@ -218,6 +220,10 @@ pub fn handle_host_interrupts(vms: &Vms, _loaded: Option<TaskId>) {
     unsafe { core::arch::asm!("csrr {}, sip", out(reg) sip, options(nomem, nostack)) };
     if sip & SIP_SSIP != 0 {
         hal::cpu::clear_kick();
+    }
+    if sip & SIP_STIP != 0 {
+        // A waiting vCPU's timer is due: the scheduler looks at its vCPUs.
+        hal::wake_at(None);
     }
     if sip & SIP_SEIP == 0 {
         return;

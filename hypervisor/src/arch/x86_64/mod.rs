@@ -394,6 +394,10 @@ pub fn enable_device_irq(irq: u32, _pcpu: usize) {
 /// Never called: see [`enable_device_irq`].
 pub fn disable_device_irq(_irq: u32) {}
 
+/// x86_64 vCPUs give no timer deadline (`ArchVcpu::timer_deadline`): their timer is
+/// the emulated PIT, which the hypervisor's own timer drives. Nothing to arm.
+pub fn wake_at(_at: Option<u64>) {}
+
 /// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
 pub fn kick(cpu: Option<usize>) {
     hal::kick(cpu);

@@ -35,6 +35,26 @@ pub fn wait_for_interrupt() {
     unsafe { asm!("dsb sy", "wfi", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Arms this CPU's wake-up at physical counter value `at` (the EL2 physical timer,
+/// CNTHP, whose interrupt is `gic::HYPERVISOR_TIMER_PPI`), or disarms it (`None`).
+/// The hypervisor's only use of the timer: to wake for a vCPU that waits on its own
+/// timer while it is not loaded.
+pub fn wake_at(at: Option<u64>) {
+    // SAFETY: CNTHP_* belong to EL2, which nothing else here uses; writing them only
+    // (re)arms or stops this CPU's hypervisor timer.
+    unsafe {
+        match at {
+            Some(at) => asm!("msr cnthp_cval_el2, {}", "msr cnthp_ctl_el2, {}", "isb",
+                             in(reg) at, in(reg) 1u64, options(nomem, nostack, preserves_flags)),
+            None => asm!(
+                "msr cnthp_ctl_el2, xzr",
+                "isb",
+                options(nomem, nostack, preserves_flags)
+            ),
+        }
+    }
+}
+
 /// Wakes every CPU waiting in [`wait_for_event`].
 pub fn send_event() {
     // SAFETY: DSB makes prior writes visible before SEV signals the other CPUs.

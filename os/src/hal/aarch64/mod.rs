@@ -9,7 +9,8 @@ mod pl011;
 mod trap;
 
 pub use cpu::{
-    cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event, wait_for_interrupt,
+    cpu_index, halt, mpidr_of, power_off, send_event, start_cpu, wait_for_event,
+    wait_for_interrupt, wake_at,
 };
 pub use pl011::{console_put, console_read};
 

@@ -6,6 +6,7 @@ use core::arch::asm;
 
 /// sie/sip bits: supervisor software (1), timer (5) and external (9) interrupts.
 const SIE_SSIE: u64 = 1 << 1;
+const SIE_STIE: u64 = 1 << 5;
 const SIE_SEIE: u64 = 1 << 9;
 
 /// Index of the running CPU (its hart id).
@@ -16,12 +17,24 @@ pub fn cpu_index() -> usize {
     tp
 }
 
-/// Lets software (kick) and external interrupts reach this CPU while a guest runs or
-/// while it waits in [`wait_for_interrupt`]; sstatus.SIE stays clear, so the
-/// hypervisor itself is never interrupted.
+/// Lets software (kick), timer (the wake-up, [`wake_at`]) and external interrupts
+/// reach this CPU while a guest runs or while it waits in [`wait_for_interrupt`];
+/// sstatus.SIE stays clear, so the hypervisor itself is never interrupted.
 pub fn enable_interrupts() {
+    wake_at(None);
     // SAFETY: only this hart's interrupt enables change.
-    unsafe { asm!("csrs sie, {}", in(reg) SIE_SSIE | SIE_SEIE, options(nomem, nostack)) };
+    unsafe {
+        asm!("csrs sie, {}", in(reg) SIE_SSIE | SIE_STIE | SIE_SEIE, options(nomem, nostack))
+    };
+}
+
+/// Arms this CPU's wake-up at `time` value `at` (HS-mode stimecmp, Sstc), or disarms
+/// it (`None`). The hypervisor's only use of its timer: to wake for a vCPU that waits
+/// on its own timer while it is not loaded.
+pub fn wake_at(at: Option<u64>) {
+    // SAFETY: stimecmp (CSR 0x14d) is this hart's HS-mode timer, which nothing else
+    // here uses; writing it only (re)arms or stops the timer interrupt.
+    unsafe { asm!("csrw 0x14d, {}", in(reg) at.unwrap_or(u64::MAX), options(nomem, nostack)) };
 }
 
 /// Starts CPU `index` at the secondary entry point.

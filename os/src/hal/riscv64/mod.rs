@@ -11,7 +11,7 @@ mod trap;
 mod uart;
 
 pub use boot::host_dtb;
-pub use cpu::{cpu_index, halt, kick, power_off, start_cpu, wait_for_interrupt};
+pub use cpu::{cpu_index, halt, kick, power_off, start_cpu, wait_for_interrupt, wake_at};
 pub use uart::{console_put, console_read};
 
 /// End of the hypervisor image in memory (after BSS): RAM above it is free.
