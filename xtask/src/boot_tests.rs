@@ -415,6 +415,19 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 180,
     },
     BootTest {
+        name: "riscv64 test guest with two harts: a suspended hart is SUSPENDED to the other",
+        arch: "riscv64",
+        vm_configs: &["xtask/testdata/guest-smp-riscv64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (guest-smp) created: 2 vCPU(s) on CPU(s) [0, 1]",
+            "[guest-smp] tessera-guest: hsm suspend ok (retentive, non-retentive)",
+            "[guest-smp] tessera-guest: hsm status ok (a suspended hart is SUSPENDED to another)",
+            "[guest-smp] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
         name: "riscv64 guest resets its VM (SBI system reset)",
         arch: "riscv64",
         vm_configs: &["xtask/testdata/guest-reset-riscv64.toml"],

@@ -72,13 +72,77 @@ pub fn on_event(event: Event) {
     }
 }
 
-/// CPU 1: take interrupts forever.
+/// What CPU 1 was asked to look at, and what it saw: the status of CPU 0 while
+/// CPU 0 suspends itself ([`suspended_status_check`]).
+#[cfg(target_arch = "riscv64")]
+static PROBE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(PROBE_NONE);
+#[cfg(target_arch = "riscv64")]
+const PROBE_NONE: u8 = 0;
+#[cfg(target_arch = "riscv64")]
+const PROBE_ASKED: u8 = 1;
+#[cfg(target_arch = "riscv64")]
+const PROBE_SEEN: u8 = 2;
+#[cfg(target_arch = "riscv64")]
+const PROBE_MISSED: u8 = 3;
+
+/// CPU 1: take interrupts forever (and, when asked, watch CPU 0 suspend itself).
 pub fn secondary_main() -> ! {
     arch::init_cpu();
     SECONDARY_UP.store(true, Ordering::Release);
     loop {
+        #[cfg(target_arch = "riscv64")]
+        if PROBE.load(Ordering::Acquire) == PROBE_ASKED {
+            let seen = arch::watch_suspend_of(0);
+            PROBE.store(
+                if seen { PROBE_SEEN } else { PROBE_MISSED },
+                Ordering::Release,
+            );
+            // Wakes CPU 0 from its suspend (whatever was seen).
+            arch::send_ipi(0, arch::SGI_PONG);
+        }
         arch::wait();
     }
+}
+
+/// Starts CPU 1 unless it runs already; whether it runs.
+fn bring_up_secondary() -> bool {
+    if SECONDARY_UP.load(Ordering::Acquire) {
+        return true;
+    }
+    let top = core::ptr::addr_of!(SECONDARY_STACK) as u64 + 32 * 1024;
+    if !arch::start_secondary(top) {
+        return false;
+    }
+    (0..START_PATIENCE).any(|_| {
+        core::hint::spin_loop();
+        SECONDARY_UP.load(Ordering::Acquire)
+    })
+}
+
+/// HSM status of a suspended hart, as another hart sees it: CPU 1 is asked (by an
+/// IPI, whose answer CPU 0 waits for) to watch CPU 0's status; CPU 0 suspends itself
+/// (retentive) with its interrupts masked; CPU 1 must see it SUSPENDED, then wakes it
+/// with an IPI. `None` when there is no second CPU.
+#[cfg(target_arch = "riscv64")]
+pub fn suspended_status_check() -> Option<Result<(), &'static str>> {
+    if !bring_up_secondary() {
+        return None;
+    }
+    arch::init_cpu();
+    let before = PONGS.load(Ordering::Acquire);
+    PROBE.store(PROBE_ASKED, Ordering::Release);
+    arch::send_ipi(1, arch::SGI_PING);
+    wait_until(|| PONGS.load(Ordering::Acquire) != before);
+    arch::mask_interrupts();
+    let suspended = arch::suspend_retentive();
+    arch::unmask_interrupts();
+    wait_until(|| PROBE.load(Ordering::Acquire) != PROBE_ASKED);
+    let seen = PROBE.swap(PROBE_NONE, Ordering::AcqRel);
+    Some(match (suspended, seen) {
+        (false, _) => Err("hsm status: a retentive suspend did not return SUCCESS"),
+        (true, PROBE_SEEN) => Ok(()),
+        _ => Err("hsm status: another hart did not see this one SUSPENDED"),
+    })
 }
 
 /// Arms the timer `ahead` ticks from now and waits for its interrupt; returns how many
@@ -105,14 +169,8 @@ pub fn take_ticks(ticks: u64, spacing: u64) {
 
 /// Total ticks of `rounds` IPI round trips to CPU 1, or `None` when it cannot start.
 pub fn ipi_round_trip(rounds: u64) -> Option<u64> {
-    let top = core::ptr::addr_of!(SECONDARY_STACK) as u64 + 32 * 1024;
-    if !arch::start_secondary(top) {
+    if !bring_up_secondary() {
         return None;
-    }
-    let mut patience = START_PATIENCE;
-    while !SECONDARY_UP.load(Ordering::Acquire) {
-        patience = patience.checked_sub(1)?;
-        core::hint::spin_loop();
     }
     let mut total = 0;
     for _ in 0..rounds {

@@ -105,6 +105,13 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         } else {
             say!("tessera-guest: hsm suspend ok (retentive; non-retentive not offered)");
         }
+        match irq::suspended_status_check() {
+            Some(result) => {
+                result?;
+                say!("tessera-guest: hsm status ok (a suspended hart is SUSPENDED to another)");
+            }
+            None => say!("tessera-guest: hsm status skipped (one hart)"),
+        }
         arch::timer_level_check()?;
         say!("tessera-guest: timer level ok");
     }

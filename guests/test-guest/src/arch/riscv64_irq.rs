@@ -114,6 +114,21 @@ fn plic_read(addr: usize) -> u32 {
     unsafe { core::ptr::read_volatile(addr as *const u32) }
 }
 
+/// The SBI HSM extension, and hart_get_status's SUSPENDED state.
+const EID_HSM: u64 = 0x48_534D;
+const HART_SUSPENDED: u64 = 4;
+
+/// A default retentive suspend of this hart; whether it returned SUCCESS.
+pub fn suspend_retentive() -> bool {
+    super::riscv64::sbi(EID_HSM, 3, 0, 0, 0).0 == 0
+}
+
+/// Polls hart `hart`'s HSM status until it reads SUSPENDED; whether it did before
+/// the patience ran out.
+pub fn watch_suspend_of(hart: u64) -> bool {
+    (0..1_000_000).any(|_| super::riscv64::sbi(EID_HSM, 2, hart, 0, 0) == (0, HART_SUSPENDED))
+}
+
 /// What the non-retentive suspend of [`hsm_suspend_check`] passes as its opaque
 /// value, and the registers it keeps over the suspend, which does not keep them:
 /// sp, gp, tp, s0-s11.
@@ -126,7 +141,6 @@ static mut RESUME_CONTEXT: [u64; 15] = [0; 15];
 /// the hart id and a1 the opaque value. Whether the non-retentive kind is offered
 /// (the firmware this program runs on natively may answer NOT_SUPPORTED).
 pub fn hsm_suspend_check() -> Result<bool, &'static str> {
-    const HSM: u64 = 0x48_534D;
     const NOT_SUPPORTED: u64 = -2i64 as u64;
     // The timer interrupt enabled but masked (sstatus.SIE clear): it wakes the
     // suspended hart, and is not taken.
@@ -136,10 +150,10 @@ pub fn hsm_suspend_check() -> Result<bool, &'static str> {
     }
     let deadline = super::counter() + 1000;
     arm_timer(deadline);
-    let (error, _) = super::riscv64::sbi(HSM, 3, 0, 0, 0);
+    let returned = suspend_retentive();
     let woken = super::counter() >= deadline;
     arm_timer(u64::MAX);
-    if error != 0 {
+    if !returned {
         return Err("hsm suspend: a retentive suspend did not return SUCCESS");
     }
     if !woken {
@@ -178,7 +192,7 @@ pub fn hsm_suspend_check() -> Result<bool, &'static str> {
             inout("a1") 0u64 => opaque,
             inout("a2") RESUME_OPAQUE => _,
             in("a6") 3u64,
-            in("a7") HSM,
+            in("a7") EID_HSM,
             out("t0") _,
             inout("t1") 0u64 => resumed,
             out("ra") _,
