@@ -53,7 +53,8 @@ const SHELL_STEPS: &[(&str, &str)] = &[
     ("typed-42", "\x18s"),
     ("tessera: console: the hypervisor shell", "vm show 3\r"),
     ("last end: stopped from the hypervisor shell", "vm stop 9\r"),
-    ("no VM 9", "vm console 2\r"),
+    ("no VM 9", "mem\r"),
+    ("tessera: free memory", "vm console 2\r"),
     ("tessera: console: VM 2 (guest)", "\x18s"),
     ("tessera: console: the hypervisor shell", "poweroff\r"),
 ];
@@ -71,6 +72,7 @@ const SHELL_MARKERS: &[&str] = &[
     "typed-42",
     "tessera: VM 3 (spinner): stopped, from xtask/testdata/shell-",
     "tessera: no VM 9 (`vm list` shows the VMs)",
+    "frames of 4 KiB)",
     "tessera: console: VM 2 (guest) (Ctrl+X s: the shell, n/p: the other VMs)",
     "tessera: powering off (shell)",
     "tessera: VM 1 (linux) ended: stopped from the hypervisor shell",
