@@ -82,6 +82,7 @@ fn set_front(front: Front) {
 pub struct ConsoleOutput {
     serial: usize,
     vm_id: u64,
+    name: String,
     prefix: String,
     line: Vec<u8>,
     /// Whether `line` holds bytes, readable without the output's lock.
@@ -197,7 +198,6 @@ pub struct ConsoleInput {
     uart: Arc<Mutex<SharedUart>>,
     output: Arc<Mutex<ConsoleOutput>>,
     vm_id: u64,
-    name: String,
 }
 
 /// Lets the VM of `input` take console input (once the VM exists).
@@ -218,6 +218,7 @@ impl UartWindow {
         let output = Arc::new(Mutex::new(ConsoleOutput {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             vm_id,
+            name: String::from(name),
             prefix: alloc::format!("[{name}] "),
             line: Vec::new(),
             partial: Arc::new(AtomicBool::new(false)),
@@ -245,12 +246,10 @@ impl UartWindow {
 
     /// The input side of this UART, for [`register_input`].
     pub fn input(&self) -> ConsoleInput {
-        let output = self.output.lock();
         ConsoleInput {
             uart: self.uart.clone(),
             output: self.output.clone(),
-            vm_id: output.vm_id,
-            name: String::from(output.prefix.trim_start_matches('[').trim_end_matches("] ")),
+            vm_id: self.output.lock().vm_id,
         }
     }
 }
@@ -443,7 +442,7 @@ pub fn show_vm(id: u64) -> bool {
     set_front(Front::Vm(id));
     let banner = alloc::format!(
         "\r\ntessera: console: VM {id} ({}) (Ctrl+X s: the shell, n/p: the other VMs)\r\n",
-        input.name
+        output.name
     );
     tessera_os::console::write_bytes(banner.as_bytes());
     tessera_os::console::write_bytes(&output.history.recent(SHOWN_BYTES));

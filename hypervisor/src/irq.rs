@@ -100,13 +100,15 @@ pub fn console_input(vms: &Vms) {
 
 /// Wakes the physical CPU of every vCPU of `entry` (it stopped, or is to reset).
 pub fn kick_all(entry: &VmEntry) {
-    let this = hal::cpu_index();
-    kick_cpus_of(
-        entry.vm.cpus.iter().map(|slot| slot.pcpu),
-        u64::MAX,
-        this,
-        |cpu| arch::kick(Some(cpu)),
-    );
+    kick_pcpus(entry.vm.cpus.iter().map(|slot| slot.pcpu), u64::MAX);
+}
+
+/// From outside any vCPU's loop: wakes the physical CPU of each vCPU in `targets` (a
+/// bit mask; `pcpus` gives each vCPU's CPU, in vCPU order), other than this one.
+pub fn kick_pcpus(pcpus: impl IntoIterator<Item = usize>, targets: u64) {
+    kick_cpus_of(pcpus, targets, hal::cpu_index(), |cpu| {
+        arch::kick(Some(cpu))
+    });
 }
 
 /// Wakes the physical CPUs of `entry`'s vCPUs whose interrupt state changed (from an

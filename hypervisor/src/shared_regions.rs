@@ -6,6 +6,7 @@
 //! interrupt of the peers, through their own interrupt controllers.
 
 use crate::arch;
+use crate::irq;
 use crate::vmm::{DeviceLayout, OsFrames};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -17,10 +18,10 @@ use spin::Mutex;
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{RegionAccess, SHARED_PAGE, SharedRegion, VmConfig};
 use tessera_dtb::SharedRegionNode;
-use tessera_os::{frames, hal};
+use tessera_os::frames;
 use tessera_stage2::{MappingFlags, Stage2Table};
 use tessera_vdev::{DoorbellEnd, DoorbellGroup, DoorbellSignal, DoorbellWindow};
-use tessera_vm::{InterruptController, kick_cpus_of};
+use tessera_vm::InterruptController;
 
 /// One region's host frames and the doorbells of the VMs that share it.
 struct Region {
@@ -138,11 +139,10 @@ fn region(declared: &SharedRegion, members: u32, field: &str) -> Result<Arc<Regi
 /// A VM's doorbell of one region, kept for its resets and its report; dropped with
 /// the VM, when its peers' rings stop reaching it.
 pub struct Doorbell {
-    name: String,
+    declared: SharedRegion,
     end: Arc<DoorbellEnd>,
-    window: GuestRange,
-    page: GuestRange,
-    read_only: bool,
+    /// The interrupt its page raises here, as the config numbers it (none without an
+    /// interrupt controller).
     interrupt: Option<u32>,
     /// Held while the VM exists: the region's frames stay while a VM maps them.
     region: Arc<Region>,
@@ -159,18 +159,19 @@ impl Doorbell {
         let (received, sent) = self.end.counts();
         format!(
             "shared region `{}`: {received} rings received, {sent} sent",
-            self.name
+            self.declared.name
         )
     }
 
     /// The region's node in the VM's device tree (its interrupt as the config
     /// numbers it; the architecture writes it as its binding does).
     pub fn node(&self) -> SharedRegionNode<'_> {
+        let declared = &self.declared;
         SharedRegionNode {
-            name: &self.name,
-            region: self.window,
-            doorbell: self.page,
-            read_only: self.read_only,
+            name: &declared.name,
+            region: GuestRange::new(GuestPhysAddr::new(declared.gpa), declared.size),
+            doorbell: doorbell_page(declared),
+            read_only: declared.access == RegionAccess::ReadOnly,
             interrupt: self.interrupt,
         }
     }
@@ -180,6 +181,11 @@ impl Drop for Doorbell {
     fn drop(&mut self) {
         self.region.group.leave(&self.end);
     }
+}
+
+/// Where `declared`'s doorbell page is.
+fn doorbell_page(declared: &SharedRegion) -> GuestRange {
+    GuestRange::new(GuestPhysAddr::new(declared.doorbell_gpa), SHARED_PAGE)
 }
 
 /// The interrupt a doorbell raises in its VM: a line of the VM's interrupt
@@ -195,12 +201,7 @@ impl DoorbellSignal for DoorbellLine {
         let Some(line) = &self.line else { return };
         line.set_level(high);
         if high {
-            kick_cpus_of(
-                self.pcpus.iter().copied(),
-                self.irqchip.take_kicks(),
-                hal::cpu_index(),
-                |cpu| arch::kick(Some(cpu)),
-            );
+            irq::kick_pcpus(self.pcpus.iter().copied(), self.irqchip.take_kicks());
         }
     }
 }
@@ -216,7 +217,7 @@ pub fn attach_doorbells(
 ) -> Result<Vec<Doorbell>, String> {
     let mut doorbells = Vec::new();
     for mapping in mappings {
-        let declared = &mapping.declared;
+        let declared = mapping.declared;
         let field = &mapping.field;
         let line = if irqchip.is_present() {
             let line = u32::try_from(declared.irq)
@@ -241,19 +242,15 @@ pub fn attach_doorbells(
         };
         let end = Arc::new(DoorbellEnd::new(mapping.member, Box::new(signal)));
         let group = mapping.region.group.clone();
-        let page = GuestRange::new(GuestPhysAddr::new(declared.doorbell_gpa), SHARED_PAGE);
         layout.insert_window(
             field,
-            page,
+            doorbell_page(&declared),
             Box::new(DoorbellWindow::new(group.clone(), end.clone())),
         )?;
         group.join(end.clone());
         doorbells.push(Doorbell {
-            name: declared.name.clone(),
+            declared,
             end,
-            window: GuestRange::new(GuestPhysAddr::new(declared.gpa), declared.size),
-            page,
-            read_only: declared.access == RegionAccess::ReadOnly,
             interrupt,
             region: mapping.region,
         });

@@ -40,7 +40,8 @@ fn execute(vms: &Vms, request: Request) {
         Request::PowerOff => {
             println!("tessera: powering off (shell)");
             for entry in &vms.entries {
-                if vm_runs(entry) && entry.vm.command(Command::Stop).is_ok() {
+                // Refused (and nothing done) for a VM that does not run.
+                if entry.vm.command(Command::Stop).is_ok() {
                     irq::kick_all(entry);
                 }
                 entry.report_end();
@@ -53,11 +54,6 @@ fn execute(vms: &Vms, request: Request) {
             None => println!("tessera: no VM {id} (`vm list` shows the VMs)"),
         },
     }
-}
-
-/// Whether the VM runs (or is being reset to run).
-fn vm_runs(entry: &VmEntry) -> bool {
-    matches!(entry.vm.status(), VmStatus::Running | VmStatus::Resetting)
 }
 
 /// `vm list`: a line per VM.
@@ -103,12 +99,8 @@ fn on_vm(entry: &VmEntry, what: VmRequest) {
         VmRequest::Stop => Command::Stop,
         VmRequest::Restart => Command::Restart,
     };
-    let verb = match command {
-        Command::Start => "start",
-        Command::Stop => "stop",
-        Command::Restart => "restart",
-        Command::Delete => "delete",
-    };
+    let verb = command.name();
+    // Refused before `prepare_start`, which must not run for a refused command.
     if let Err(refusal) = vm.status().after(command) {
         println!("tessera: vm {verb} {id}: VM {id} ({name}): {refusal}");
         return;

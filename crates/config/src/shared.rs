@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use crate::error::{ConfigError, Errors};
 use crate::model::{DeviceConfig, KernelConfig, PassthroughDevice, VmConfig};
-use crate::span::{Hex, PORT_SPACE, Span};
+use crate::span::{Hex, Span};
 
 /// The page size regions and doorbells are mapped in, and the size of a doorbell page.
 pub const SHARED_PAGE: u64 = 0x1000;
@@ -103,7 +103,7 @@ fn occupants(devices: &DeviceConfig, kernel: Option<&KernelConfig>) -> Vec<Occup
     }
     for (i, device) in devices.emu_devices.iter().enumerate() {
         let span = Span::new(device.gpa, device.length);
-        if !Span::new(0, PORT_SPACE).covers(span) {
+        if !span.in_port_space() {
             add(
                 format!("devices.emu_devices[{i}] `{}`", device.name),
                 span,

@@ -41,6 +41,11 @@ impl Span {
         self.start <= address && address < self.end
     }
 
+    /// Whether the range lies wholly inside the x86 I/O port space (ports 0..=0xffff).
+    pub(crate) fn in_port_space(self) -> bool {
+        Span::new(0, PORT_SPACE).covers(self)
+    }
+
     /// Whether every address of `inner` lies inside this range.
     pub(crate) fn covers(self, inner: Span) -> bool {
         self.start <= inner.start && inner.end <= self.end

@@ -6,7 +6,7 @@ use alloc::format;
 
 use crate::error::Errors;
 use crate::model::{BaseConfig, DeviceConfig, KernelConfig, MapType, MemoryRegion};
-use crate::span::{Hex, PORT_SPACE, Span};
+use crate::span::{Hex, Span};
 
 /// Checks `[base]`: enough physical CPUs for the vCPUs, and no id listed twice.
 pub(crate) fn base(base: &BaseConfig, errs: &mut Errors) {
@@ -162,7 +162,7 @@ pub(crate) fn devices(devices: &DeviceConfig, kernel: Option<&KernelConfig>, err
         // put the COM1 console at port 0x3f8 and the PIT at ports 0x40..0x62
         // while guest RAM starts at address 0. The config does not say which
         // space a device is in, so such devices are not checked against RAM.
-        if Span::new(0, PORT_SPACE).covers(device_span) {
+        if device_span.in_port_space() {
             continue;
         }
         let regions = kernel.map_or(&[][..], |kernel| &kernel.memory_regions);

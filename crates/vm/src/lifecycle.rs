@@ -72,6 +72,18 @@ pub enum Command {
     Delete,
 }
 
+impl Command {
+    /// The command's word, as the shell takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// Why the operator's command is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {

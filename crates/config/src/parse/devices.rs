@@ -12,7 +12,7 @@ use crate::model::{
     SharedRegion,
 };
 use crate::reader::{Section, array, name_string, path_string, row, string, uint, uint_list};
-use crate::span::{Hex, PORT_SPACE, Span};
+use crate::span::{Hex, Span};
 
 /// The fields `[devices]` accepts.
 pub(super) const FIELDS: &[&str] = &[
@@ -109,7 +109,7 @@ fn port_range(value: &Value, path: &str, errs: &mut Errors) -> Option<(u64, u64)
         errs.push(format!("{path}[1]"), "port count is 0");
         return None;
     }
-    if !Span::new(0, PORT_SPACE).covers(Span::new(port, count)) {
+    if !Span::new(port, count).in_port_space() {
         errs.push(
             format!("{path}[1]"),
             format!(
