@@ -205,6 +205,15 @@ pub fn register_input(input: ConsoleInput) {
     INPUTS.lock().push(input);
 }
 
+/// Takes VM `id`'s console input away (the VM is gone); a console in front of it
+/// goes back to the shell.
+pub fn unregister_input(id: u64) {
+    INPUTS.lock().retain(|input| input.vm_id != id);
+    if front() == Front::Vm(id) {
+        set_front(Front::Shell);
+    }
+}
+
 /// A VM's emulated console UART on its bus: the model plus its interrupt line.
 pub struct UartWindow {
     uart: Arc<Mutex<SharedUart>>,

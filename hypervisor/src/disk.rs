@@ -1,5 +1,6 @@
 //! The FAT32 disk (feature `fs`): found at boot among the board's virtio-mmio
-//! transports, mounted once, then read for VM configs (`/vms/*.toml`) and for the
+//! transports, mounted once, then read for VM configs (`/vms/*.toml` at boot, any
+//! path for the shell's `vm create`) and for the
 //! images of VMs with `image_location = "fs"`, straight into their RAM (again on
 //! each reset, so nothing is kept in the hypervisor's heap).
 
@@ -13,7 +14,9 @@ use tessera_fat::{BlockDevice, Volume};
 use tessera_os::disk::{Disk, ReadError};
 use tessera_os::{hal, println};
 use tessera_vm::GuestMemory;
-use tessera_vm_disk::{DiskConfig, VmLabel, image_specs, place_image, read_vm_configs};
+use tessera_vm_disk::{
+    DiskConfig, VmLabel, image_specs, place_image, read_vm_config, read_vm_configs,
+};
 
 /// The disk as the FAT reader sees it.
 struct DiskDevice(Disk);
@@ -76,6 +79,15 @@ pub fn configs() -> Vec<DiskConfig> {
             Vec::new()
         }
     }
+}
+
+/// The VM config at `path` on the disk (the shell's `vm create`).
+pub fn config(path: &str) -> Result<DiskConfig, String> {
+    let mut disk = DISK.lock();
+    let mounted = disk.as_mut().ok_or_else(|| {
+        "no FAT32 disk was found at boot: nothing to create a VM from".to_string()
+    })?;
+    Ok(read_vm_config(&mut mounted.volume, path))
 }
 
 /// Size of the file `path` on the disk.

@@ -24,14 +24,15 @@ enum Backing {
     Claimed(HostPhysAddr, usize),
 }
 
-/// The host frames backing a VM's RAM; given back if the VM is not created.
+/// The host frames backing a VM's RAM; given back when the VM is not created or is
+/// deleted.
 #[derive(Default)]
 pub struct Backings(Vec<Backing>);
 
 impl Backings {
-    /// Gives every frame back.
-    pub fn release(self) {
-        for backing in self.0 {
+    /// Gives every frame back (once: the record is emptied).
+    pub fn release(&mut self) {
+        for backing in self.0.drain(..) {
             match backing {
                 Backing::Allocated(base, count) => frames::free(base, count),
                 Backing::Claimed(base, count) => frames::unclaim(base, count),

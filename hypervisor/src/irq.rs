@@ -94,7 +94,7 @@ pub fn console_input(vms: &Vms) {
         send_kicks(vms, entry);
     }
     for line in typed.lines {
-        shell::run_line(vms, &line);
+        shell::run_line(&line);
     }
 }
 

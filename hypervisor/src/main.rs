@@ -14,6 +14,7 @@ mod guest_ram;
 mod images;
 mod irq;
 mod passthrough;
+mod registry;
 mod scheduler;
 mod shared_regions;
 mod shell;

@@ -1,12 +1,16 @@
 //! Running vCPUs: each physical CPU runs the vCPUs pinned to it, switching when one
-//! waits for an interrupt, and sleeps (WFI) when none can run. When every VM has
+//! waits for an interrupt, and sleeps (WFI) when none can run. It works from its own
+//! snapshot of the VMs ([`registry`]), taken again when a VM is created or deleted;
+//! a deleted VM's vCPU loaded here is saved and let go then. When every VM has
 //! stopped the boot CPU reports; then it powers the machine off (with the
 //! `power-off-when-done` feature) or the machine stays up for the hypervisor shell,
 //! whose `vm start` may run a VM again.
 
 use crate::arch;
 use crate::irq::{CpuHost, TaskId};
+use crate::registry;
 use crate::vmm::{VmEntry, Vms};
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use spin::Once;
@@ -14,14 +18,78 @@ use tessera_os::{hal, println};
 use tessera_vcpu::ArchVcpu;
 use tessera_vm::{VcpuState, VmStatus};
 
-static VMS: Once<Vms> = Once::new();
 /// The CPU that created the VMs; it reports the verdict and powers off.
 static BOOT_CPU: Once<usize> = Once::new();
 
 /// Hands the created VMs to the scheduler; called once by the boot CPU `cpu`.
 pub fn install(vms: Vms, cpu: usize) {
     BOOT_CPU.call_once(|| cpu);
-    VMS.call_once(|| vms);
+    registry::install(vms);
+}
+
+/// What one physical CPU runs: its snapshot of the VMs, of which generation, and
+/// the vCPUs of them pinned to it, each with whether it waits.
+struct Tasks {
+    vms: Vms,
+    generation: u64,
+    mine: Vec<TaskId>,
+    waiting: Vec<bool>,
+}
+
+impl Tasks {
+    /// The VMs as they are now, and CPU `cpu`'s vCPUs of them.
+    fn now(cpu: usize) -> Self {
+        let generation = registry::generation();
+        let vms = registry::snapshot();
+        let mine: Vec<TaskId> = vms
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(v, entry)| {
+                entry
+                    .vm
+                    .cpus
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.pcpu == cpu)
+                    .map(move |(i, _)| (v, i))
+            })
+            .collect();
+        let waiting = vec![false; mine.len()];
+        Self {
+            vms,
+            generation,
+            mine,
+            waiting,
+        }
+    }
+
+    /// Takes a new snapshot if VMs came or went since this one: the loaded vCPU keeps
+    /// its place if its VM is still there, and is saved and let go if not (the old
+    /// snapshot, dropped here, may hold the last reference to its VM).
+    fn refresh(&mut self, cpu: usize, loaded: &mut Option<TaskId>) {
+        if registry::generation() == self.generation {
+            return;
+        }
+        let fresh = Self::now(cpu);
+        if let Some((v, i)) = *loaded {
+            let entry = self.vms.entries.get(v);
+            let kept = entry.and_then(|entry| {
+                fresh
+                    .vms
+                    .entries
+                    .iter()
+                    .position(|other| Arc::ptr_eq(other, entry))
+            });
+            *loaded = kept.map(|nv| (nv, i));
+            if kept.is_none()
+                && let Some(slot) = entry.and_then(|entry| entry.vm.cpus.get(i))
+            {
+                slot.vcpu.lock().put();
+            }
+        }
+        *self = fresh;
+    }
 }
 
 /// What happened when a physical CPU turned to one of its vCPUs.
@@ -37,25 +105,15 @@ enum Turn {
 
 /// The scheduling loop of physical CPU `cpu`.
 pub fn run(cpu: usize) -> ! {
-    let Some(vms) = VMS.get() else { hal::halt() };
-    let mine: Vec<TaskId> = vms
-        .entries
-        .iter()
-        .enumerate()
-        .flat_map(|(v, entry)| {
-            entry
-                .vm
-                .cpus
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.pcpu == cpu)
-                .map(move |(i, _)| (v, i))
-        })
-        .collect();
-    let mut waiting = vec![false; mine.len()];
+    let mut tasks = Tasks::now(cpu);
     let mut loaded: Option<TaskId> = None;
     let mut verdict_given = false;
     loop {
+        tasks.refresh(cpu, &mut loaded);
+        let Tasks {
+            vms, mine, waiting, ..
+        } = &mut tasks;
+        let vms = &*vms;
         let mut ran = false;
         for (&task, waits) in mine.iter().zip(waiting.iter_mut()) {
             if *waits && !has_work(vms, task) {
@@ -86,7 +144,7 @@ pub fn run(cpu: usize) -> ! {
             when_all_stopped();
         }
         if !ran {
-            arch::wake_at(earliest_timer(vms, &mine, &waiting, loaded));
+            arch::wake_at(earliest_timer(vms, mine, waiting, loaded));
             sleep(vms, loaded);
         }
     }

@@ -27,6 +27,8 @@ use tessera_vm::InterruptController;
 struct Region {
     host: HostPhysAddr,
     frames: usize,
+    /// How many VMs it was set up for (each has its member index).
+    members: u32,
     group: Arc<DoorbellGroup>,
 }
 
@@ -118,6 +120,15 @@ pub fn map(
 fn region(declared: &SharedRegion, members: u32, field: &str) -> Result<Arc<Region>, String> {
     let mut regions = REGIONS.lock();
     if let Some(region) = regions.get(&declared.name).and_then(Weak::upgrade) {
+        // A VM created later (`vm create`) takes back the place it had among them.
+        if region.members != members {
+            return Err(format!(
+                "{field}: the region is held by VMs that share it {} ways, and this VM \
+                 would make it {members}: a VM can join a region only in the place it \
+                 had when the region was set up",
+                region.members
+            ));
+        }
         return Ok(region);
     }
     let count = declared.size.div_ceil(frames::FRAME_SIZE) as usize;
@@ -130,6 +141,7 @@ fn region(declared: &SharedRegion, members: u32, field: &str) -> Result<Arc<Regi
     let region = Arc::new(Region {
         host,
         frames: count,
+        members,
         group: Arc::new(DoorbellGroup::new(declared.size, members)),
     });
     regions.insert(declared.name.clone(), Arc::downgrade(&region));

@@ -1,10 +1,12 @@
 //! The hypervisor shell: carries out the requests typed at `tessera>` (parsed by
-//! `tessera_shell`) on the VMs, answering every mistake with one line.
+//! `tessera_shell`) on the VMs as they are now ([`registry`]), answering every
+//! mistake with one line.
 
 use crate::console::{self, Front};
 use crate::irq;
+use crate::registry;
 use crate::scheduler;
-use crate::vmm::{VmEntry, Vms};
+use crate::vmm::{self, VmEntry, Vms};
 use alloc::string::String;
 use alloc::vec::Vec;
 use tessera_os::{frames, hal, println};
@@ -12,11 +14,11 @@ use tessera_shell::{HELP, Request, VmRequest};
 use tessera_vm::{Command, VmStatus};
 
 /// Runs one line typed at the shell, then shows the prompt again.
-pub fn run_line(vms: &Vms, line: &str) {
+pub fn run_line(line: &str) {
     console::end_guest_line();
     match tessera_shell::parse(line) {
         Ok(None) => {}
-        Ok(Some(request)) => execute(vms, request),
+        Ok(Some(request)) => execute(&registry::snapshot(), request),
         Err(reason) => println!("tessera: {reason}"),
     }
     if console::front() == Front::Shell {
@@ -49,11 +51,36 @@ fn execute(vms: &Vms, request: Request) {
             scheduler::report_verdict(vms);
             hal::power_off();
         }
+        Request::Create(path) => create(&path),
         Request::Vm(what, id) => match vms.entries.iter().find(|entry| entry.vm.id == id) {
             Some(entry) => on_vm(entry, what),
             None => println!("tessera: no VM {id} (`vm list` shows the VMs)"),
         },
     }
+}
+
+/// `vm create PATH`: a VM from a config on the disk, running once created.
+fn create(path: &str) {
+    match registry::add(|live| vmm::create_from_disk(path, live)) {
+        Ok(entry) => println!(
+            "tessera: VM {} ({}) started (vm create {path})",
+            entry.vm.id, entry.vm.name
+        ),
+        Err(reason) => println!("tessera: vm create {path}: not created: {reason}"),
+    }
+}
+
+/// `vm delete ID` of a VM that does not run: it leaves the registry, and its
+/// resources go back once no CPU holds it (its entry says so).
+fn delete(entry: &VmEntry) {
+    let (id, name) = (entry.vm.id, &entry.vm.name);
+    if let Err(refusal) = entry.vm.command(Command::Delete) {
+        println!("tessera: vm delete {id}: VM {id} ({name}): {refusal}");
+        return;
+    }
+    entry.mark_deleted();
+    registry::remove(id);
+    println!("tessera: VM {id} ({name}): delete asked");
 }
 
 /// `vm list`: a line per VM.
@@ -95,6 +122,7 @@ fn on_vm(entry: &VmEntry, what: VmRequest) {
             }
             return;
         }
+        VmRequest::Delete => return delete(entry),
         VmRequest::Start => Command::Start,
         VmRequest::Stop => Command::Stop,
         VmRequest::Restart => Command::Restart,

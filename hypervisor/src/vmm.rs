@@ -1,6 +1,8 @@
 //! Creating VMs from their configs: guest memory and its stage-2 table, emulated
 //! devices, images and device tree loaded into guest RAM, vCPUs pinned to physical
 //! CPUs. A VM that cannot be created is reported and skipped; the others still run.
+//! VMs are created at boot and by the shell's `vm create`; a VM gives everything
+//! back when its entry is dropped (not created, or deleted).
 
 use crate::arch::{self, ArchDevices};
 use crate::console::{self, ConsoleInput, UartWindow};
@@ -14,6 +16,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicBool, Ordering};
 use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_config::{EmuType, EmulatedDevice, ImageLocation, VmConfig};
@@ -49,6 +52,56 @@ unsafe impl FrameAllocator for OsFrames {
     }
 }
 
+/// What a VM holds of the machine's memory: its stage-2 table (the hardware walks
+/// it) and the host frames of its RAM, given back when it is dropped, once no CPU
+/// caches a translation of its VMID.
+struct Resources {
+    vmid: u8,
+    stage2: ManuallyDrop<Stage2>,
+    backings: Backings,
+}
+
+impl Resources {
+    /// A VM's with a new, empty stage-2 table.
+    fn new(vmid: u8) -> Result<Self, String> {
+        let stage2 = Stage2::new(&mut OsFrames).map_err(|e| format!("stage-2 table: {e}"))?;
+        Ok(Self {
+            vmid,
+            stage2: ManuallyDrop::new(stage2),
+            backings: Backings::default(),
+        })
+    }
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        hal::forget_guest_translations(u16::from(self.vmid));
+        // SAFETY: the table is taken once, here, and never used again.
+        let stage2 = unsafe { ManuallyDrop::take(&mut self.stage2) };
+        stage2.destroy(&mut OsFrames);
+        self.backings.release();
+    }
+}
+
+/// Says a deleted VM is gone once everything of it has gone back: the last field
+/// of [`VmEntry`], so dropped after the others.
+struct Farewell {
+    id: u64,
+    name: String,
+    deleted: AtomicBool,
+}
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        if self.deleted.load(Ordering::Acquire) {
+            println!(
+                "tessera: VM {} ({}) deleted: its memory, CPUs and interrupts are given back",
+                self.id, self.name
+            );
+        }
+    }
+}
+
 /// A created VM with everything the VMM keeps for it.
 pub struct VmEntry {
     /// The VM: its vCPUs, interrupt controller, memory and devices.
@@ -60,21 +113,30 @@ pub struct VmEntry {
     dtb: Vec<u8>,
     config: VmConfig,
     images: Images,
-    /// Kept for the VM's lifetime: the hardware walks it.
-    _stage2: Stage2,
     /// Its doorbells of the regions it shares.
     doorbells: Vec<Doorbell>,
     booted: AtomicBool,
     reported: AtomicBool,
     /// Its end has been printed (by whichever CPU won `reported`).
     report_done: AtomicBool,
+    /// Its stage-2 table and RAM frames (after `vm`, whose vCPUs use them).
+    resources: Resources,
+    farewell: Farewell,
 }
 
-/// Every VM of this build.
+impl Drop for VmEntry {
+    fn drop(&mut self) {
+        console::unregister_input(self.vm.id);
+        irq::release(self.vm.id);
+    }
+}
+
+/// The VMs as one physical CPU sees them (a snapshot of [`crate::registry`]).
+#[derive(Clone)]
 pub struct Vms {
-    /// The VMs that were created.
-    pub entries: Vec<VmEntry>,
-    /// How many configs could not be made into a VM.
+    /// The VMs that exist.
+    pub entries: Vec<Arc<VmEntry>>,
+    /// How many configs given at boot could not be made into a VM.
     pub not_created: usize,
 }
 
@@ -126,21 +188,27 @@ fn disk_sources() -> Vec<Source> {
     crate::disk::mount();
     crate::disk::configs()
         .into_iter()
-        .map(|found| Source {
-            file: found.file,
-            config: found
-                .result
-                .map_err(|error| error.messages().join("; "))
-                .and_then(|config| match config.kernel.image_location {
-                    ImageLocation::Fs => Ok(config),
-                    ImageLocation::Memory => Err(
-                        "kernel.image_location: a config on the disk must say \"fs\": nothing is built in for it"
-                            .to_string(),
-                    ),
-                }),
-            images: Images::Disk,
-        })
+        .map(disk_source)
         .collect()
+}
+
+/// A config read from the disk, whose images must be on the disk too.
+#[cfg(feature = "fs")]
+fn disk_source(found: tessera_vm_disk::DiskConfig) -> Source {
+    Source {
+        file: found.file,
+        config: found
+            .result
+            .map_err(|error| error.messages().join("; "))
+            .and_then(|config| match config.kernel.image_location {
+                ImageLocation::Fs => Ok(config),
+                ImageLocation::Memory => Err(
+                    "kernel.image_location: a config on the disk must say \"fs\": nothing is built in for it"
+                        .to_string(),
+                ),
+            }),
+        images: Images::Disk,
+    }
 }
 
 /// Without the `fs` feature there is no disk to read configs from.
@@ -165,57 +233,98 @@ pub fn create_all() -> Vms {
         not_created: 0,
     };
     let mut sources = sources();
-    refuse_unmatched_regions(&mut sources);
+    refuse_unmatched_regions(&mut sources, &[]);
     let plan = Plan::of(sources.iter().filter_map(|s| s.config.as_ref().ok()));
-    for (index, mut source) in sources.into_iter().enumerate() {
+    for source in sources {
         let file = source.file.clone();
-        // Ids name VMs in every message: a second VM with a taken id is refused.
-        if let Ok(config) = &source.config
-            && let Some(taken) = vms.entries.iter().find(|e| e.vm.id == config.base.id)
-        {
-            source.config = Err(format!(
-                "base.id: VM id {} is already taken by VM {} ({})",
-                config.base.id, taken.vm.id, taken.vm.name
-            ));
-        }
-        match create(index, source, &plan) {
-            Ok(entry) => {
-                let pcpus: Vec<usize> = entry.vm.cpus.iter().map(|slot| slot.pcpu).collect();
-                println!(
-                    "tessera: VM {} ({}) created: {} vCPU(s) on CPU(s) {:?}, {} MiB RAM",
-                    entry.vm.id,
-                    entry.vm.name,
-                    entry.vm.cpus.len(),
-                    pcpus,
-                    entry
-                        .vm
-                        .memory
-                        .regions()
-                        .iter()
-                        .map(|r| r.guest.size)
-                        .sum::<u64>()
-                        >> 20
-                );
-                vms.entries.push(entry);
-            }
+        match create_beside(source, &vms.entries, &plan) {
+            Ok(entry) => vms.entries.push(Arc::new(entry)),
             Err(reason) => {
                 println!("tessera: VM of {file} not created: {reason}");
                 vms.not_created += 1;
             }
         }
     }
-    mark_lone_vcpus(&mut vms);
     vms
 }
 
-/// Refuses the configs whose shared regions do not match those of the VMs created
-/// with them (a region nobody else declares, or of another size elsewhere).
-fn refuse_unmatched_regions(sources: &mut [Source]) {
-    let problems = {
-        let valid: Vec<(&str, &VmConfig)> = sources
+/// `vm create PATH`: a VM from the config at `path` on the FAT32 disk, checked as
+/// at boot and beside the VMs that exist (`live`): its id free, its shared regions
+/// matching theirs. Its images are read from the disk, and it runs.
+#[cfg(feature = "fs")]
+pub fn create_from_disk(path: &str, live: &[Arc<VmEntry>]) -> Result<VmEntry, String> {
+    let found = crate::disk::config(path)?;
+    let mut sources = [disk_source(found)];
+    let others: Vec<(&str, &VmConfig)> = live
+        .iter()
+        .map(|entry| (entry.file.as_str(), &entry.config))
+        .collect();
+    refuse_unmatched_regions(&mut sources, &others);
+    let [source] = sources;
+    let plan = Plan::of(
+        live.iter()
+            .map(|entry| &entry.config)
+            .chain(source.config.as_ref().ok()),
+    );
+    create_beside(source, live, &plan)
+}
+
+/// Without the `fs` feature there is no disk to create a VM from.
+#[cfg(not(feature = "fs"))]
+pub fn create_from_disk(_path: &str, _live: &[Arc<VmEntry>]) -> Result<VmEntry, String> {
+    Err("vm create reads configs from the FAT32 disk, which this build does not read (build with APP_FEATURES=fs)".to_string())
+}
+
+/// Creates the VM of `source` beside the VMs `others` (its id must be free, and it
+/// takes the lowest VMID they leave), and says so.
+fn create_beside(
+    mut source: Source,
+    others: &[Arc<VmEntry>],
+    plan: &Plan,
+) -> Result<VmEntry, String> {
+    // Ids name VMs in every message: a second VM with a taken id is refused.
+    if let Ok(config) = &source.config
+        && let Some(taken) = others.iter().find(|e| e.vm.id == config.base.id)
+    {
+        source.config = Err(format!(
+            "base.id: VM id {} is already taken by VM {} ({})",
+            config.base.id, taken.vm.id, taken.vm.name
+        ));
+    }
+    let vmid = (1..=u8::MAX)
+        .find(|vmid| others.iter().all(|e| e.resources.vmid != *vmid))
+        .ok_or_else(|| "too many VMs (255 at most)".to_string())?;
+    let entry = create(vmid, source, plan)?;
+    let pcpus: Vec<usize> = entry.vm.cpus.iter().map(|slot| slot.pcpu).collect();
+    println!(
+        "tessera: VM {} ({}) created: {} vCPU(s) on CPU(s) {:?}, {} MiB RAM",
+        entry.vm.id,
+        entry.vm.name,
+        entry.vm.cpus.len(),
+        pcpus,
+        entry
+            .vm
+            .memory
+            .regions()
             .iter()
-            .filter_map(|s| Some((s.file.as_str(), s.config.as_ref().ok()?)))
-            .collect();
+            .map(|r| r.guest.size)
+            .sum::<u64>()
+            >> 20
+    );
+    Ok(entry)
+}
+
+/// Refuses the configs whose shared regions do not match those of the VMs created
+/// with them or already running (`live`): a region nobody else declares, or of
+/// another size elsewhere.
+fn refuse_unmatched_regions(sources: &mut [Source], live: &[(&str, &VmConfig)]) {
+    let problems = {
+        let mut valid: Vec<(&str, &VmConfig)> = live.to_vec();
+        valid.extend(
+            sources
+                .iter()
+                .filter_map(|s| Some((s.file.as_str(), s.config.as_ref().ok()?))),
+        );
         tessera_config::check_shared_regions(&valid)
     };
     for source in sources.iter_mut() {
@@ -232,21 +341,18 @@ fn refuse_unmatched_regions(sources: &mut [Source]) {
 
 /// Marks each vCPU pinned to a physical CPU that no other vCPU of any VM shares:
 /// nothing else could run there while it waits, so its waits may stay in the guest.
-fn mark_lone_vcpus(vms: &mut Vms) {
+pub fn mark_lone_vcpus(entries: &[Arc<VmEntry>]) {
     let mut pinned = alloc::collections::BTreeMap::<usize, usize>::new();
-    for slot in vms.entries.iter().flat_map(|entry| entry.vm.cpus.iter()) {
+    for slot in entries.iter().flat_map(|entry| entry.vm.cpus.iter()) {
         *pinned.entry(slot.pcpu).or_default() += 1;
     }
-    for slot in vms
-        .entries
-        .iter_mut()
-        .flat_map(|entry| entry.vm.cpus.iter_mut())
-    {
-        slot.alone = pinned.get(&slot.pcpu) == Some(&1);
+    for slot in entries.iter().flat_map(|entry| entry.vm.cpus.iter()) {
+        slot.alone
+            .store(pinned.get(&slot.pcpu) == Some(&1), Ordering::Relaxed);
     }
 }
 
-fn create(index: usize, source: Source, plan: &Plan) -> Result<VmEntry, String> {
+fn create(vmid: u8, source: Source, plan: &Plan) -> Result<VmEntry, String> {
     let images = source.images;
     let file = source.file;
     let mut config = source.config?;
@@ -259,27 +365,19 @@ fn create(index: usize, source: Source, plan: &Plan) -> Result<VmEntry, String> 
         return Err(reasons.join("; "));
     }
     place_boot_information(&mut config)?;
-    let vmid = u8::try_from(index + 1).map_err(|_| "too many VMs (255 at most)".to_string())?;
     let pcpus = config
         .vcpu_phys_ids()
         .into_iter()
         .map(arch::pcpu_of)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut stage2 = Stage2::new(&mut OsFrames).map_err(|e| format!("stage-2 table: {e}"))?;
-    let mut backings = Backings::default();
-    let built = guest_ram::map_all(&config, &mut stage2, &mut backings).and_then(|memory| {
-        let given = passthrough::assign(&mut config, &mut stage2)?;
-        let shared = shared_regions::map(&config, plan, &mut stage2)?;
-        build(vmid, config, images, pcpus, memory, stage2, given, shared)
-            .map(|entry| VmEntry { file, ..entry })
-    });
-    match built {
-        Ok(entry) => Ok(entry),
-        Err(reason) => {
-            backings.release();
-            Err(reason)
-        }
-    }
+    // Whatever fails from here gives the frames back as `resources` is dropped.
+    let mut resources = Resources::new(vmid)?;
+    let memory = guest_ram::map_all(&config, &mut resources.stage2, &mut resources.backings)?;
+    let given = passthrough::assign(&mut config, &mut resources.stage2)?;
+    let shared = shared_regions::map(&config, plan, &mut resources.stage2)?;
+    build(
+        file, config, images, pcpus, memory, resources, given, shared,
+    )
 }
 
 /// Gives a config without `kernel.dtb_load_addr` (and without `dtb_path`, which needs
@@ -316,12 +414,12 @@ fn place_boot_information(config: &mut VmConfig) -> Result<(), String> {
 /// Devices, images and vCPUs of a VM whose memory is ready.
 #[allow(clippy::too_many_arguments)]
 fn build(
-    vmid: u8,
+    file: String,
     config: VmConfig,
     images: Images,
     pcpus: Vec<usize>,
     memory: GuestMemory,
-    stage2: Stage2,
+    resources: Resources,
     given: Passthrough,
     shared: Vec<SharedMapping>,
 ) -> Result<VmEntry, String> {
@@ -355,8 +453,8 @@ fn build(
         .enumerate()
         .map(|(index, &pcpu)| {
             let setup = arch::VcpuSetup {
-                vmid,
-                root: stage2.root(),
+                vmid: resources.vmid,
+                root: resources.stage2.root(),
                 index,
                 pcpus: &pcpus,
                 created_at,
@@ -392,17 +490,23 @@ fn build(
             },
         )
     };
+    let farewell = Farewell {
+        id: vm.id,
+        name: vm.name.clone(),
+        deleted: AtomicBool::new(false),
+    };
     let entry = VmEntry {
         vm,
-        file: String::new(),
+        file,
         dtb,
         config,
         images,
-        _stage2: stage2,
         doorbells: devices.doorbells,
         booted: AtomicBool::new(false),
         reported: AtomicBool::new(false),
         report_done: AtomicBool::new(false),
+        resources,
+        farewell,
     };
     entry.load_and_reset()?;
     let pcpu = entry.vm.cpus.first().map_or(0, |slot| slot.pcpu);
@@ -705,6 +809,12 @@ impl VmEntry {
             Some(reason) => println!("  last end: {reason}"),
             None => println!("  last end: none yet"),
         }
+    }
+
+    /// Marks the VM as deleted: when the last CPU lets it go, its resources go back
+    /// and the console says so.
+    pub fn mark_deleted(&self) {
+        self.farewell.deleted.store(true, Ordering::Release);
     }
 
     /// Whether the VM's end has been printed.

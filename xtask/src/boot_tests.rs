@@ -636,6 +636,20 @@ struct Tally {
 }
 
 impl Tally {
+    /// Prints the summary, the last thing printed so that the end of a long log says
+    /// what failed: a failed run exits here rather than returning an error (whose
+    /// backtrace would follow).
+    fn finish(&self) -> Result<()> {
+        for failure in &self.failures {
+            println!("failed: {failure}");
+        }
+        println!("total: {} passed, {} failed", self.passed, self.failed);
+        if self.failed > 0 {
+            std::process::exit(1);
+        }
+        Ok(())
+    }
+
     fn record(&mut self, name: &str, result: Result<()>, started: Instant) {
         let secs = started.elapsed().as_secs_f32();
         match result {
@@ -662,9 +676,9 @@ pub fn arches(arch: Option<&str>) -> Vec<&str> {
     arch.map_or_else(|| ARCHES.to_vec(), |arch| vec![arch])
 }
 
-/// Runs everything (the boot tests of `arch`, or of every architecture); fails when
-/// any test failed.
-pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
+/// Runs everything (the boot tests of `arch`, or of every architecture), or with
+/// `only` just the boot tests whose name holds it; fails when any test failed.
+pub fn run_all(arch: Option<&str>, host_only: bool, only: Option<&str>) -> Result<()> {
     let arches = arches(arch);
     let platforms = arches
         .iter()
@@ -674,6 +688,10 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
         setup::ensure_rust(&platform.target)?;
     }
     let mut tally = Tally::default();
+    if let Some(only) = only {
+        run_only(&platforms, only, &mut tally)?;
+        return tally.finish();
+    }
     let started = Instant::now();
     tally.record(
         "lint (fmt, clippy host + bare-metal)",
@@ -696,16 +714,7 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
     );
     for platform in platforms.iter().filter(|_| !host_only) {
         setup::ensure_qemu(platform)?;
-        for test in BOOT_TESTS.iter().filter(|t| t.arch == platform.arch) {
-            let started = Instant::now();
-            println!("---- boot test: {} ----", test.name);
-            tally.record(test.name, run_boot_test(test), started);
-        }
-        for test in disk_tests(&platform.arch) {
-            let started = Instant::now();
-            println!("---- boot test: {} ----", test.name);
-            tally.record(&test.name, run_disk_test(platform, &test), started);
-        }
+        run_boot_tests(platform, "", &mut tally);
         // Every hostile case must be contained, with the neighbour intact.
         if crate::hostile::covers(&platform.arch) {
             let started = Instant::now();
@@ -726,17 +735,36 @@ pub fn run_all(arch: Option<&str>, host_only: bool) -> Result<()> {
             tally.record(&name, crate::bench::bench_arch(&platform.arch), started);
         }
     }
-    // The summary is the last thing printed, so that the end of a long log says
-    // what failed: a failed run exits here rather than returning an error (whose
-    // backtrace would follow).
-    for failure in &tally.failures {
-        println!("failed: {failure}");
-    }
-    println!("total: {} passed, {} failed", tally.passed, tally.failed);
-    if tally.failed > 0 {
-        std::process::exit(1);
+    tally.finish()
+}
+
+/// The boot tests (disk ones too) of `platforms` whose name holds `only`.
+fn run_only(platforms: &[Platform], only: &str, tally: &mut Tally) -> Result<()> {
+    for platform in platforms {
+        setup::ensure_qemu(platform)?;
+        run_boot_tests(platform, only, tally);
     }
     Ok(())
+}
+
+/// The boot tests (disk ones too) of `platform` whose name holds `only`.
+fn run_boot_tests(platform: &Platform, only: &str, tally: &mut Tally) {
+    for test in BOOT_TESTS
+        .iter()
+        .filter(|t| t.arch == platform.arch && t.name.contains(only))
+    {
+        let started = Instant::now();
+        println!("---- boot test: {} ----", test.name);
+        tally.record(test.name, run_boot_test(test), started);
+    }
+    for test in disk_tests(&platform.arch)
+        .into_iter()
+        .filter(|t| t.name.contains(only))
+    {
+        let started = Instant::now();
+        println!("---- boot test: {} ----", test.name);
+        tally.record(&test.name, run_disk_test(platform, &test), started);
+    }
 }
 
 /// `cargo test` over the host-testable crates; returns the summed pass/fail counts.
@@ -821,6 +849,9 @@ fn check_clean_boot(
 /// guest is also booted from the disk.
 const DISK_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
 const LINUX_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
+/// Architectures with the hypervisor shell's disk test (x86_64 has no shell test
+/// configs yet).
+const SHELL_ARCHES: &[&str] = &["aarch64", "riscv64"];
 
 /// A boot test with a FAT32 disk: the disk is written first, then the hypervisor is
 /// built with the `fs` feature and QEMU attaches the disk.
@@ -836,6 +867,48 @@ struct DiskTest {
     clean: bool,
     /// The disk holds the Debian Linux guest (fetched first when missing).
     linux: bool,
+    /// A hypervisor-shell test: the build stays up when its VMs stop, these
+    /// (trigger, text) steps are typed, and every free-memory figure `mem` prints
+    /// must be the same.
+    shell: Option<Vec<(String, String)>>,
+}
+
+/// Times `vm create` then `vm delete` of the same config in the shell disk test.
+const CREATE_DELETE_ROUNDS: usize = 20;
+
+/// The shell disk test's typing: `mem`, then `vm create` of a config on the disk
+/// (refused a second time while the VM exists), its guest's checks, `vm delete`,
+/// [`CREATE_DELETE_ROUNDS`] times, then `mem` again, a refused delete of a running
+/// VM, and `poweroff`.
+fn create_delete_steps() -> Vec<(String, String)> {
+    let create = "vm create /spare/disk-guest.toml\r";
+    let mut steps = vec![
+        ("tessera: VM 3 (spinner) booted", "\x18s"),
+        ("tessera: console: the hypervisor shell", "mem\r"),
+        ("frames of 4 KiB)", create),
+        ("VM 2 (disk-guest) ended: powered off", create),
+        ("VM id 2 is already taken", "vm create /spare/none.toml\r"),
+        ("no \"none.toml\" in /spare", "vm delete 2\r"),
+    ];
+    for round in 0..CREATE_DELETE_ROUNDS {
+        if round > 0 {
+            steps.push(("VM 2 (disk-guest) ended: powered off", "vm delete 2\r"));
+        }
+        let next = if round + 1 < CREATE_DELETE_ROUNDS {
+            create
+        } else {
+            "mem\r"
+        };
+        steps.push(("VM 2 (disk-guest) deleted", next));
+    }
+    steps.extend([
+        ("frames of 4 KiB)", "vm delete 3\r"),
+        ("stop it first", "poweroff\r"),
+    ]);
+    steps
+        .into_iter()
+        .map(|(trigger, text)| (trigger.to_string(), text.to_string()))
+        .collect()
 }
 
 /// The disk boot tests of `arch`: the test guest from the disk beside a VM whose
@@ -864,11 +937,12 @@ fn disk_tests(arch: &str) -> Vec<DiskTest> {
             ]),
             clean: true,
             linux: false,
+            shell: None,
         },
         DiskTest {
             name: format!("{arch} VM whose image is missing from the disk, beside a healthy VM"),
             vm_configs: vec![testdata(&format!("fs-missing-image-{arch}"))],
-            files: vec![(guest, "/images/test-guest.bin".to_string())],
+            files: vec![(guest.clone(), "/images/test-guest.bin".to_string())],
             disk_configs: Vec::new(),
             markers: strings(&[
                 "not created: VM 1 (missing-image): /images/not-there.bin: no \"not-there.bin\" in /images",
@@ -879,8 +953,40 @@ fn disk_tests(arch: &str) -> Vec<DiskTest> {
             ]),
             clean: false,
             linux: false,
+            shell: None,
         },
     ];
+    if SHELL_ARCHES.contains(&arch) {
+        tests.push(DiskTest {
+                name: format!(
+                    "{arch} hypervisor shell: vm create of a config on the disk (a taken id and a missing file refused), then vm delete and vm create {CREATE_DELETE_ROUNDS} times with the free memory unchanged"
+                ),
+                vm_configs: vec![testdata(&format!("shell-{arch}/spinner.toml"))],
+                files: vec![
+                    (guest, "/images/test-guest.bin".to_string()),
+                    (
+                        testdata(&format!("disk-guest-{arch}.toml")),
+                        "/spare/disk-guest.toml".to_string(),
+                    ),
+                ],
+                disk_configs: Vec::new(),
+                markers: strings(&[
+                    "tessera: VM 2 (disk-guest) created: 1 vCPU(s) on CPU(s) [1]",
+                    "tessera: VM 2 (disk-guest) started (vm create /spare/disk-guest.toml)",
+                    "tessera: vm create /spare/disk-guest.toml: not created: base.id: VM id 2 is already taken by VM 2 (disk-guest)",
+                    "tessera: vm create /spare/none.toml: not created: disk:/spare/none.toml: cannot read the VM config: no \"none.toml\" in /spare",
+                    "[disk-guest] tessera-guest: all checks passed",
+                    "tessera: VM 2 (disk-guest): delete asked",
+                    "tessera: VM 2 (disk-guest) deleted: its memory, CPUs and interrupts are given back",
+                    "tessera: vm delete 3: VM 3 (spinner): it is running: stop it first",
+                    "tessera: powering off (shell)",
+                    "tessera: all VMs ended cleanly (1 VMs)",
+                ]),
+                clean: true,
+                linux: false,
+                shell: Some(create_delete_steps()),
+            });
+    }
     if LINUX_ARCHES.contains(&arch) {
         // x86_64's Linux is a bzImage with 1 vCPU (PIC mode: no IPIs).
         let (kernel, cpus) = if arch == "x86_64" {
@@ -919,6 +1025,7 @@ fn disk_tests(arch: &str) -> Vec<DiskTest> {
             markers,
             clean: true,
             linux: true,
+            shell: None,
         });
     }
     tests
@@ -948,20 +1055,38 @@ fn run_disk_test(platform: &Platform, test: &DiskTest) -> Result<()> {
         configs: test.disk_configs.clone(),
         new: true,
     })?;
+    let mut features = vec!["fs".to_string()];
+    let (typing, timeout) = match &test.shell {
+        // The steps live as long as the run: leaked, as `Typing` wants them static.
+        Some(steps) => {
+            let steps: Vec<(&'static str, &'static str)> = steps
+                .iter()
+                .map(|(trigger, text)| (leak(trigger), leak(text)))
+                .collect();
+            (Typing::Script(Vec::leak(steps)), 600)
+        }
+        None => {
+            features.push("power-off-when-done".to_string());
+            (Typing::Nothing, 120)
+        }
+    };
     let built = build::build(&BuildArgs {
         arch: platform.arch.clone(),
         vm_configs: test.vm_configs.clone(),
         log: "info".to_string(),
-        features: vec!["fs".to_string(), "power-off-when-done".to_string()],
+        features,
         disk: Some(disk),
     })?;
-    let outcome = qemu::boot(&built, Duration::from_secs(120), Typing::Nothing)?;
+    let outcome = qemu::boot(&built, Duration::from_secs(timeout), typing)?;
     if let Some(marker) = test
         .markers
         .iter()
         .find(|m| !outcome.output.contains(m.as_str()))
     {
         bail!("marker `{marker}` missing on the console");
+    }
+    if test.shell.is_some() {
+        same_free_memory(&outcome.output)?;
     }
     if test.clean {
         outcome.into_result()
@@ -970,9 +1095,39 @@ fn run_disk_test(platform: &Platform, test: &DiskTest) -> Result<()> {
     }
 }
 
+/// A string that lives for the rest of the run.
+fn leak(text: &str) -> &'static str {
+    String::leak(text.to_string())
+}
+
+/// Every free-memory figure the shell's `mem` printed (at least two) is the same.
+fn same_free_memory(output: &str) -> Result<()> {
+    let figures: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.split("tessera: free memory ").nth(1))
+        .map(str::trim)
+        .collect();
+    match figures.as_slice() {
+        [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|f| f == first) => {
+            println!("free memory the same {} times: {first}", figures.len());
+            Ok(())
+        }
+        _ => bail!("the free-memory figures differ or are missing: {figures:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::count_before;
+    use super::{count_before, same_free_memory};
+
+    #[test]
+    fn free_memory_figures_must_match() {
+        let same = "tessera: free memory 10 KiB (2 frames of 4 KiB)\r\nx\ntessera: free memory 10 KiB (2 frames of 4 KiB)\n";
+        assert!(same_free_memory(same).is_ok());
+        let leaked = "tessera: free memory 10 KiB (2 frames of 4 KiB)\ntessera: free memory 6 KiB (1 frames of 4 KiB)\n";
+        assert!(same_free_memory(leaked).is_err());
+        assert!(same_free_memory("tessera: free memory 10 KiB\n").is_err());
+    }
 
     #[test]
     fn counts_from_cargo_summary() {

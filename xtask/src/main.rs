@@ -79,6 +79,10 @@ enum Command {
         /// Run only the host unit tests.
         #[arg(long)]
         host_only: bool,
+        /// Run only the boot tests whose name holds this text (no lint, unit tests,
+        /// fuzzing, hostile suite or benchmarks).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// `cargo fmt --check` and `cargo clippy -D warnings` for the host and every bare-metal crate.
     Lint,
@@ -163,7 +167,11 @@ fn main() -> Result<()> {
         Command::Setup { arch } => setup::ensure_all(&platform::Platform::load(&arch)?),
         Command::Build(args) => build::build(&args).map(|_| ()),
         Command::Run { build, timeout } => run(&build, timeout),
-        Command::Test { arch, host_only } => boot_tests::run_all(arch.as_deref(), host_only),
+        Command::Test {
+            arch,
+            host_only,
+            only,
+        } => boot_tests::run_all(arch.as_deref(), host_only, only.as_deref()),
         Command::Lint => workspace::lint(),
         Command::Bench { arch } => bench::run(arch.as_deref()),
         Command::Hostile { arch } => hostile::run(arch.as_deref()),

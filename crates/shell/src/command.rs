@@ -13,6 +13,8 @@ commands:
   vm stop ID           stop a VM at once, whatever its guest does
   vm restart ID        reset a VM and run it again
   vm console ID        put VM ID's console in front
+  vm create PATH       create and start a VM from a config on the FAT32 disk
+  vm delete ID         remove a stopped VM, giving back its memory and CPUs
   mem                  the hypervisor's free memory
   poweroff             power the machine off
 console keys: Ctrl+X then n (next VM's console), p (previous), s (this shell)";
@@ -30,6 +32,8 @@ pub enum VmRequest {
     Restart,
     /// `vm console ID`.
     Console,
+    /// `vm delete ID`.
+    Delete,
 }
 
 /// A request typed at the shell.
@@ -39,8 +43,10 @@ pub enum Request {
     Help,
     /// `vm list`.
     List,
-    /// `vm <show|start|stop|restart|console> ID`.
+    /// `vm <show|start|stop|restart|console|delete> ID`.
     Vm(VmRequest, u64),
+    /// `vm create PATH`: a config file on the disk.
+    Create(String),
     /// `mem`.
     Memory,
     /// `poweroff`.
@@ -68,17 +74,24 @@ pub fn parse(line: &str) -> Result<Option<Request>, String> {
 
 /// The rest of a `vm` line.
 fn vm<'a>(words: &mut impl Iterator<Item = &'a str>) -> Result<Request, String> {
-    const SUBCOMMANDS: &str = "list, show, start, stop, restart, console";
+    const SUBCOMMANDS: &str = "list, show, start, stop, restart, console, create, delete";
     let Some(sub) = words.next() else {
         return Err(format!("`vm` needs a subcommand: {SUBCOMMANDS}"));
     };
     let on_vm = match sub {
         "list" => return Ok(Request::List),
+        "create" => {
+            return words
+                .next()
+                .map(|path| Request::Create(String::from(path)))
+                .ok_or_else(|| String::from("`vm create` needs the path of a config on the disk"));
+        }
         "show" => VmRequest::Show,
         "start" => VmRequest::Start,
         "stop" => VmRequest::Stop,
         "restart" => VmRequest::Restart,
         "console" => VmRequest::Console,
+        "delete" => VmRequest::Delete,
         other => return Err(format!("unknown `vm {other}`: try {SUBCOMMANDS}")),
     };
     let Some(id) = words.next() else {
@@ -104,6 +117,11 @@ mod tests {
             ("vm stop 2", Request::Vm(VmRequest::Stop, 2)),
             ("vm restart 10", Request::Vm(VmRequest::Restart, 10)),
             ("vm console 1", Request::Vm(VmRequest::Console, 1)),
+            ("vm delete 4", Request::Vm(VmRequest::Delete, 4)),
+            (
+                "vm create /spare/late.toml",
+                Request::Create(String::from("/spare/late.toml")),
+            ),
             ("mem", Request::Memory),
             ("poweroff", Request::PowerOff),
         ] {
@@ -118,8 +136,17 @@ mod tests {
             ("reboot", "unknown command `reboot`: try `help`"),
             (
                 "vm",
-                "`vm` needs a subcommand: list, show, start, stop, restart, console",
+                "`vm` needs a subcommand: list, show, start, stop, restart, console, create, delete",
             ),
+            (
+                "vm create",
+                "`vm create` needs the path of a config on the disk",
+            ),
+            (
+                "vm create a.toml b.toml",
+                "`vm create a.toml b.toml`: unexpected `b.toml`",
+            ),
+            ("vm delete", "`vm delete` needs a VM id"),
             ("vm stop", "`vm stop` needs a VM id"),
             (
                 "vm stop two",
@@ -127,7 +154,7 @@ mod tests {
             ),
             (
                 "vm pause 1",
-                "unknown `vm pause`: try list, show, start, stop, restart, console",
+                "unknown `vm pause`: try list, show, start, stop, restart, console, create, delete",
             ),
             ("vm list all", "`vm list all`: unexpected `all`"),
         ] {

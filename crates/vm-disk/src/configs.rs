@@ -103,7 +103,7 @@ pub fn read_vm_configs<D: BlockDevice>(
     names.sort();
     Ok(names
         .into_iter()
-        .map(|name| read_one(volume, &format!("{CONFIG_DIR}/{name}")))
+        .map(|name| read_vm_config(volume, &format!("{CONFIG_DIR}/{name}")))
         .collect())
 }
 
@@ -115,7 +115,9 @@ fn is_toml(name: &str) -> bool {
             .is_some_and(|end| end.eq_ignore_ascii_case(".toml"))
 }
 
-fn read_one<D: BlockDevice>(volume: &mut Volume<D>, path: &str) -> DiskConfig {
+/// Reads and checks the one config file at `path` (anywhere on the disk: the
+/// hypervisor shell's `vm create` names one), as [`read_vm_configs`] reads each.
+pub fn read_vm_config<D: BlockDevice>(volume: &mut Volume<D>, path: &str) -> DiskConfig {
     let file = format!("{DISK_PREFIX}{path}");
     let result = match volume.read_to_vec(path, MAX_CONFIG_BYTES) {
         Err(error) => Err(DiskConfigError::Read {

@@ -25,7 +25,8 @@ mod images;
 mod tests;
 
 pub use configs::{
-    CONFIG_DIR, DISK_PREFIX, DiskConfig, DiskConfigError, MAX_CONFIG_BYTES, read_vm_configs,
+    CONFIG_DIR, DISK_PREFIX, DiskConfig, DiskConfigError, MAX_CONFIG_BYTES, read_vm_config,
+    read_vm_configs,
 };
 pub use images::{
     DiskImageError, ImageProblem, ImageSpec, Placement, VmLabel, image_specs, place_image,

@@ -41,7 +41,7 @@ pub use vcpus::{VcpuState, VcpuTable};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use spin::Mutex;
 use tessera_vdev::{FirmwareConsole, MmioBus, PortBus, PowerLatch};
 
@@ -68,8 +68,9 @@ pub struct VcpuSlot<V> {
     pub vcpu: Mutex<V>,
     /// No other vCPU (of any VM) is pinned to its physical CPU: its waits for an
     /// interrupt may stay in the guest ([`tessera_vcpu::ArchVcpu::set_wait_exits`]). Set by whoever
-    /// knows every VM's pinning, before the VM runs; `false` until then.
-    pub alone: bool,
+    /// knows every VM's pinning, again when a VM is created or deleted (a running
+    /// vCPU sees the change at its next host interrupt); `false` until then.
+    pub alone: AtomicBool,
 }
 
 /// One virtual machine on architecture `A`.
@@ -147,7 +148,7 @@ impl<A: Arch> Vm<A> {
                 .map(|(pcpu, vcpu)| VcpuSlot {
                     pcpu,
                     vcpu: Mutex::new(vcpu),
-                    alone: false,
+                    alone: AtomicBool::new(false),
                 })
                 .collect(),
             irqchip: cpus.irqchip,

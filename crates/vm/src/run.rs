@@ -5,6 +5,7 @@
 use crate::arch::{Arch, Host, InterruptController};
 use crate::exit::Action;
 use crate::{Vm, VmStatus};
+use core::sync::atomic::Ordering;
 use tessera_vcpu::{ArchVcpu, VcpuExit};
 
 /// Why [`Vm::run_vcpu`] gave the physical CPU back.
@@ -20,7 +21,7 @@ impl<A: Arch> Vm<A> {
     /// Runs vCPU `index`, whose state is loaded on this CPU (`vcpu`, its lock held),
     /// until it waits, stops, or the VM leaves the running state.
     pub fn run_vcpu(&self, index: usize, vcpu: &mut A::Vcpu, host: &impl Host) -> Turn {
-        let alone = self.cpus.get(index).is_some_and(|slot| slot.alone);
+        let mut alone = self.alone(index);
         self.steer_waits(alone, vcpu);
         loop {
             self.irqchip.deliver(index, vcpu, &self.passthrough_irqs);
@@ -40,6 +41,13 @@ impl<A: Arch> Vm<A> {
             );
             if host_interrupt {
                 host.take_interrupts();
+                // A VM created or deleted meanwhile may have changed who shares
+                // this CPU (the kick that said so is this interrupt).
+                let now = self.alone(index);
+                if now != alone {
+                    alone = now;
+                    self.steer_waits(alone, vcpu);
+                }
             }
             let action = self.handle_exit(index, vcpu, exit);
             if device_access {
@@ -73,6 +81,13 @@ impl<A: Arch> Vm<A> {
                 Action::Resume | Action::VcpuOff | Action::Ended => return Turn::Ran,
             }
         }
+    }
+
+    /// Whether vCPU `index` has its physical CPU to itself ([`crate::VcpuSlot::alone`]).
+    fn alone(&self, index: usize) -> bool {
+        self.cpus
+            .get(index)
+            .is_some_and(|slot| slot.alone.load(Ordering::Relaxed))
     }
 
     /// Lets the vCPU's waits stay in the guest when it has its physical CPU alone

@@ -1,7 +1,7 @@
 //! Reading `/vms/*.toml` from the disk.
 
 use super::{Disk, GUEST_CONFIG, LINUX_CONFIG};
-use crate::configs::{DiskConfigError, read_vm_configs};
+use crate::configs::{DiskConfigError, read_vm_config, read_vm_configs};
 use tessera_config::ImageLocation;
 use tessera_fat::FileErrorKind;
 
@@ -94,4 +94,21 @@ fn oversized_and_binary_configs_are_refused_by_name() {
         configs[2].result.as_ref().unwrap_err().to_string(),
         "disk:/vms/huge.toml: cannot read the VM config: 70000 bytes, larger than the 65536 bytes allowed"
     );
+}
+
+#[test]
+fn one_config_is_read_from_any_folder() {
+    let linux = linux_on_disk();
+    let disk = Disk::with(&[("/spare/linux.toml", linux.as_bytes())]);
+    let mut volume = disk.mount();
+    let found = read_vm_config(&mut volume, "/spare/linux.toml");
+    assert_eq!(found.file, "disk:/spare/linux.toml");
+    assert_eq!(found.result.unwrap().base.name, "linux");
+    // Not a `/vms` config: nothing is created from it at boot.
+    assert!(read_vm_configs(&mut volume).unwrap().is_empty());
+    let missing = read_vm_config(&mut volume, "/spare/none.toml");
+    let Err(DiskConfigError::Read { file, .. }) = &missing.result else {
+        panic!("{:?}", missing.result);
+    };
+    assert_eq!(file, "disk:/spare/none.toml");
 }

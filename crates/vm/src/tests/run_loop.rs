@@ -162,12 +162,14 @@ fn waiting_shows_the_consoles_partial_line() {
 
 #[test]
 fn waits_stay_in_the_guest_only_for_a_vcpu_alone_with_nothing_to_show() {
-    let (mut vm, console) = console_vm();
+    let (vm, console) = console_vm();
     let host = FakeHost::on(0);
     // Sharing its physical CPU (how a slot starts): every wait exits.
     assert_eq!(run(&vm, 0, &host), Turn::Waiting);
     assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(true));
-    vm.cpus[0].alone = true;
+    vm.cpus[0]
+        .alone
+        .store(true, core::sync::atomic::Ordering::Relaxed);
     assert_eq!(run(&vm, 0, &host), Turn::Waiting);
     assert_eq!(vm.cpus[0].vcpu.lock().wait_exits, Some(false));
     // A prompt without its line end: the next wait exits, to show it.

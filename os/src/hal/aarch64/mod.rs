@@ -40,6 +40,31 @@ pub fn counter_ticks() -> u64 {
     CNTPCT_EL0.get()
 }
 
+/// Drops every stage-1 and stage-2 translation any CPU of the inner-shareable
+/// domain caches for VM `vmid`, whose tables and RAM are about to go back, so a VM
+/// created later with the same VMID starts clean. TLBI VMALLS12E1IS acts on the
+/// VMID in VTTBR_EL2, which is put back afterwards (a vCPU may be loaded here).
+pub fn forget_guest_translations(vmid: u16) {
+    // SAFETY: VTTBR_EL2 holds the VMID only while this CPU is at EL2 (no guest runs
+    // here meanwhile) and is restored before returning; TLB maintenance only drops
+    // cached translations.
+    unsafe {
+        core::arch::asm!(
+            "mrs {saved}, vttbr_el2",
+            "msr vttbr_el2, {vmid}",
+            "isb",
+            "dsb ishst",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "msr vttbr_el2, {saved}",
+            "isb",
+            saved = out(reg) _,
+            vmid = in(reg) u64::from(vmid) << 48,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
 /// Cleans `[addr, addr + len)` from the data caches to the point of coherency and
 /// invalidates the instruction cache, so a guest running with its MMU off (uncached)
 /// sees what the hypervisor wrote there.

@@ -44,6 +44,12 @@ pub fn counter_ticks() -> u64 {
     ticks
 }
 
+/// Drops every G-stage translation any hart caches for VM `vmid`, whose tables and
+/// RAM are about to go back: a VM created later with the same VMID starts clean.
+pub fn forget_guest_translations(vmid: u16) {
+    sbi::remote_hfence_gvma_vmid(0, u64::MAX, u64::from(vmid));
+}
+
 /// Makes instructions the hypervisor wrote into guest memory visible to every hart's
 /// instruction fetch (local FENCE.I, and the same on the other harts through SBI).
 pub fn sync_caches_for_guest(_addr: u64, _len: u64) {

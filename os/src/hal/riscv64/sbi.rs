@@ -11,22 +11,31 @@ const EID_IPI: u64 = 0x735049;
 /// RFENCE extension id, remote FENCE.I function.
 const EID_RFENCE: u64 = 0x52464E43;
 const RFENCE_FENCE_I: u64 = 0;
+/// RFENCE remote HFENCE.GVMA for one VMID.
+const RFENCE_HFENCE_GVMA_VMID: u64 = 3;
 /// RFENCE remote HFENCE.VVMA (for the VMID in the calling hart's hgatp).
 const RFENCE_HFENCE_VVMA: u64 = 6;
 /// System reset extension id; shutdown type.
 const EID_SRST: u64 = 0x53525354;
 const SRST_SHUTDOWN: u64 = 0;
 
-/// An SBI call with arguments a0-a3; returns (error, value).
-fn call4(eid: u64, fid: u64, args: [u64; 4]) -> (i64, u64) {
+/// An SBI call with arguments a0-a4; returns (error, value).
+fn call5(eid: u64, fid: u64, args: [u64; 5]) -> (i64, u64) {
     let (error, value): (i64, u64);
     // SAFETY: an ecall to the firmware, which follows the SBI calling convention and
     // only changes a0/a1.
     unsafe {
         asm!("ecall", inlateout("a0") args[0] => error, inlateout("a1") args[1] => value,
-             in("a2") args[2], in("a3") args[3], in("a6") fid, in("a7") eid, options(nostack));
+             in("a2") args[2], in("a3") args[3], in("a4") args[4], in("a6") fid,
+             in("a7") eid, options(nostack));
     }
     (error, value)
+}
+
+/// An SBI call with arguments a0-a3; returns (error, value).
+fn call4(eid: u64, fid: u64, args: [u64; 4]) -> (i64, u64) {
+    let [a0, a1, a2, a3] = args;
+    call5(eid, fid, [a0, a1, a2, a3, 0])
 }
 
 /// An SBI call with arguments a0-a2; returns (error, value).
@@ -59,6 +68,16 @@ pub fn remote_fence_i(mask: u64, base: u64) {
 /// loaded VM there is dropped.
 pub fn remote_hfence_vvma(mask: u64, base: u64) {
     call4(EID_RFENCE, RFENCE_HFENCE_VVMA, [mask, base, 0, u64::MAX]);
+}
+
+/// HFENCE.GVMA for VMID `vmid` (every guest-physical address) on the harts of `mask`
+/// (relative to `base`; `base` = u64::MAX means every hart).
+pub fn remote_hfence_gvma_vmid(mask: u64, base: u64, vmid: u64) {
+    call5(
+        EID_RFENCE,
+        RFENCE_HFENCE_GVMA_VMID,
+        [mask, base, 0, u64::MAX, vmid],
+    );
 }
 
 /// Powers the machine off.

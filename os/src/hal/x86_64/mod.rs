@@ -60,5 +60,10 @@ pub fn counter_ticks() -> u64 {
     io::rdtsc()
 }
 
+/// Nothing to drop for a VM that is gone: every vCPU flushes its ASID's
+/// translations when it is loaded on a CPU (VMCB TLB_CONTROL), so a VM created
+/// later with the same ASID starts clean.
+pub fn forget_guest_translations(_vmid: u16) {}
+
 /// x86 keeps instruction fetch coherent with stores: nothing to do.
 pub fn sync_caches_for_guest(_addr: u64, _len: u64) {}
