@@ -190,7 +190,7 @@ const CASES: &[Case] = &[
         expect: Outcome::Answered,
     },
     Case {
-        name: "pmu-registers",
+        name: "pmu-count-at-el2",
         arches: ARM,
         expect: Outcome::Answered,
     },

@@ -18,6 +18,9 @@ use crate::{CopiedNode, DtbError, check_range};
 /// physical, virtual, hypervisor physical (INTIDs 29, 30, 27, 26).
 pub const QEMU_VIRT_TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
 
+/// The PMU's overflow PPI on QEMU `virt` (INTID 23).
+pub const QEMU_VIRT_PMU_PPI: u32 = 7;
+
 /// Frequency of the fixed `apb-pclk` clock feeding the UART, as on QEMU `virt`.
 pub const UART_CLOCK_HZ: u32 = 24_000_000;
 
@@ -66,6 +69,9 @@ pub struct Aarch64Machine<'a> {
     /// The timer's PPIs: secure physical, non-secure physical, virtual, hypervisor
     /// (see [`QEMU_VIRT_TIMER_PPIS`]). `None` leaves the timer node out.
     pub timer_ppis: Option<[u32; 4]>,
+    /// The PMUv3's overflow PPI (see [`QEMU_VIRT_PMU_PPI`]). `None` leaves the `pmu`
+    /// node out.
+    pub pmu_ppi: Option<u32>,
     /// The kernel command line.
     pub bootargs: Option<&'a str>,
     /// Where the initial ramdisk was loaded.
@@ -82,8 +88,9 @@ pub struct Aarch64Machine<'a> {
 ///
 /// The root has two address and size cells and is compatible with
 /// `linux,dummy-virt`. Node names follow QEMU's (`memory@`, `cpus/cpu@`, `psci`,
-/// `intc@`, `apb-pclk`, `pl011@`, `timer`, `chosen`). Without a GIC the UART node
-/// has no `interrupts` property (the guest polls it); a timer without a GIC is refused.
+/// `intc@`, `apb-pclk`, `pl011@`, `timer`, `pmu`, `chosen`). Without a GIC the UART
+/// node has no `interrupts` property (the guest polls it); a timer or PMU without a
+/// GIC is refused.
 pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
     check_machine(m)?;
     let mut fdt = FdtWriter::new()?;
@@ -124,6 +131,9 @@ pub fn build_aarch64(m: &Aarch64Machine) -> Result<Vec<u8>, DtbError> {
     if let Some(ppis) = m.timer_ppis {
         write_timer(&mut fdt, ppis)?;
     }
+    if let Some(ppi) = m.pmu_ppi {
+        write_pmu(&mut fdt, ppi)?;
+    }
     let chosen = Chosen {
         bootargs: m.bootargs,
         stdout_path: uart_path.as_deref(),
@@ -160,7 +170,7 @@ fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
         shared::check(node)?;
     }
     let interrupts = m.shared.iter().any(|node| node.interrupt.is_some());
-    if (m.timer_ppis.is_some() || interrupts) && m.gic.is_none() {
+    if (m.timer_ppis.is_some() || m.pmu_ppi.is_some() || interrupts) && m.gic.is_none() {
         return Err(DtbError::NoInterruptController);
     }
     Ok(())
@@ -266,6 +276,15 @@ fn write_uart(fdt: &mut FdtWriter, uart: UartNode, has_gic: bool) -> Result<Stri
     fdt.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
     fdt.end_node(node)?;
     Ok(format!("/{name}"))
+}
+
+/// `/pmu`: the PMUv3 with its overflow PPI, level-high.
+fn write_pmu(fdt: &mut FdtWriter, ppi: u32) -> Result<(), DtbError> {
+    let node = fdt.begin_node("pmu")?;
+    fdt.property_string("compatible", "arm,armv8-pmuv3")?;
+    fdt.property_array_u32("interrupts", &[GIC_PPI, ppi, IRQ_LEVEL_HIGH])?;
+    fdt.end_node(node)?;
+    Ok(())
 }
 
 /// `/timer`: the architected timer with its four PPIs, level-high.

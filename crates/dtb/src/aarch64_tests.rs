@@ -5,8 +5,8 @@ use fdt::node::FdtNode;
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
 use crate::{
-    Aarch64Machine, DtbError, GicV3Layout, QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UART_CLOCK_HZ,
-    UartNode, build_aarch64,
+    Aarch64Machine, DtbError, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
+    SharedRegionNode, UART_CLOCK_HZ, UartNode, build_aarch64,
 };
 
 fn range(start: u64, size: u64) -> GuestRange {
@@ -35,6 +35,7 @@ pub(crate) fn qemu_like() -> Aarch64Machine<'static> {
         gic: Some(GIC),
         uart: Some(UART),
         timer_ppis: Some(QEMU_VIRT_TIMER_PPIS),
+        pmu_ppi: Some(QEMU_VIRT_PMU_PPI),
         bootargs: Some("console=ttyAMA0 earlycon root=/dev/ram"),
         initrd: Some(range(0x4800_0000, 0x12_3456)),
         passthrough: &[],
@@ -49,6 +50,7 @@ fn minimal() -> Aarch64Machine<'static> {
         gic: None,
         uart: None,
         timer_ppis: None,
+        pmu_ppi: None,
         bootargs: None,
         initrd: None,
         passthrough: &[],
@@ -235,6 +237,23 @@ fn timer_node() {
         [1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]
     );
     assert!(timer.property("always-on").is_some());
+}
+
+#[test]
+fn pmu_node_needs_a_gic() {
+    let blob = build_aarch64(&qemu_like()).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let pmu = fdt.find_node("/pmu").unwrap();
+    assert_eq!(compatibles(pmu), ["arm,armv8-pmuv3"]);
+    assert_eq!(cells(pmu, "interrupts"), [1, 7, 4]);
+    let no_gic = Aarch64Machine {
+        pmu_ppi: Some(QEMU_VIRT_PMU_PPI),
+        ..minimal()
+    };
+    assert!(matches!(
+        build_aarch64(&no_gic),
+        Err(DtbError::NoInterruptController)
+    ));
 }
 
 #[test]

@@ -13,6 +13,7 @@
 
 pub mod esr;
 pub mod lr;
+pub mod pmu;
 pub mod psci;
 pub mod sysreg;
 pub mod timer;
@@ -24,8 +25,10 @@ mod debug;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod gic_cpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod pmu_context;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod vcpu;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use gic_cpu::{Injection, LR_BUFFER, in_list_registers};
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, loaded_timer_output, mask_timer};
+pub use vcpu::{Aarch64Vcpu, init_cpu_for_guests, loaded_ppi_output, mask_ppi_source, pmu_offered};

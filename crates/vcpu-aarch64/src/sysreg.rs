@@ -1,5 +1,6 @@
 //! What to do with a trapped system register access. Performance-monitor registers
-//! are hidden (read as zero, writes ignored), set/way cache maintenance is completed
+//! trap only on a CPU without a PMUv3, and then read as zero (writes ignored); with
+//! one the guest owns them (`PmuContext`). Set/way cache maintenance is completed
 //! by the hypervisor, and anything else trapped is undefined for the guest. Debug
 //! registers are not trapped: the guest owns them (`DebugContext`).
 
@@ -35,8 +36,9 @@ const fn hide(value: u64, shift: u32) -> u64 {
 
 /// What the guest sees of feature ID register (op0=3, op1=0, CRn=0, `crm`, `op2`)
 /// whose hardware value is `value`: features the hypervisor does not give guests
-/// (SVE, SME, MTE, MPAM, activity monitors, the PMU, statistical profiling, trace
-/// buffers) read as not implemented.
+/// (SVE, SME, MTE, MPAM, activity monitors, statistical profiling, trace buffers,
+/// branch records, a PMU that is not PMUv3) read as not implemented. A PMUv3 is
+/// offered as the CPU has it.
 pub fn guest_id_value(crm: u8, op2: u8, value: u64) -> u64 {
     match (crm, op2) {
         // ID_AA64PFR0_EL1: SVE [35:32], MPAM [43:40], AMU [47:44].
@@ -45,11 +47,26 @@ pub fn guest_id_value(crm: u8, op2: u8, value: u64) -> u64 {
         (4, 1) => hide(hide(hide(value, 8), 24), 16),
         // ID_AA64ZFR0_EL1 (SVE features), ID_AA64SMFR0_EL1 (SME features).
         (4, 4) | (4, 5) => 0,
-        // ID_AA64DFR0_EL1: PMUVer [11:8], PMSVer [35:32], TraceBuffer [47:44],
-        // BRBE [55:52].
-        (5, 0) => hide(hide(hide(hide(value, 8), 32), 44), 52),
-        // ID_DFR0_EL1 (AArch32 view): PerfMon [27:24].
-        (1, 2) => hide(value, 24),
+        // ID_AA64DFR0_EL1: PMUVer [11:8] (kept for a PMUv3), PMSVer [35:32],
+        // TraceBuffer [47:44], BRBE [55:52].
+        (5, 0) => {
+            let value = hide(hide(hide(value, 32), 44), 52);
+            if crate::pmu::offered((value >> 8) & 0xf) {
+                value
+            } else {
+                hide(value, 8)
+            }
+        }
+        // ID_DFR0_EL1 (AArch32 view): PerfMon [27:24], kept for a PMUv3 (3 and up;
+        // 0xf is IMPLEMENTATION DEFINED).
+        (1, 2) => {
+            let perfmon = (value >> 24) & 0xf;
+            if (3..0xf).contains(&perfmon) {
+                value
+            } else {
+                hide(value, 24)
+            }
+        }
         _ => value,
     }
 }
@@ -93,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn hides_the_pmu() {
+    fn pmu_registers_read_as_zero_where_they_trap() {
         assert_eq!(
             classify(enc(3, 3, 9, 12, 0)),
             SysRegAction::ReadAsZeroWriteIgnored
@@ -139,10 +156,14 @@ mod tests {
         );
         assert_eq!(guest_id_value(4, 4, u64::MAX), 0);
         assert_eq!(guest_id_value(4, 5, u64::MAX), 0);
+        // An IMPLEMENTATION DEFINED PMU (PMUVer 0xf) is hidden; a PMUv3 is not.
         assert_eq!(
             guest_id_value(5, 0, u64::MAX),
             !((0xf << 8) | (0xfu64 << 32) | (0xf << 44) | (0xf << 52))
         );
+        assert_eq!(guest_id_value(5, 0, 0x6 << 8), 0x6 << 8);
+        assert_eq!(guest_id_value(1, 2, 0x3 << 24), 0x3 << 24);
+        assert_eq!(guest_id_value(1, 2, 0xf << 24), 0);
         assert_eq!(guest_id_value(7, 0, 0x1234), 0x1234); // ID_AA64MMFR0_EL1 as is
     }
 }

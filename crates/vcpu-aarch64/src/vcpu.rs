@@ -6,13 +6,15 @@ use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
 use crate::debug::DebugContext;
 use crate::esr::{self, AbortOn, DataAbort, Exception};
 use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
+use crate::pmu;
+use crate::pmu_context::{self, PmuContext};
 use crate::psci::{self, Call};
 use crate::sysreg::{self, SysRegAction};
 use crate::timer;
 use aarch64_cpu::registers::{
     CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, CPTR_EL2, ELR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2,
-    ID_AA64ISAR1_EL1, ID_AA64MMFR0_EL1, MDCR_EL2, MIDR_EL1, Readable, SPSR_EL2, VBAR_EL1,
-    VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
+    ID_AA64DFR0_EL1, ID_AA64ISAR1_EL1, ID_AA64MMFR0_EL1, MDCR_EL2, MIDR_EL1, Readable, SPSR_EL2,
+    VBAR_EL1, VMPIDR_EL2, VTCR_EL2, VTTBR_EL2, Writeable,
 };
 use core::arch::asm;
 use tessera_addr::{GuestPhysAddr, HostPhysAddr};
@@ -42,10 +44,6 @@ const HCR_GUEST: u64 = (1 << 0)
 const HCR_WAIT_TRAPS: u64 = (1 << 13) | (1 << 14);
 /// HCR_EL2.APK and API: pointer authentication keys and instructions are not trapped.
 const HCR_PAUTH: u64 = (1 << 40) | (1 << 41);
-/// MDCR_EL2: TPMCR, TPM: PMU registers trap. TDA, TDOSA, TDRA and TDE are clear:
-/// the guest owns its debug registers (switched with the vCPU, `DebugContext`) and
-/// takes its own debug exceptions.
-const MDCR_TRAPS: u64 = (1 << 5) | (1 << 6);
 /// SPSR_EL2.SS (bit 21): the guest's software step is active-not-pending.
 const SPSR_SS: u64 = 1 << 21;
 /// CPTR_EL2 (nVHE): RES1 bits, SVE (TZ) and SME (TSM) trapped, FP/SIMD not trapped.
@@ -58,16 +56,37 @@ pub fn init_cpu_for_guests() {
     let pa_range = ID_AA64MMFR0_EL1.get() & 0xf;
     VTCR_EL2.set(Aarch64Stage2::vtcr_el2(pa_range));
     CNTHCTL_EL2.set(CNTHCTL_GUEST);
-    MDCR_EL2.set((MDCR_EL2.get() & 0x1f) | MDCR_TRAPS);
+    // The guest owns its debug registers (switched with the vCPU, `DebugContext`)
+    // and, with a PMUv3, its performance monitors (`PmuContext`).
+    let pmcr = if pmu_offered() {
+        let pmcr: u64;
+        // SAFETY: reading PMCR_EL0 at EL2 has no side effects.
+        unsafe { asm!("mrs {}, pmcr_el0", out(reg) pmcr, options(nomem, nostack)) };
+        pmcr
+    } else {
+        0
+    };
+    MDCR_EL2.set(pmu::mdcr_el2(MDCR_EL2.get(), pmu_version(), pmcr));
     CPTR_EL2.set(CPTR_GUEST);
     // SAFETY: VPIDR_EL2 is what EL1 reads as MIDR_EL1; the real value hides nothing.
     unsafe { asm!("msr vpidr_el2, {}", in(reg) MIDR_EL1.get(), options(nomem, nostack)) };
 }
 
+/// Silences the loaded guest's device behind PPI `intid` at the device itself: a timer
+/// (virtual or EL1 physical) is masked (CNT*_CTL_EL0.IMASK, unmasked again when the
+/// guest next programs it), the PMU's overflow interrupt disabled. For a VM that has
+/// no interrupt controller to take it.
+pub fn mask_ppi_source(intid: u32) {
+    match intid {
+        gic::PMU_PPI if pmu_offered() => pmu_context::mask_loaded_interrupt(),
+        gic::PMU_PPI => {}
+        other => mask_timer(other == gic::VIRTUAL_TIMER_PPI),
+    }
+}
+
 /// Masks the loaded guest's virtual (`true`) or physical EL1 timer interrupt at the
-/// timer itself (CNT*_CTL_EL0.IMASK): for a VM that has no interrupt controller to
-/// take it. The guest unmasks it again when it next programs the timer.
-pub fn mask_timer(virtual_timer: bool) {
+/// timer itself (CNT*_CTL_EL0.IMASK).
+fn mask_timer(virtual_timer: bool) {
     const IMASK: u64 = 1 << 1;
     // SAFETY: the timer control registers belong to the guest loaded on this CPU;
     // setting IMASK only stops its interrupt output.
@@ -98,6 +117,7 @@ pub struct Aarch64Vcpu {
     el1: El1Context,
     fp: FpContext,
     debug: DebugContext,
+    pmu: PmuContext,
     gic: VirtualCpuInterface,
     /// CNTVOFF_EL2 of the VM: its virtual counter started at zero when it was created.
     cntvoff: u64,
@@ -122,9 +142,28 @@ pub struct Aarch64Vcpu {
     warnings: WarnLimit,
 }
 
+/// ID_AA64DFR0_EL1.PMUVer [11:8] of this CPU.
+fn pmu_version() -> u64 {
+    (ID_AA64DFR0_EL1.get() >> 8) & 0xf
+}
+
+/// Whether this CPU has a PMUv3 for guests (its registers exist and are theirs).
+pub fn pmu_offered() -> bool {
+    pmu::offered(pmu_version())
+}
+
+/// Whether the loaded guest's device behind PPI `intid` (its virtual or EL1 physical
+/// timer, its PMU) asserts its interrupt now.
+pub fn loaded_ppi_output(intid: u32) -> bool {
+    match intid {
+        gic::PMU_PPI => pmu_offered() && pmu_context::loaded_output(),
+        other => loaded_timer_output(other == gic::VIRTUAL_TIMER_PPI),
+    }
+}
+
 /// Whether the virtual (`true`) or EL1 physical timer of the guest loaded on this
 /// CPU asserts its interrupt now (enabled, not masked, condition met).
-pub fn loaded_timer_output(virtual_timer: bool) -> bool {
+fn loaded_timer_output(virtual_timer: bool) -> bool {
     let ctl: u64;
     // SAFETY: reading the timer control registers has no side effects.
     unsafe {
@@ -156,6 +195,7 @@ impl Aarch64Vcpu {
             },
             fp: FpContext::default(),
             debug: DebugContext::default(),
+            pmu: PmuContext::default(),
             gic: VirtualCpuInterface::default(),
             cntvoff,
             dirty: true,
@@ -229,6 +269,17 @@ impl Aarch64Vcpu {
             timer::saved_output(self.el1.cntv_ctl, self.el1.cntv_cval, count)
         } else {
             timer::saved_output(self.el1.cntp_ctl, self.el1.cntp_cval, count)
+        }
+    }
+
+    /// Whether its device behind PPI `intid` (a timer, its PMU) asserts its
+    /// interrupt now: read from the CPU when the vCPU is loaded, worked out from the
+    /// saved state when not (its PMU counts nothing then).
+    pub fn ppi_output(&self, intid: u32) -> bool {
+        match intid {
+            gic::PMU_PPI if !self.dirty => loaded_ppi_output(intid),
+            gic::PMU_PPI => pmu_offered() && self.pmu.output(),
+            other => self.timer_output(other == gic::VIRTUAL_TIMER_PPI),
         }
     }
 
@@ -548,6 +599,9 @@ impl ArchVcpu for Aarch64Vcpu {
         self.el1.restore();
         self.fp.restore();
         self.debug.restore();
+        if pmu_offered() {
+            self.pmu.restore();
+        }
         self.gic.restore();
         self.dirty = false;
     }
@@ -562,6 +616,9 @@ impl ArchVcpu for Aarch64Vcpu {
         self.el1.save();
         self.fp.save();
         self.debug.save();
+        if pmu_offered() {
+            self.pmu.save();
+        }
         self.gic.save();
         self.dirty = true;
     }
@@ -657,9 +714,14 @@ impl ArchVcpu for Aarch64Vcpu {
         };
         self.fp = FpContext::default();
         self.debug = DebugContext::default();
+        self.pmu = PmuContext::default();
         self.gic = VirtualCpuInterface::default();
-        // A timer interrupt left active for the old guest would never fire again.
-        for intid in [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI] {
+        // An interrupt left active for the old guest would never fire again.
+        for intid in [
+            gic::VIRTUAL_TIMER_PPI,
+            gic::PHYSICAL_TIMER_PPI,
+            gic::PMU_PPI,
+        ] {
             gic::deactivate(intid);
         }
         self.dirty = true;

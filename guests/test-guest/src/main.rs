@@ -81,6 +81,10 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     {
         arch::debug_check()?;
         say!("tessera-guest: debug ok (breakpoint, watchpoint, single step)");
+        let counters = arch::pmu_check()?;
+        say!(
+            "tessera-guest: pmu ok (cycle counter rising, {counters} event counters, software increments counted)"
+        );
     }
     #[cfg(not(target_arch = "x86_64"))]
     if let Some(case) = info.word_value("tessera.hostile=") {
@@ -123,6 +127,8 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     if info.has_word("tessera.gic") {
         arch::timer_level_check()?;
         say!("tessera-guest: timer level ok");
+        arch::pmu_interrupt_check()?;
+        say!("tessera-guest: pmu interrupt ok (overflow raised it, clearing it lowered it)");
     }
     #[cfg(not(target_arch = "x86_64"))]
     if let Some(count) = info.word_value("tessera.messages=") {

@@ -33,15 +33,42 @@ const MAILBOX: u64 = 0x100;
 const MAX_WORDS: u32 = 62;
 const WORDS: u32 = 16;
 
+/// A 32-bit read at `addr` (shared memory or a doorbell register). On aarch64 it is
+/// one plain `ldr` without address writeback: an emulated register's access must be
+/// one the hypervisor can complete from its syndrome (ESR_EL2.ISV), and a compiler
+/// may otherwise fold the address update into the load (`ldr w, [x, #24]!`).
 fn read32(addr: u64) -> u32 {
-    // SAFETY: an address in the shared region or the doorbell page the device tree
-    // gives this program.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let value: u32;
+        // SAFETY: an address in the shared region or the doorbell page the device
+        // tree gives this program.
+        unsafe {
+            core::arch::asm!("ldr {v:w}, [{a}]", v = out(reg) value, a = in(reg) addr,
+                             options(nostack, readonly))
+        };
+        value
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    // SAFETY: as above.
+    unsafe {
+        core::ptr::read_volatile(addr as *const u32)
+    }
 }
 
+/// A 32-bit write at `addr`, one plain store on aarch64 (see [`read32`]).
 fn write32(addr: u64, value: u32) {
+    #[cfg(target_arch = "aarch64")]
     // SAFETY: as in `read32`.
-    unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
+    unsafe {
+        core::arch::asm!("str {v:w}, [{a}]", v = in(reg) value, a = in(reg) addr,
+                         options(nostack))
+    };
+    #[cfg(not(target_arch = "aarch64"))]
+    // SAFETY: as in `read32`.
+    unsafe {
+        core::ptr::write_volatile(addr as *mut u32, value)
+    }
 }
 
 /// Word `i` of message `n`.

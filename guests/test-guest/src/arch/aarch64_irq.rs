@@ -206,7 +206,17 @@ fn set_timer_control(ctl: u64) {
 
 /// Whether this CPU's redistributor shows the timer PPI pending (GICR_ISPENDR0).
 fn timer_ppi_pending() -> bool {
-    read32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x200) & (1 << TIMER_PPI) != 0
+    private_interrupt_pending(TIMER_PPI)
+}
+
+/// Whether this CPU's redistributor shows PPI or SGI `intid` pending (GICR_ISPENDR0).
+pub fn private_interrupt_pending(intid: u32) -> bool {
+    read32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x200) & (1 << intid) != 0
+}
+
+/// Enables PPI or SGI `intid` at this CPU's redistributor (GICR_ISENABLER0).
+pub fn enable_private_interrupt(intid: u32) {
+    write32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x100, 1 << intid);
 }
 
 /// Polls of the pending state a timer that fires gets to show it.
@@ -313,6 +323,7 @@ extern "C" fn irq_entry() {
             unsafe { asm!("msr cntv_ctl_el0, xzr", "isb", options(nostack)) };
             irq::on_event(Event::Timer);
         }
+        super::PMU_PPI => super::on_pmu_interrupt(),
         SGI_PING => irq::on_event(Event::Ping),
         SGI_PONG => irq::on_event(Event::Pong),
         id if id == DEVICE_INTID.load(core::sync::atomic::Ordering::Acquire) => {
@@ -410,14 +421,21 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
             0
         }
         "debug-registers" => crate::arch::arm_everything(),
-        "pmu-registers" => {
-            let value: u64;
-            // SAFETY: PMU registers the hypervisor hides.
-            unsafe {
-                asm!("msr pmcr_el0, {v}", "mrs {v}, pmcr_el0", v = inout(reg) 1u64 => value,
-                     options(nostack));
+        "pmu-count-at-el2" => {
+            const PSCI_VERSION: u64 = 0x8400_0000;
+            let counted = super::count_at_el2(|| {
+                for _ in 0..200 {
+                    hvc(PSCI_VERSION, 0, 0, 0);
+                }
+            });
+            if counted != 0 {
+                use crate::Console;
+                use core::fmt::Write;
+                // Not `answered`: the case fails.
+                crate::say!("tessera-hostile: pmu-count-at-el2 leaked: {counted} counted at EL2");
+                crate::arch::power_off();
             }
-            value
+            counted
         }
         "sgi-storm" => {
             for i in 0..20_000u64 {

@@ -7,11 +7,15 @@ mod aarch64_debug;
 #[cfg(target_arch = "aarch64")]
 mod aarch64_irq;
 #[cfg(target_arch = "aarch64")]
+mod aarch64_pmu;
+#[cfg(target_arch = "aarch64")]
 pub use aarch64::*;
 #[cfg(target_arch = "aarch64")]
 pub use aarch64_debug::*;
 #[cfg(target_arch = "aarch64")]
 pub use aarch64_irq::*;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64_pmu::*;
 
 #[cfg(target_arch = "riscv64")]
 mod riscv64;

@@ -17,8 +17,13 @@ use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
 use tessera_vgic::Vgic;
 use tessera_vm::InterruptController;
 
-/// The guest's timer PPIs, linked one to one to the physical ones.
-const TIMER_PPIS: [u32; 2] = [gic::VIRTUAL_TIMER_PPI, gic::PHYSICAL_TIMER_PPI];
+/// The PPIs the guest's own devices drive while its vCPU is loaded (its virtual and
+/// EL1 physical timers, its PMU's overflow), linked one to one to the physical ones.
+const OUTPUT_PPIS: [u32; 3] = [
+    gic::VIRTUAL_TIMER_PPI,
+    gic::PHYSICAL_TIMER_PPI,
+    gic::PMU_PPI,
+];
 
 /// A VM's emulated GICv3 and, beside its lock, the vCPUs it may have something new
 /// for: an entry of a vCPU not in that mask takes no lock and scans nothing.
@@ -28,10 +33,10 @@ pub struct SharedVgic {
     fresh: AtomicU64,
     /// [`Vgic::take_kicks`] gathered the same way.
     kicks: AtomicU64,
-    /// By timer ([`TIMER_PPIS`] order): the vCPUs whose line of that timer is high
-    /// in the model (set when the timer fires, cleared when its output is seen low),
-    /// so that an entry looks only at timers that fired.
-    timer_lines: [AtomicU64; TIMER_PPIS.len()],
+    /// By PPI ([`OUTPUT_PPIS`] order): the vCPUs whose line of that PPI is high in
+    /// the model (set when it fires, cleared when its device's output is seen low),
+    /// so that an entry looks only at the lines that fired.
+    output_lines: [AtomicU64; OUTPUT_PPIS.len()],
     /// By physical CPU: the vCPU of this VM that last entered the guest there, whose
     /// timers and list registers the CPU holds while it runs (a redistributor access
     /// on that CPU comes from it).
@@ -82,21 +87,21 @@ impl SharedVgic {
     }
 }
 
-/// Lowers the timer lines of vCPU `index` whose timer stopped asserting its interrupt
-/// (`output` tells, by timer: `true` for the virtual one): the guest disabled, masked
-/// or reprogrammed it. A timer PPI the guest does not hold in a list register
-/// (`in_lrs`) is deactivated at the physical GIC too, so that the timer fires again;
-/// one it holds is deactivated by the guest through the link.
-fn lower_quiet_timers(
+/// Lowers the lines of vCPU `index` whose device (a timer, the PMU) stopped
+/// asserting its interrupt (`output` tells, by PPI): the guest disabled, masked,
+/// reprogrammed or cleared it. A PPI the guest does not hold in a list register
+/// (`in_lrs`) is deactivated at the physical GIC too, so that it fires again; one
+/// it holds is deactivated by the guest through the link.
+fn lower_quiet_lines(
     vgic: &SharedVgic,
     model: &mut Vgic,
     index: usize,
-    output: impl Fn(bool) -> bool,
+    output: impl Fn(u32) -> bool,
     in_lrs: impl Fn(u32) -> bool,
 ) {
     let bit = vcpu_bit(index);
-    for (intid, lines) in TIMER_PPIS.into_iter().zip(&vgic.timer_lines) {
-        if lines.load(Ordering::Acquire) & bit == 0 || output(intid == gic::VIRTUAL_TIMER_PPI) {
+    for (intid, lines) in OUTPUT_PPIS.into_iter().zip(&vgic.output_lines) {
+        if lines.load(Ordering::Acquire) & bit == 0 || output(intid) {
             continue;
         }
         lines.fetch_and(!bit, Ordering::AcqRel);
@@ -107,10 +112,11 @@ fn lower_quiet_timers(
     }
 }
 
-/// The physical interrupt virtual `intid` is linked to: the same INTID, for a timer
-/// PPI and the VM's passthrough SPIs (`linked`); none for the others.
+/// The physical interrupt virtual `intid` is linked to: the same INTID, for a PPI of
+/// the guest's own devices and the VM's passthrough SPIs (`linked`); none for the
+/// others.
 fn hardware_link(intid: u32, linked: &[u32]) -> Option<u32> {
-    (TIMER_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid)
+    (OUTPUT_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid)
 }
 
 /// vCPU `index`'s bit in a vCPU mask (none beyond the 64 a mask holds).
@@ -132,7 +138,7 @@ impl IrqChip {
             model: Mutex::new(vgic),
             fresh: AtomicU64::new(u64::MAX),
             kicks: AtomicU64::new(0),
-            timer_lines: core::array::from_fn(|_| AtomicU64::new(0)),
+            output_lines: core::array::from_fn(|_| AtomicU64::new(0)),
             entered: core::array::from_fn(|_| AtomicUsize::new(usize::MAX)),
         })))
     }
@@ -150,17 +156,18 @@ impl IrqChip {
             .is_some_and(|vgic| vgic.with(|model| model.raise(vcpu, intid)).is_ok())
     }
 
-    /// Timer PPI `intid` of vCPU `vcpu` fired: its line is high (until the timer's
-    /// output is seen low), and the vCPU looks at it; whether the VM can take it.
-    pub fn timer_fired(&self, vcpu: usize, intid: u32) -> bool {
+    /// PPI `intid` of one of vCPU `vcpu`'s own devices (a timer, the PMU) fired: its
+    /// line is high (until the device's output is seen low), and the vCPU looks at
+    /// it; whether the VM can take it.
+    pub fn ppi_fired(&self, vcpu: usize, intid: u32) -> bool {
         self.0.as_ref().is_some_and(|vgic| {
             let taken = vgic
                 .with(|model| model.set_level(vcpu, intid, true))
                 .is_ok();
-            if let Some(lines) = TIMER_PPIS
+            if let Some(lines) = OUTPUT_PPIS
                 .iter()
                 .position(|&ppi| ppi == intid)
-                .and_then(|n| vgic.timer_lines.get(n))
+                .and_then(|n| vgic.output_lines.get(n))
             {
                 lines.fetch_or(vcpu_bit(vcpu), Ordering::Release);
             }
@@ -241,13 +248,13 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
         let mut count = vcpu.busy_interrupts(&mut in_lrs);
         let overflow = vgic.with(|model| {
             // Held in any state, as the guest's own register accesses see it
-            // (`VgicWindow::sample_timers`): a pending hardware-linked timer PPI still
+            // (`VgicWindow::sample_lines`): a pending hardware-linked PPI still
             // links the physical one, which must stay active.
-            lower_quiet_timers(
+            lower_quiet_lines(
                 vgic,
                 model,
                 index,
-                |virtual_timer| vcpu.timer_output(virtual_timer),
+                |intid| vcpu.ppi_output(intid),
                 |intid| vcpu.holds_interrupt(intid),
             );
             while let Some(pending) = model.take_pending(index, in_lrs.get(..count).unwrap_or(&[]))
@@ -327,7 +334,7 @@ impl SharedMmio for VgicWindow {
         self.vgic.with(|model| match self.frame {
             GicFrame::Distributor => model.read_distributor(offset, width),
             GicFrame::Redistributors => {
-                self.sample_timers(model, offset);
+                self.sample_lines(model, offset);
                 model.read_redistributor(offset, width)
             }
         })
@@ -337,7 +344,7 @@ impl SharedMmio for VgicWindow {
         self.vgic.with(|model| match self.frame {
             GicFrame::Distributor => model.write_distributor(offset, width, value),
             GicFrame::Redistributors => {
-                self.sample_timers(model, offset);
+                self.sample_lines(model, offset);
                 model.write_redistributor(offset, width, value)
             }
         })
@@ -346,18 +353,18 @@ impl SharedMmio for VgicWindow {
 
 impl VgicWindow {
     /// Before an access at `offset` in the redistributors: when it is the running
-    /// vCPU's own, its timer lines follow what its timers assert now (they run on
-    /// this CPU), so the guest sees a timer PPI pending exactly while it is.
-    fn sample_timers(&self, model: &mut Vgic, offset: u64) {
+    /// vCPU's own, the lines of its devices follow what they assert now (they run on
+    /// this CPU), so the guest sees a timer or PMU PPI pending exactly while it is.
+    fn sample_lines(&self, model: &mut Vgic, offset: u64) {
         let Some(index) = self.vgic.running_here() else {
             return;
         };
         if offset / tessera_vgic::REDISTRIBUTOR_STRIDE == index as u64 {
-            lower_quiet_timers(
+            lower_quiet_lines(
                 &self.vgic,
                 model,
                 index,
-                tessera_vcpu_aarch64::loaded_timer_output,
+                tessera_vcpu_aarch64::loaded_ppi_output,
                 tessera_vcpu_aarch64::in_list_registers,
             );
         }
@@ -376,8 +383,8 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
         } else if intid == gic::KICK_SGI || intid == gic::MAINTENANCE_PPI {
             // They only bring this CPU back to look at its vCPUs.
             gic::deactivate(intid);
-        } else if TIMER_PPIS.contains(&intid) {
-            forward_timer(vms, loaded, intid);
+        } else if OUTPUT_PPIS.contains(&intid) {
+            forward_ppi(vms, loaded, intid);
         } else if intid == platform::UART_IRQ {
             gic::deactivate(intid);
             irq::console_input(vms);
@@ -390,14 +397,15 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
     }
 }
 
-/// A guest timer fired: the loaded vCPU's virtual PPI line goes high, and the physical
-/// PPI stays active until the guest deactivates the linked virtual interrupt, or the
-/// line is seen low while the guest does not hold it (`lower_quiet_timers`). A VM with
-/// no vGIC cannot take it, so its timer is masked instead of firing without end.
-fn forward_timer(vms: &Vms, loaded: Option<TaskId>, intid: u32) {
+/// A guest timer or its PMU fired: the loaded vCPU's virtual PPI line goes high, and
+/// the physical PPI stays active until the guest deactivates the linked virtual
+/// interrupt, or the line is seen low while the guest does not hold it
+/// (`lower_quiet_lines`). A VM with no vGIC cannot take it, so its source is silenced
+/// instead of firing without end.
+fn forward_ppi(vms: &Vms, loaded: Option<TaskId>, intid: u32) {
     let target = loaded.and_then(|(v, i)| Some((vms.entries.get(v)?, i)));
-    if !target.is_some_and(|(entry, i)| entry.vm.irqchip.timer_fired(i, intid)) {
-        tessera_vcpu_aarch64::mask_timer(intid == gic::VIRTUAL_TIMER_PPI);
+    if !target.is_some_and(|(entry, i)| entry.vm.irqchip.ppi_fired(i, intid)) {
+        tessera_vcpu_aarch64::mask_ppi_source(intid);
         gic::deactivate(intid);
     }
 }

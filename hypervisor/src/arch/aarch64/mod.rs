@@ -15,7 +15,8 @@ use irqchip::GicFrame;
 use tessera_addr::GuestRange;
 use tessera_config::{EmuType, EmulatedDevice, VmConfig};
 use tessera_dtb::{
-    Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UartNode,
+    Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
+    SharedRegionNode, UartNode,
 };
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
@@ -211,6 +212,10 @@ pub fn build_boot_data(
             spi: intid.saturating_sub(tessera_vgic::SPI_BASE),
         }),
         timer_ppis: devices.gic.map(|_| QEMU_VIRT_TIMER_PPIS),
+        pmu_ppi: devices
+            .gic
+            .filter(|_| tessera_vcpu_aarch64::pmu_offered())
+            .map(|_| QEMU_VIRT_PMU_PPI),
         bootargs: config.kernel.cmdline.as_deref(),
         initrd,
         passthrough,

@@ -17,6 +17,9 @@ pub const MAINTENANCE_PPI: u32 = 25;
 pub const VIRTUAL_TIMER_PPI: u32 = 27;
 /// PPI of the EL1 physical timer (the guest's, too: EL1 may use it directly).
 pub const PHYSICAL_TIMER_PPI: u32 = 30;
+/// PPI of the performance monitors' overflow interrupt (the guest's PMU, QEMU virt
+/// and the usual GIC PPI map).
+pub const PMU_PPI: u32 = 23;
 /// PPI of the EL2 physical timer: the hypervisor's wake-up (`cpu::wake_at`).
 pub const HYPERVISOR_TIMER_PPI: u32 = 26;
 /// Priority of every interrupt the hypervisor takes (any value the PMR lets through).
@@ -108,6 +111,7 @@ pub fn init_cpu(cpu: usize) {
         MAINTENANCE_PPI,
         VIRTUAL_TIMER_PPI,
         PHYSICAL_TIMER_PPI,
+        PMU_PPI,
         HYPERVISOR_TIMER_PPI,
     ];
     for intid in private {
