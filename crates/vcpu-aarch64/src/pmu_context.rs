@@ -35,8 +35,9 @@ fn counters() -> usize {
     pmu::event_counters(read!("pmcr_el0")).min(MAX_COUNTERS)
 }
 
-/// The performance monitors of one vCPU.
-#[derive(Clone, Copy, Debug)]
+/// The performance monitors of one vCPU; the default is the reset state: nothing
+/// counting, every counter zero.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct PmuContext {
     pmcr: u64,
     /// PMCNTENSET_EL0: the counters counting.
@@ -51,24 +52,6 @@ pub struct PmuContext {
     ccntr: u64,
     evcntr: [u64; MAX_COUNTERS],
     evtyper: [u64; MAX_COUNTERS],
-}
-
-impl Default for PmuContext {
-    /// The reset state: nothing counting, every counter zero.
-    fn default() -> Self {
-        Self {
-            pmcr: 0,
-            enabled: 0,
-            interrupts: 0,
-            overflows: 0,
-            selr: 0,
-            userenr: 0,
-            ccfiltr: 0,
-            ccntr: 0,
-            evcntr: [0; MAX_COUNTERS],
-            evtyper: [0; MAX_COUNTERS],
-        }
-    }
 }
 
 impl PmuContext {
