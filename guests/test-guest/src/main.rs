@@ -77,6 +77,8 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
     say!("tessera-guest: memory ok");
     #[cfg(not(target_arch = "x86_64"))]
     check_abort(ram)?;
+    #[cfg(target_arch = "x86_64")]
+    check_open_bus(ram)?;
     #[cfg(target_arch = "aarch64")]
     {
         arch::debug_check()?;
@@ -212,6 +214,28 @@ fn check_abort((base, size): (u64, u64)) -> Result<(), &'static str> {
         return Err("abort: a read past RAM raised another exception than an abort");
     }
     say!("tessera-guest: abort ok (syndrome {syndrome:#x})");
+    Ok(())
+}
+
+/// A read of the first bytes past RAM, where a PC has neither RAM nor a device, must
+/// return all ones (the floating bus), and a write there must be dropped; the guest
+/// runs on.
+#[cfg(target_arch = "x86_64")]
+fn check_open_bus((base, size): (u64, u64)) -> Result<(), &'static str> {
+    let past = (base + size) as *mut u64;
+    // SAFETY: the address past this guest's RAM (inside its identity map), where
+    // nothing is: the access is the check.
+    let first = unsafe { core::ptr::read_volatile(past) };
+    if first != u64::MAX {
+        return Err("open bus: a read past RAM did not return all ones");
+    }
+    // SAFETY: as above: the write must be dropped.
+    unsafe { core::ptr::write_volatile(past, 0) };
+    // SAFETY: as above.
+    if unsafe { core::ptr::read_volatile(past) } != u64::MAX {
+        return Err("open bus: a write past RAM was not dropped");
+    }
+    say!("tessera-guest: open bus ok (past RAM reads all ones, writes dropped)");
     Ok(())
 }
 
