@@ -70,19 +70,6 @@ fn create(path: &str) {
     }
 }
 
-/// `vm delete ID` of a VM that does not run: it leaves the registry, and its
-/// resources go back once no CPU holds it (its entry says so).
-fn delete(entry: &VmEntry) {
-    let (id, name) = (entry.vm.id, &entry.vm.name);
-    if let Err(refusal) = entry.vm.command(Command::Delete) {
-        println!("tessera: vm delete {id}: VM {id} ({name}): {refusal}");
-        return;
-    }
-    entry.mark_deleted();
-    registry::remove(id);
-    println!("tessera: VM {id} ({name}): delete asked");
-}
-
 /// `vm list`: a line per VM.
 fn list(vms: &Vms) {
     println!(
@@ -110,7 +97,8 @@ fn list(vms: &Vms) {
     }
 }
 
-/// `vm show|start|stop|restart|console ID`.
+/// `vm show|start|stop|restart|delete|console ID`. A deleted VM leaves the registry;
+/// its resources go back once no CPU holds it (its entry says so).
 fn on_vm(entry: &VmEntry, what: VmRequest) {
     let vm = &entry.vm;
     let (id, name) = (vm.id, &vm.name);
@@ -122,7 +110,7 @@ fn on_vm(entry: &VmEntry, what: VmRequest) {
             }
             return;
         }
-        VmRequest::Delete => return delete(entry),
+        VmRequest::Delete => Command::Delete,
         VmRequest::Start => Command::Start,
         VmRequest::Stop => Command::Stop,
         VmRequest::Restart => Command::Restart,
@@ -133,13 +121,19 @@ fn on_vm(entry: &VmEntry, what: VmRequest) {
         println!("tessera: vm {verb} {id}: VM {id} ({name}): {refusal}");
         return;
     }
-    if command != Command::Stop
+    if matches!(command, Command::Start | Command::Restart)
         && let Err(reason) = entry.prepare_start()
     {
         println!("tessera: vm {verb} {id}: VM {id} ({name}): {reason}");
         return;
     }
     match vm.command(command) {
+        // Deleted.
+        Ok(None) => {
+            entry.mark_deleted();
+            registry::remove(id);
+            println!("tessera: VM {id} ({name}): {verb} asked");
+        }
         Ok(Some(VmStatus::Stopped)) => {
             irq::kick_all(entry);
             entry.report_end();

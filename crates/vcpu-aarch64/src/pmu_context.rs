@@ -58,7 +58,8 @@ impl PmuContext {
     /// Reads the PMU state from the CPU, then stops every counter and silences its
     /// overflow interrupt there.
     pub fn save(&mut self) {
-        let all = counter_mask(counters());
+        let counters = counters();
+        let all = counter_mask(counters);
         self.enabled = read!("pmcntenset_el0");
         write!("pmcntenclr_el0", all);
         self.interrupts = read!("pmintenset_el1");
@@ -71,7 +72,7 @@ impl PmuContext {
         self.userenr = read!("pmuserenr_el0");
         self.ccfiltr = read!("pmccfiltr_el0");
         self.ccntr = read!("pmccntr_el0");
-        for n in 0..counters() {
+        for n in 0..counters {
             write!("pmselr_el0", n as u64);
             // SAFETY: the ISB makes the selection take effect before the reads.
             unsafe { asm!("isb", options(nomem, nostack)) };
@@ -85,8 +86,9 @@ impl PmuContext {
     /// Writes the saved PMU state to the CPU, whose counters are stopped (the last
     /// save there, or reset), starting the counters it had counting.
     pub fn restore(&self) {
-        let all = counter_mask(counters());
-        for n in 0..counters() {
+        let counters = counters();
+        let all = counter_mask(counters);
+        for n in 0..counters {
             write!("pmselr_el0", n as u64);
             // SAFETY: the ISB makes the selection take effect before the writes.
             unsafe { asm!("isb", options(nomem, nostack)) };

@@ -717,11 +717,7 @@ impl ArchVcpu for Aarch64Vcpu {
         self.pmu = PmuContext::default();
         self.gic = VirtualCpuInterface::default();
         // An interrupt left active for the old guest would never fire again.
-        for intid in [
-            gic::VIRTUAL_TIMER_PPI,
-            gic::PHYSICAL_TIMER_PPI,
-            gic::PMU_PPI,
-        ] {
+        for intid in gic::GUEST_DEVICE_PPIS {
             gic::deactivate(intid);
         }
         self.dirty = true;

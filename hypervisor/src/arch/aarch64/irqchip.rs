@@ -17,14 +17,6 @@ use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
 use tessera_vgic::Vgic;
 use tessera_vm::InterruptController;
 
-/// The PPIs the guest's own devices drive while its vCPU is loaded (its virtual and
-/// EL1 physical timers, its PMU's overflow), linked one to one to the physical ones.
-const OUTPUT_PPIS: [u32; 3] = [
-    gic::VIRTUAL_TIMER_PPI,
-    gic::PHYSICAL_TIMER_PPI,
-    gic::PMU_PPI,
-];
-
 /// A VM's emulated GICv3 and, beside its lock, the vCPUs it may have something new
 /// for: an entry of a vCPU not in that mask takes no lock and scans nothing.
 pub struct SharedVgic {
@@ -33,10 +25,10 @@ pub struct SharedVgic {
     fresh: AtomicU64,
     /// [`Vgic::take_kicks`] gathered the same way.
     kicks: AtomicU64,
-    /// By PPI ([`OUTPUT_PPIS`] order): the vCPUs whose line of that PPI is high in
+    /// By PPI ([`gic::GUEST_DEVICE_PPIS`] order): the vCPUs whose line of that PPI is high in
     /// the model (set when it fires, cleared when its device's output is seen low),
     /// so that an entry looks only at the lines that fired.
-    output_lines: [AtomicU64; OUTPUT_PPIS.len()],
+    output_lines: [AtomicU64; gic::GUEST_DEVICE_PPIS.len()],
     /// By physical CPU: the vCPU of this VM that last entered the guest there, whose
     /// timers and list registers the CPU holds while it runs (a redistributor access
     /// on that CPU comes from it).
@@ -100,7 +92,7 @@ fn lower_quiet_lines(
     in_lrs: impl Fn(u32) -> bool,
 ) {
     let bit = vcpu_bit(index);
-    for (intid, lines) in OUTPUT_PPIS.into_iter().zip(&vgic.output_lines) {
+    for (intid, lines) in gic::GUEST_DEVICE_PPIS.into_iter().zip(&vgic.output_lines) {
         if lines.load(Ordering::Acquire) & bit == 0 || output(intid) {
             continue;
         }
@@ -113,10 +105,10 @@ fn lower_quiet_lines(
 }
 
 /// The physical interrupt virtual `intid` is linked to: the same INTID, for a PPI of
-/// the guest's own devices and the VM's passthrough SPIs (`linked`); none for the
-/// others.
+/// the guest's own devices (linked one to one) and the VM's passthrough SPIs
+/// (`linked`); none for the others.
 fn hardware_link(intid: u32, linked: &[u32]) -> Option<u32> {
-    (OUTPUT_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid)
+    (gic::GUEST_DEVICE_PPIS.contains(&intid) || linked.contains(&intid)).then_some(intid)
 }
 
 /// vCPU `index`'s bit in a vCPU mask (none beyond the 64 a mask holds).
@@ -164,7 +156,7 @@ impl IrqChip {
             let taken = vgic
                 .with(|model| model.set_level(vcpu, intid, true))
                 .is_ok();
-            if let Some(lines) = OUTPUT_PPIS
+            if let Some(lines) = gic::GUEST_DEVICE_PPIS
                 .iter()
                 .position(|&ppi| ppi == intid)
                 .and_then(|n| vgic.output_lines.get(n))
@@ -383,7 +375,7 @@ pub fn handle_host_interrupts(vms: &Vms, loaded: Option<TaskId>) {
         } else if intid == gic::KICK_SGI || intid == gic::MAINTENANCE_PPI {
             // They only bring this CPU back to look at its vCPUs.
             gic::deactivate(intid);
-        } else if OUTPUT_PPIS.contains(&intid) {
+        } else if gic::GUEST_DEVICE_PPIS.contains(&intid) {
             forward_ppi(vms, loaded, intid);
         } else if intid == platform::UART_IRQ {
             gic::deactivate(intid);

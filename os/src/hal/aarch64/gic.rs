@@ -20,6 +20,9 @@ pub const PHYSICAL_TIMER_PPI: u32 = 30;
 /// PPI of the performance monitors' overflow interrupt (the guest's PMU, QEMU virt
 /// and the usual GIC PPI map).
 pub const PMU_PPI: u32 = 23;
+/// The PPIs a guest's own devices drive while its vCPU is loaded on a CPU: its
+/// virtual and EL1 physical timers, its PMU's overflow.
+pub const GUEST_DEVICE_PPIS: [u32; 3] = [VIRTUAL_TIMER_PPI, PHYSICAL_TIMER_PPI, PMU_PPI];
 /// PPI of the EL2 physical timer: the hypervisor's wake-up (`cpu::wake_at`).
 pub const HYPERVISOR_TIMER_PPI: u32 = 26;
 /// Priority of every interrupt the hypervisor takes (any value the PMR lets through).
