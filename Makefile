@@ -2,9 +2,12 @@
 #   make run
 #   make ARCH=aarch64 LOG=debug VM_CONFIGS=configs/vms/guest-aarch64.toml run
 #   make ARCH=aarch64 VM_CONFIGS=configs/vms/two-guests-aarch64 run
+#   make ARCH=aarch64 PLATFORM=qemu-virt-gicv2 run
 #   make test
 #   make DISK_ADD="target/guests/aarch64/linux/Image:/images/Image" DISK_CONFIGS=my-vm.toml disk_img
 ARCH ?= aarch64
+# A platform variant of ARCH (configs/platforms/variants), such as qemu-virt-gicv2.
+PLATFORM ?=
 LOG ?= info
 VM_CONFIGS ?=
 TIMEOUT ?= 300
@@ -16,7 +19,7 @@ DISK_CONFIGS ?=
 APP_FEATURES ?=
 DISK ?=
 
-XTASK_BUILD_ARGS = --arch $(ARCH) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS)) $(if $(APP_FEATURES),--features $(APP_FEATURES)) $(if $(DISK),--disk $(DISK))
+XTASK_BUILD_ARGS = --arch $(ARCH) $(if $(PLATFORM),--platform $(PLATFORM)) --log $(LOG) $(if $(VM_CONFIGS),--vm-configs $(VM_CONFIGS)) $(if $(APP_FEATURES),--features $(APP_FEATURES)) $(if $(DISK),--disk $(DISK))
 
 .PHONY: run build test lint setup disk_img toolchain
 

@@ -147,6 +147,7 @@ fn linux_boot(arch: &str, platform: &Platform) -> Result<(Figure, Figure)> {
     let timeout = Duration::from_secs(LINUX_TIMEOUT_SECS);
     let built = build::build(&BuildArgs {
         arch: arch.to_string(),
+        platform: None,
         vm_configs: vec![path.clone()],
         log: "info".to_string(),
         features: vec!["power-off-when-done".to_string()],
@@ -211,6 +212,7 @@ pub fn bench_arch(arch: &str) -> Result<()> {
     let config = PathBuf::from(format!("xtask/testdata/bench-{arch}.toml"));
     let built = build::build(&BuildArgs {
         arch: arch.to_string(),
+        platform: None,
         vm_configs: vec![config],
         log: "info".to_string(),
         features: vec!["power-off-when-done".to_string()],
@@ -276,6 +278,7 @@ fn under_tessera(built: &Built) -> Result<Vec<Figure>> {
 fn doorbell_run(arch: &str) -> Result<Vec<Figure>> {
     let built = build::build(&BuildArgs {
         arch: arch.to_string(),
+        platform: None,
         vm_configs: vec![PathBuf::from(format!(
             "xtask/testdata/bench-doorbell-{arch}"
         ))],

@@ -33,6 +33,8 @@ enum Expect {
 struct BootTest {
     name: &'static str,
     arch: &'static str,
+    /// A platform variant of the architecture (`--platform`), or its default one.
+    platform: Option<&'static str>,
     vm_configs: &'static [&'static str],
     expect: Expect,
     timeout_secs: u64,
@@ -83,6 +85,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 test guest",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["configs/vms/guest-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-aarch64) created",
@@ -100,8 +103,23 @@ const BOOT_TESTS: &[BootTest] = &[
         timeout_secs: 120,
     },
     BootTest {
+        name: "aarch64 on a GICv2 host (qemu-virt-gicv2): the hypervisor drives the GIC it finds in the device tree",
+        arch: "aarch64",
+        platform: Some("qemu-virt-gicv2"),
+        vm_configs: &["configs/vms/guest-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (guest-aarch64) created",
+            "tessera-guest: debug ok (breakpoint, watchpoint, single step)",
+            "tessera-guest: pmu ok (cycle counter rising, ",
+            "tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
         name: "aarch64 identity-mapped RAM region (map type 1)",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-identity-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-identity): kernel.memory_regions[1]: 0x80000000..0x81000000 identity-mapped (guest address = host address)",
@@ -116,6 +134,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 whole-tree passthrough (\"/\") with excluded_devices: GIC and console UART emulated in their place",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-whole-tree-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-whole-tree): devices.passthrough_devices[0] (\"/\"): 38 host device nodes, 1 excluded",
@@ -134,6 +153,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 config passing the GIC and the console UART through: emulated in their place",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-kept-devices-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-kept-devices): devices.passthrough_devices[0] (intc@8000000): the hypervisor keeps the GIC distributor; the VM gets an emulated GICv3 at 0x8000000 instead",
@@ -147,6 +167,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 AxVisor-style config: RAM flags 0xf, no dtb_load_addr",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-axvisor-style-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-axvisor-style): no kernel.dtb_load_addr: boot information placed at 0x40c00000",
@@ -160,6 +181,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 test guest with a GICv3: the timer PPI is the timer's level, the PMU PPI the overflow's",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-gic-aarch64.toml"],
         expect: Expect::Clean(&[
             "[guest-gic] tessera-guest: abort ok (syndrome 0x96000010)",
@@ -174,6 +196,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 two VMs at once",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["configs/vms/two-guests-aarch64"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-a) created",
@@ -195,6 +218,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 two test guests exchange messages through a shared region; a third VM cannot read it",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/messages-aarch64"],
         expect: Expect::Clean(&[
             "[msg-a] tessera-guest: messages ok (1000 through `mailbox`, member 0 of 2, 1000 rings received, 1000 sent)",
@@ -212,6 +236,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 hypervisor shell: vm list, vm stop of a guest that ignores everything, vm restart, the console moved to Linux and back, poweroff",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/shell-aarch64"],
         expect: Expect::Shell(SHELL_STEPS, SHELL_MARKERS),
         timeout_secs: 400,
@@ -219,6 +244,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 two VMs on one physical CPU, each woken by its own timer while the other is loaded, their timer and PMU interrupt levels switched with them",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/shared-cpu-aarch64"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (tick-a) created: 1 vCPU(s) on CPU(s) [1]",
@@ -238,6 +264,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 guest resets its VM (PSCI SYSTEM_RESET)",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-reset-aarch64.toml"],
         expect: Expect::Clean(&[
             "[guest-reset] tessera-guest: resetting the VM",
@@ -252,6 +279,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 Debian Linux, 2 vCPUs, passthrough RTC, scripted check",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/linux-check-aarch64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (linux) created: 2 vCPU(s)",
@@ -273,6 +301,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 make run's Linux: shell takes typed commands",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["configs/vms/linux-aarch64-qemu-smp2.toml"],
         expect: Expect::Typed(
             &[
@@ -291,6 +320,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "aarch64 Linux beside the test guest, sending it messages through a shared region",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/linux-plus-guest-check"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (linux) created: 2 vCPU(s) on CPU(s) [0, 1]",
@@ -309,6 +339,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 test guest",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["configs/vms/guest-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: Tessera hypervisor 0.1.0 (riscv64, HS-mode)",
@@ -332,6 +363,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 identity-mapped RAM region (map type 1)",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-identity-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-identity): kernel.memory_regions[1]: 0xc0000000..0xc1000000 identity-mapped (guest address = host address)",
@@ -346,6 +378,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 config passing the PLIC and the console UART through: emulated in their place",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-kept-devices-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-kept-devices): devices.passthrough_devices[0] (PLIC@c000000): the hypervisor keeps the PLIC; the VM gets an emulated PLIC at 0xc000000 instead",
@@ -359,6 +392,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 AxVisor-style config: RAM flags 0xf, no dtb_load_addr",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-axvisor-style-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-axvisor-style): no kernel.dtb_load_addr: boot information placed at 0x80c00000",
@@ -372,6 +406,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 two VMs at once",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["configs/vms/two-guests-riscv64"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-a) booted on CPU 1",
@@ -391,6 +426,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 two test guests exchange messages through a shared region; a third VM cannot read it",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/messages-riscv64"],
         expect: Expect::Clean(&[
             "[msg-a] tessera-guest: messages ok (1000 through `mailbox`, member 0 of 2, 1000 rings received, 1000 sent)",
@@ -408,6 +444,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 hypervisor shell: vm list, vm stop of a guest that ignores everything, vm restart, the console moved to Linux and back, poweroff",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/shell-riscv64"],
         expect: Expect::Shell(SHELL_STEPS, SHELL_MARKERS),
         timeout_secs: 400,
@@ -415,6 +452,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 two VMs on one physical CPU, each woken by its own timer while the other is loaded",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/shared-cpu-riscv64"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (tick-a) created: 1 vCPU(s) on CPU(s) [1]",
@@ -430,6 +468,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 test guest with two harts: a suspended hart is SUSPENDED to the other",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-smp-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-smp) created: 2 vCPU(s) on CPU(s) [0, 1]",
@@ -443,6 +482,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 guest resets its VM (SBI system reset)",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-reset-riscv64.toml"],
         expect: Expect::Clean(&[
             "[guest-reset] tessera-guest: resetting the VM",
@@ -456,6 +496,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 Debian Linux, 2 vCPUs, scripted check",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/linux-check-riscv64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (linux) created: 2 vCPU(s)",
@@ -472,6 +513,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 make run's Linux: shell takes typed commands",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["configs/vms/linux-riscv64-qemu-smp2.toml"],
         expect: Expect::Typed(
             &[
@@ -490,6 +532,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "riscv64 Linux beside the test guest, answering its messages through a shared region",
         arch: "riscv64",
+        platform: None,
         vm_configs: &["xtask/testdata/linux-plus-guest-check-riscv64"],
         expect: Expect::Clean(&[
             "tessera: VM 2 (linux) created: 2 vCPU(s) on CPU(s) [0, 1]",
@@ -508,6 +551,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "invalid config is refused before QEMU starts",
         arch: "aarch64",
+        platform: None,
         vm_configs: &["xtask/testdata/unknown-field.toml"],
         expect: Expect::BuildError(&["xtask/testdata/unknown-field.toml", "kernel.entry_pointt"]),
         timeout_secs: 60,
@@ -515,6 +559,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "a shared region no other VM declares is refused before QEMU starts",
         arch: "aarch64",
+        platform: None,
         vm_configs: &[
             "xtask/testdata/messages-aarch64/guest-a.toml",
             "xtask/testdata/messages-aarch64/guest-c.toml",
@@ -529,6 +574,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 test guest",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["configs/vms/guest-x86_64.toml"],
         expect: Expect::Clean(&[
             "tessera: Tessera hypervisor 0.1.0 (x86_64, AMD SVM with nested paging)",
@@ -547,6 +593,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 test guest as a multiboot kernel (AxVisor-style config, enable_bios)",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-multiboot-x86_64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-multiboot): multiboot kernel entered at 0x200",
@@ -563,6 +610,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 multiboot kernel in AxVisor's older spelling (bios_path, no protocol, no dtb_load_addr)",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-multiboot-bios-x86_64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-multiboot-bios): no kernel.dtb_load_addr: boot information placed at 0xc00000",
@@ -576,6 +624,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 two VMs at once",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["configs/vms/two-guests-x86_64"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (guest-a) booted on CPU 1",
@@ -591,6 +640,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 guest resets its VM (reset control port 0xcf9)",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["xtask/testdata/guest-reset-x86_64.toml"],
         expect: Expect::Clean(&[
             "[guest-reset] tessera-guest: resetting the VM",
@@ -604,6 +654,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 Debian Linux, PIC mode, scripted check",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["xtask/testdata/linux-check-x86_64.toml"],
         expect: Expect::Clean(&[
             "tessera: VM 1 (linux) created: 1 vCPU(s)",
@@ -622,6 +673,7 @@ const BOOT_TESTS: &[BootTest] = &[
     BootTest {
         name: "x86_64 make run's Linux: shell takes typed commands",
         arch: "x86_64",
+        platform: None,
         vm_configs: &["configs/vms/linux-x86_64-qemu-smp1.toml"],
         expect: Expect::Typed(
             &[
@@ -816,6 +868,7 @@ fn run_boot_test(test: &BootTest) -> Result<()> {
     };
     let args = BuildArgs {
         arch: test.arch.to_string(),
+        platform: test.platform.map(str::to_string),
         vm_configs: test.vm_configs.iter().map(PathBuf::from).collect(),
         log: "info".to_string(),
         features,
@@ -1085,6 +1138,7 @@ fn run_disk_test(platform: &Platform, test: &DiskTest) -> Result<()> {
     };
     let built = build::build(&BuildArgs {
         arch: platform.arch.clone(),
+        platform: None,
         vm_configs: test.vm_configs.clone(),
         log: "info".to_string(),
         features,

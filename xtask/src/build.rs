@@ -60,7 +60,7 @@ struct ValidConfig {
 
 /// Builds everything `args` asks for.
 pub fn build(args: &BuildArgs) -> Result<Built> {
-    let platform = Platform::load(&args.arch)?;
+    let platform = Platform::load_variant(&args.arch, args.platform.as_deref())?;
     let disk = disk_for(&args.features, args.disk.as_ref())?;
     setup::ensure_rust(&platform.target)?;
     build_guests(&platform)?;

@@ -386,6 +386,7 @@ pub fn run_arch(arch: &str) -> Result<usize> {
         let dir = write_configs(arch, case.name)?;
         let built = build::build(&BuildArgs {
             arch: arch.to_string(),
+            platform: None,
             vm_configs: vec![dir],
             log: "info".to_string(),
             features: vec!["power-off-when-done".to_string()],

@@ -37,6 +37,10 @@ struct BuildArgs {
     /// Target architecture.
     #[arg(long, default_value = "aarch64")]
     arch: String,
+    /// A platform variant of the architecture, such as `qemu-virt-gicv2` (a file in
+    /// `configs/platforms/variants/`); the architecture's default platform when absent.
+    #[arg(long)]
+    platform: Option<String>,
     /// Comma-separated VM config files compiled into the hypervisor.
     #[arg(long, value_delimiter = ',')]
     vm_configs: Vec<PathBuf>,

@@ -19,9 +19,6 @@ pub struct Platform {
     pub memory: Memory,
     /// The hypervisor's console UART.
     pub console: Console,
-    /// The GICv3 (aarch64).
-    #[serde(default)]
-    pub gic: Option<Gic>,
     /// The PLIC (riscv64).
     #[serde(default)]
     pub plic: Option<Plic>,
@@ -103,16 +100,6 @@ pub struct Console {
     pub uart_irq: u32,
 }
 
-/// GIC layout.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Gic {
-    /// Distributor base.
-    pub distributor: u64,
-    /// First redistributor frame.
-    pub redistributors: u64,
-}
-
 /// PLIC layout.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -132,14 +119,44 @@ pub struct Sswi {
 impl Platform {
     /// Loads the one platform file `configs/platforms/qemu-<machine>-<arch>.toml`.
     pub fn load(arch: &str) -> Result<Self> {
-        let path = Self::path_of(arch)?;
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        Self::read(&Self::path_of(arch)?, arch)
+    }
+
+    /// Loads platform variant `name` of `arch`
+    /// (`configs/platforms/variants/<name>-<arch>.toml`), or the default platform of
+    /// `arch` when `name` is `None`.
+    pub fn load_variant(arch: &str, name: Option<&str>) -> Result<Self> {
+        let Some(name) = name else {
+            return Self::load(arch);
+        };
+        let path = PathBuf::from(format!("configs/platforms/variants/{name}-{arch}.toml"));
+        if !path.exists() {
+            anyhow::bail!(
+                "no platform `{name}` for arch `{arch}`: no {} (the variants are the files in configs/platforms/variants)",
+                path.display()
+            );
+        }
+        Self::read(&path, arch)
+    }
+
+    /// Reads the platform file at `path`, which must be for `arch`.
+    fn read(path: &std::path::Path, arch: &str) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
             format!(
                 "no platform for arch `{arch}`: cannot read {}",
                 path.display()
             )
         })?;
-        toml::from_str(&text).with_context(|| format!("{}: invalid platform file", path.display()))
+        let platform: Self = toml::from_str(&text)
+            .with_context(|| format!("{}: invalid platform file", path.display()))?;
+        if platform.arch != arch {
+            anyhow::bail!(
+                "{}: arch: `{}`, but it was loaded for `{arch}`",
+                path.display(),
+                platform.arch
+            );
+        }
+        Ok(platform)
     }
 
     /// The platform file of `arch`: the file in `configs/platforms` named
@@ -189,13 +206,6 @@ impl Platform {
             self.console.uart_base,
             self.console.uart_irq,
         );
-        if let Some(gic) = &self.gic {
-            source.push_str(&format!(
-                "/// GICv3 distributor base.\npub const GICD_BASE: u64 = {:#x};\n\
-                 /// First GICv3 redistributor frame.\npub const GICR_BASE: u64 = {:#x};\n",
-                gic.distributor, gic.redistributors
-            ));
-        }
         if let Some(x86) = &self.x86 {
             source.push_str(&format!(
                 "/// I/O APIC base.\npub const IOAPIC_BASE: u64 = {:#x};\n\

@@ -19,6 +19,7 @@ extern crate alloc;
 
 mod aarch64;
 mod common;
+mod host_gic;
 mod passthrough;
 mod riscv64;
 mod shared;
@@ -26,6 +27,8 @@ mod validate;
 
 #[cfg(test)]
 mod aarch64_tests;
+#[cfg(test)]
+mod host_gic_tests;
 #[cfg(test)]
 mod passthrough_tests;
 #[cfg(test)]
@@ -37,6 +40,7 @@ pub use aarch64::{
     Aarch64Machine, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode,
     build_aarch64,
 };
+pub use host_gic::{Frame, HostGic, host_gic};
 pub use passthrough::{CopiedNode, HostDevice, device_paths, find_compatible, find_host_device};
 pub use riscv64::{
     PlicNode, QEMU_VIRT_TIMEBASE_HZ, Riscv64Machine, UART16550_CLOCK_HZ, Uart16550Node,

@@ -6,6 +6,7 @@ use crate::context::{El1Context, FpContext, SCTLR_EL1_RESET};
 use crate::debug::DebugContext;
 use crate::esr::{self, AbortOn, DataAbort, Exception};
 use crate::gic_cpu::{self, Injection, VirtualCpuInterface};
+use crate::lr::VirtualIrq;
 use crate::pmu;
 use crate::pmu_context::{self, PmuContext};
 use crate::psci::{self, Call};
@@ -211,13 +212,12 @@ impl Aarch64Vcpu {
         }
     }
 
-    /// Hands virtual interrupt `vintid` to the guest (the vCPU is loaded on this CPU),
-    /// linked to physical interrupt `physical` when given.
-    pub fn inject(&mut self, vintid: u32, priority: u8, physical: Option<u32>) -> Injection {
+    /// Hands virtual interrupt `irq` to the guest (the vCPU is loaded on this CPU).
+    pub fn inject(&mut self, irq: VirtualIrq) -> Injection {
         if self.dirty {
             self.load();
         }
-        gic_cpu::inject(vintid, priority, physical)
+        gic_cpu::inject(irq)
     }
 
     /// The interrupt controller has to look again at the next entry (an interrupt

@@ -12,6 +12,7 @@ use spin::Mutex;
 use tessera_os::hal::{self, gic};
 use tessera_os::platform;
 use tessera_vcpu::ArchVcpu;
+use tessera_vcpu_aarch64::lr::VirtualIrq;
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection, LR_BUFFER};
 use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
 use tessera_vgic::Vgic;
@@ -253,7 +254,14 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
             {
                 let intid = pending.intid;
                 let physical = hardware_link(intid, linked);
-                if vcpu.inject(intid, pending.priority, physical) == Injection::Full {
+                let irq = VirtualIrq {
+                    intid,
+                    priority: pending.priority,
+                    group1: true,
+                    source: 0,
+                    physical,
+                };
+                if vcpu.inject(irq) == Injection::Full {
                     // Back into the model (which marks it fresh again); it is
                     // delivered when a list register frees up.
                     let _ = model.raise(index, intid);

@@ -18,6 +18,7 @@ use tessera_dtb::{
     Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
     SharedRegionNode, UartNode,
 };
+use tessera_os::hal::gic::HostGic;
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
 use tessera_vgic::Vgic;
@@ -106,6 +107,11 @@ pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<Ar
             _ => continue,
         };
         let field = format!("devices.emu_devices[{i}] ({})", device.name);
+        if hal::gic::is_v2() {
+            return Err(format!(
+                "{field}: this host's GIC is a GICv2, which has no virtual form of the GICv3's system register CPU interface: give the VM a GICv2"
+            ));
+        }
         if device.length < needed {
             return Err(format!("{field}: this GICv3 frame needs {needed:#x} bytes"));
         }
@@ -144,6 +150,14 @@ pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<Ar
 /// The `emu_devices` rows of an emulated GICv3 at the host GIC's addresses, for a VM
 /// of `cpus` vCPUs whose config asks for the host's GIC.
 pub fn emulated_interrupt_controller(cpus: usize) -> Option<Vec<EmulatedDevice>> {
+    let Some(&HostGic::V3 {
+        distributor,
+        redistributors,
+        ..
+    }) = hal::gic::host()
+    else {
+        return None;
+    };
     let row = |name: &str, gpa, length, emu_type| EmulatedDevice {
         name: name.into(),
         gpa,
@@ -155,13 +169,13 @@ pub fn emulated_interrupt_controller(cpus: usize) -> Option<Vec<EmulatedDevice>>
     Some(alloc::vec![
         row(
             "gicd",
-            platform::GICD_BASE,
+            distributor.0,
             tessera_vgic::DISTRIBUTOR_SIZE,
             EmuType::GicDistributor
         ),
         row(
             "gicr",
-            platform::GICR_BASE,
+            redistributors.0,
             tessera_vgic::REDISTRIBUTOR_STRIDE * cpus as u64,
             EmuType::GicRedistributor
         ),
@@ -238,14 +252,39 @@ pub const CONSOLE_WINDOW: u64 = 0x1000;
 /// Physical windows of the interrupt controller, which no VM may own:
 /// (what, base, size).
 pub fn interrupt_controller_windows() -> Vec<(&'static str, u64, u64)> {
-    alloc::vec![
-        ("the GIC distributor", platform::GICD_BASE, 0x1_0000),
-        (
-            "the GIC redistributors",
-            platform::GICR_BASE,
-            0x2_0000 * platform::CPU_COUNT as u64,
-        ),
-    ]
+    match hal::gic::host() {
+        Some(HostGic::V3 {
+            distributor,
+            redistributors,
+            legacy_vcpu_interface,
+        }) => {
+            let mut windows = alloc::vec![
+                ("the GIC distributor", distributor.0, distributor.1),
+                ("the GIC redistributors", redistributors.0, redistributors.1),
+            ];
+            windows.extend(
+                legacy_vcpu_interface
+                    .map(|(base, size)| ("the GIC virtual CPU interface", base, size)),
+            );
+            windows
+        }
+        Some(HostGic::V2 {
+            distributor,
+            cpu_interface,
+            virtualization,
+        }) => {
+            let mut windows = alloc::vec![
+                ("the GIC distributor", distributor.0, distributor.1),
+                ("the GIC CPU interface", cpu_interface.0, cpu_interface.1),
+            ];
+            if let Some((gich, gicv)) = virtualization {
+                windows.push(("the GIC hypervisor interface", gich.0, gich.1));
+                windows.push(("the GIC virtual CPU interface", gicv.0, gicv.1));
+            }
+            windows
+        }
+        None => Vec::new(),
+    }
 }
 
 /// Routes physical device interrupt `intid` to physical CPU `pcpu`.

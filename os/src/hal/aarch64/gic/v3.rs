@@ -1,34 +1,11 @@
-//! GICv3 set-up and use: the distributor once, then each CPU's redistributor and its
+//! The GICv3 driver: the distributor once, then each CPU's redistributor and its
 //! system register CPU interface (ICC_*), with EL1 allowed to use the system registers.
 //!
 //! EOImode is 1: writing ICC_EOIR1_EL1 only drops the running priority and a separate
-//! ICC_DIR_EL1 deactivates. The hypervisor deactivates its own interrupts at once, but
-//! leaves a guest timer's interrupt active until the guest deactivates the virtual
-//! interrupt linked to it (list register HW bit), so it cannot fire again meanwhile.
+//! ICC_DIR_EL1 deactivates (see the module above for why).
 
-use crate::platform::{GICD_BASE, GICR_BASE};
+use super::{FIRST_SPECIAL_INTID, KICK_SGI, PRIVATE, read, set_priority, write};
 use core::arch::asm;
-
-/// SGI one CPU sends another to make it look at its vCPUs again.
-pub const KICK_SGI: u32 = 0;
-/// PPI of the GIC's virtual CPU interface maintenance interrupt.
-pub const MAINTENANCE_PPI: u32 = 25;
-/// PPI of the EL1 virtual timer (the guest's timer).
-pub const VIRTUAL_TIMER_PPI: u32 = 27;
-/// PPI of the EL1 physical timer (the guest's, too: EL1 may use it directly).
-pub const PHYSICAL_TIMER_PPI: u32 = 30;
-/// PPI of the performance monitors' overflow interrupt (the guest's PMU, QEMU virt
-/// and the usual GIC PPI map).
-pub const PMU_PPI: u32 = 23;
-/// The PPIs a guest's own devices drive while its vCPU is loaded on a CPU: its
-/// virtual and EL1 physical timers, its PMU's overflow.
-pub const GUEST_DEVICE_PPIS: [u32; 3] = [VIRTUAL_TIMER_PPI, PHYSICAL_TIMER_PPI, PMU_PPI];
-/// PPI of the EL2 physical timer: the hypervisor's wake-up (`cpu::wake_at`).
-pub const HYPERVISOR_TIMER_PPI: u32 = 26;
-/// Priority of every interrupt the hypervisor takes (any value the PMR lets through).
-const PRIORITY: u32 = 0x80;
-/// INTIDs at and above this are special (1020-1023: none pending, spurious).
-const FIRST_SPECIAL_INTID: u32 = 1020;
 
 /// GICD_CTLR offset and bits: RWP (31), ARE (4), EnableGrp1 (1), EnableGrp0 (0).
 const GICD_CTLR: usize = 0x0;
@@ -37,8 +14,6 @@ const GICD_CTLR_ENABLE: u32 = (1 << 4) | (1 << 1) | 1;
 /// GICD per-interrupt registers: IGROUPR, ISENABLER, IPRIORITYR, IROUTER.
 const GICD_IGROUPR: usize = 0x80;
 const GICD_ISENABLER: usize = 0x100;
-const GICD_ICENABLER: usize = 0x180;
-const GICD_ICACTIVER: usize = 0x380;
 const GICD_IPRIORITYR: usize = 0x400;
 const GICD_IROUTER: usize = 0x6000;
 /// Distance between the redistributors of consecutive CPUs (RD + SGI frames).
@@ -55,20 +30,9 @@ const GICR_IPRIORITYR0: usize = GICR_SGI_BASE + 0x400;
 /// ICC_CTLR_EL1.EOImode.
 const ICC_CTLR_EOIMODE: u64 = 1 << 1;
 
-fn read(addr: usize) -> u32 {
-    // SAFETY: callers pass GIC register addresses from the platform description,
-    // identity-mapped as device memory.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
-}
-
-fn write(addr: usize, value: u32) {
-    // SAFETY: as in `read`.
-    unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
-}
-
-/// Enables the distributor with affinity routing.
-pub fn init_distributor() {
-    let ctlr = GICD_BASE as usize + GICD_CTLR;
+/// Enables the distributor at `gicd` with affinity routing.
+pub fn init_distributor(gicd: usize) {
+    let ctlr = gicd + GICD_CTLR;
     write(ctlr, GICD_CTLR_ENABLE);
     while read(ctlr) & GICD_CTLR_RWP != 0 {
         core::hint::spin_loop();
@@ -76,55 +40,34 @@ pub fn init_distributor() {
 }
 
 /// Routes shared peripheral interrupt `intid` to CPU `cpu` and enables it.
-pub fn enable_spi(intid: u32, cpu: usize) {
-    let gicd = GICD_BASE as usize;
+pub fn enable_spi(gicd: usize, intid: u32, cpu: usize) {
     let n = intid as usize;
-    let word = gicd + GICD_IPRIORITYR + (n & !3);
-    let shift = (intid % 4) * 8;
-    write(word, (read(word) & !(0xff << shift)) | (PRIORITY << shift));
+    set_priority(gicd + GICD_IPRIORITYR, intid);
     let group = gicd + GICD_IGROUPR + (n / 32) * 4;
     write(group, read(group) | (1 << (intid % 32)));
     let route = gicd + GICD_IROUTER + n * 8;
-    let mpidr = super::mpidr_of(cpu);
+    let mpidr = crate::hal::mpidr_of(cpu);
     write(route, (mpidr & 0xff_ffff) as u32);
     write(route + 4, (mpidr >> 32) as u32);
     write(gicd + GICD_ISENABLER + (n / 32) * 4, 1 << (intid % 32));
 }
 
-/// Disables shared peripheral interrupt `intid` and clears its active state.
-pub fn disable_spi(intid: u32) {
-    let gicd = GICD_BASE as usize;
-    let n = intid as usize;
-    write(gicd + GICD_ICENABLER + (n / 32) * 4, 1 << (intid % 32));
-    write(gicd + GICD_ICACTIVER + (n / 32) * 4, 1 << (intid % 32));
-}
-
-/// Wakes CPU `cpu`'s redistributor, enables the private interrupts the hypervisor
-/// takes, and enables its system register interface.
-pub fn init_cpu(cpu: usize) {
-    let rd = GICR_BASE as usize + cpu * GICR_STRIDE;
+/// Wakes CPU `cpu`'s redistributor (in the region at `gicr`), enables the private
+/// interrupts the hypervisor takes, and enables its system register interface.
+pub fn init_cpu(gicr: usize, cpu: usize) {
+    let rd = gicr + cpu * GICR_STRIDE;
     let waker = rd + GICR_WAKER;
     write(waker, read(waker) & !WAKER_PROCESSOR_SLEEP);
     while read(waker) & WAKER_CHILDREN_ASLEEP != 0 {
         core::hint::spin_loop();
     }
     write(rd + GICR_IGROUPR0, u32::MAX);
-    let private = [
-        KICK_SGI,
-        MAINTENANCE_PPI,
-        VIRTUAL_TIMER_PPI,
-        PHYSICAL_TIMER_PPI,
-        PMU_PPI,
-        HYPERVISOR_TIMER_PPI,
-    ];
-    for intid in private {
-        let word = rd + GICR_IPRIORITYR0 + (intid as usize & !3);
-        let shift = (intid % 4) * 8;
-        write(word, (read(word) & !(0xff << shift)) | (PRIORITY << shift));
+    for intid in PRIVATE {
+        set_priority(rd + GICR_IPRIORITYR0, intid);
     }
     write(
         rd + GICR_ISENABLER0,
-        private.iter().fold(0, |bits, intid| bits | (1 << intid)),
+        PRIVATE.iter().fold(0, |bits, intid| bits | (1 << intid)),
     );
     // SAFETY: ICC_SRE_EL2 = SRE | DFB | DIB | Enable (EL1 may use ICC_SRE_EL1), then
     // EOImode 1, all priorities unmasked and group 1 enabled at EL2. Only this CPU's
@@ -176,7 +119,7 @@ pub fn kick(target: Option<usize>) {
         // IRM (bit 40): every PE but this one.
         None => 1 << 40,
         Some(cpu) => {
-            let mpidr = super::mpidr_of(cpu);
+            let mpidr = crate::hal::mpidr_of(cpu);
             // TargetList bit for Aff0, Aff1 at [23:16].
             (1u64 << (mpidr & 0xf)) | (((mpidr >> 8) & 0xff) << 16)
         }
