@@ -112,10 +112,17 @@ fn dtb_aarch64(rng: &mut Rng) {
     let machine = tessera_dtb::Aarch64Machine {
         memory: &memory,
         cpu_mpidrs: &mpidrs,
-        gic: rng.one_in(2).then(|| tessera_dtb::GicV3Layout {
-            distributor: range(rng),
-            redistributors: range(rng),
-        }),
+        gic: match rng.u64() % 3 {
+            0 => None,
+            1 => Some(tessera_dtb::GicLayout::V3(tessera_dtb::GicV3Layout {
+                distributor: range(rng),
+                redistributors: range(rng),
+            })),
+            _ => Some(tessera_dtb::GicLayout::V2(tessera_dtb::GicV2Layout {
+                distributor: range(rng),
+                cpu_interface: range(rng),
+            })),
+        },
         uart: rng.one_in(2).then(|| tessera_dtb::UartNode {
             base: range(rng),
             spi: rng.u64() as u32,

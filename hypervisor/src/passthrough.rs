@@ -310,7 +310,7 @@ fn substitute(config: &mut VmConfig, field: &str, reserved: &Reserved) {
         Kept::InterruptController => (
             devices.iter().any(arch::is_arch_device),
             arch::emulated_interrupt_controller(config.base.cpu_num),
-            format!("an emulated {}", arch::INTERRUPT_CONTROLLER),
+            format!("an emulated {}", arch::interrupt_controller()),
         ),
         Kept::Console => (
             devices.iter().any(|d| d.emu_type == EmuType::Console),
@@ -393,6 +393,18 @@ fn merged(mut windows: Vec<PageWindow>) -> Vec<PageWindow> {
         out.push(window);
     }
     out
+}
+
+/// Maps host device window `[hpa, hpa + size)` (whole pages) at `gpa`, for `field`:
+/// for a part of a host device the hypervisor itself chose to give the VM.
+pub fn map_window(
+    stage2: &mut Stage2Table<arch::Stage2Format>,
+    field: &str,
+    gpa: u64,
+    hpa: u64,
+    size: u64,
+) -> Result<(), String> {
+    map(stage2, page_window(field, gpa, hpa, size)?)
 }
 
 /// Maps a window as device memory.

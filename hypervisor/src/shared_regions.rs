@@ -239,7 +239,7 @@ pub fn attach_doorbells(
                     format!(
                         "{field}: interrupt {} is not a device interrupt of this VM's {}",
                         declared.irq,
-                        arch::INTERRUPT_CONTROLLER
+                        arch::interrupt_controller()
                     )
                 })?;
             Some(line)

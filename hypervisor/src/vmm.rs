@@ -374,6 +374,9 @@ fn create(vmid: u8, source: Source, plan: &Plan) -> Result<VmEntry, String> {
     let mut resources = Resources::new(vmid)?;
     let memory = guest_ram::map_all(&config, &mut resources.stage2, &mut resources.backings)?;
     let given = passthrough::assign(&mut config, &mut resources.stage2)?;
+    for (field, gpa, hpa, size) in arch::hardware_windows(&config)? {
+        passthrough::map_window(&mut resources.stage2, &field, gpa, hpa, size)?;
+    }
     let shared = shared_regions::map(&config, plan, &mut resources.stage2)?;
     build(
         file, config, images, pcpus, memory, resources, given, shared,

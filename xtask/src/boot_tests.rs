@@ -40,6 +40,18 @@ struct BootTest {
     timeout_secs: u64,
 }
 
+/// Platform variants (`configs/platforms/variants`) the hostile suite and the
+/// benchmarks also run on, by architecture.
+const PLATFORM_VARIANTS: &[(&str, &str)] = &[("aarch64", "qemu-virt-gicv2")];
+
+/// The platform variants of `arch` the hostile suite and the benchmarks also run on.
+fn variants_of(arch: &str) -> impl Iterator<Item = Option<&'static str>> + '_ {
+    PLATFORM_VARIANTS
+        .iter()
+        .filter(move |(a, _)| *a == arch)
+        .map(|&(_, variant)| Some(variant))
+}
+
 /// What the shell boot tests type (Linux's console in front at boot, the test guest
 /// stopped after its checks, a guest that ignores everything), one step each.
 const SHELL_STEPS: &[(&str, &str)] = &[
@@ -115,6 +127,35 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: all VMs ended cleanly (1 VMs)",
         ]),
         timeout_secs: 120,
+    },
+    BootTest {
+        name: "aarch64 test guest with a GICv2 (\"vgicd-v2\" row, the host's GICV as its CPU interface): timer level, PMU interrupt",
+        arch: "aarch64",
+        platform: Some("qemu-virt-gicv2"),
+        vm_configs: &["xtask/testdata/guest-gicv2-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "[guest-gicv2] tessera-guest: timer level ok",
+            "[guest-gicv2] tessera-guest: pmu interrupt ok (overflow raised it, clearing it lowered it)",
+            "[guest-gicv2] tessera-guest: all checks passed",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 120,
+    },
+    BootTest {
+        name: "aarch64 Debian Linux on a GICv2 host with a GICv2, 2 vCPUs, passthrough RTC, scripted check",
+        arch: "aarch64",
+        platform: Some("qemu-virt-gicv2"),
+        vm_configs: &["xtask/testdata/linux-check-gicv2-aarch64.toml"],
+        expect: Expect::Clean(&[
+            "tessera: VM 1 (linux) created: 2 vCPU(s)",
+            "[linux] tessera-linux: online cpus 2",
+            "[linux] tessera-linux: timer rising ok",
+            "[linux] tessera-linux: ipi rising ok",
+            "[linux] tessera-linux: passthrough interrupt ok",
+            "[linux] tessera-linux: check done",
+            "tessera: all VMs ended cleanly (1 VMs)",
+        ]),
+        timeout_secs: 300,
     },
     BootTest {
         name: "aarch64 identity-mapped RAM region (map type 1)",
@@ -781,23 +822,35 @@ pub fn run_all(arch: Option<&str>, host_only: bool, only: Option<&str>) -> Resul
         setup::ensure_qemu(platform)?;
         run_boot_tests(platform, "", &mut tally);
         // Every hostile case must be contained, with the neighbour intact.
-        if crate::hostile::covers(&platform.arch) {
+        for variant in core::iter::once(None).chain(variants_of(&platform.arch)) {
+            if !crate::hostile::covers(&platform.arch) {
+                break;
+            }
             let started = Instant::now();
-            let name = format!("{} hostile guests contained", platform.arch);
+            let on = variant.map_or(String::new(), |v| format!(" on {v}"));
+            let name = format!("{} hostile guests contained{on}", platform.arch);
             println!("---- {name} ----");
             let hostile =
-                crate::hostile::run_arch(&platform.arch).and_then(|failed| match failed {
+                crate::hostile::run_arch(&platform.arch, variant).and_then(|failed| match failed {
                     0 => Ok(()),
                     n => bail!("{n} hostile case(s) not contained"),
                 });
             tally.record(&name, hostile, started);
         }
         // The benchmarks run once to prove they work; nothing is asserted about speed.
-        if crate::bench::covers(&platform.arch) {
+        for variant in core::iter::once(None).chain(variants_of(&platform.arch)) {
+            if !crate::bench::covers(&platform.arch) {
+                break;
+            }
             let started = Instant::now();
-            let name = format!("{} benchmarks run and repeat", platform.arch);
+            let on = variant.map_or(String::new(), |v| format!(" on {v}"));
+            let name = format!("{} benchmarks run and repeat{on}", platform.arch);
             println!("---- {name} ----");
-            tally.record(&name, crate::bench::bench_arch(&platform.arch), started);
+            tally.record(
+                &name,
+                crate::bench::bench_arch(&platform.arch, variant),
+                started,
+            );
         }
     }
     tally.finish()

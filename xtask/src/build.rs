@@ -65,7 +65,12 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     setup::ensure_rust(&platform.target)?;
     build_guests(&platform)?;
     let paths = if args.vm_configs.is_empty() {
-        vec![default_config(&platform.arch)]
+        vec![
+            platform
+                .default_vm_config
+                .clone()
+                .unwrap_or_else(|| default_config(&platform.arch)),
+        ]
     } else {
         args.vm_configs.clone()
     };

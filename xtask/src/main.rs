@@ -104,12 +104,18 @@ enum Command {
         /// Architecture (default: every architecture).
         #[arg(long)]
         arch: Option<String>,
+        /// A platform variant of the architecture, such as `qemu-virt-gicv2`.
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Benchmark figures under Tessera and native, under `-icount`; table, JSON, chart.
     Bench {
         /// Architecture (default: every architecture).
         #[arg(long)]
         arch: Option<String>,
+        /// A platform variant of the architecture, such as `qemu-virt-gicv2`.
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Create or add to the FAT32 disk image (guest images, VM configs in /vms).
     DiskImg(disk_img::Args),
@@ -177,8 +183,8 @@ fn main() -> Result<()> {
             only,
         } => boot_tests::run_all(arch.as_deref(), host_only, only.as_deref()),
         Command::Lint => workspace::lint(),
-        Command::Bench { arch } => bench::run(arch.as_deref()),
-        Command::Hostile { arch } => hostile::run(arch.as_deref()),
+        Command::Bench { arch, platform } => bench::run(arch.as_deref(), platform.as_deref()),
+        Command::Hostile { arch, platform } => hostile::run(arch.as_deref(), platform.as_deref()),
         Command::DiskImg(args) => disk_img::run(&args),
         Command::Fuzz { seconds, replay } => {
             let replay = match replay.as_slice() {

@@ -31,6 +31,10 @@ pub struct Platform {
     /// How `cargo xtask bench` boots the benchmark guest natively.
     #[serde(default)]
     pub bench: Option<Bench>,
+    /// The VM config `make run` boots on this platform when none is given (default:
+    /// the architecture's Linux config).
+    #[serde(default)]
+    pub default_vm_config: Option<PathBuf>,
 }
 
 /// The APIC windows of a PC.

@@ -37,8 +37,9 @@ use alloc::vec::Vec;
 pub use error::ConfigError;
 pub use flags::MemoryFlags;
 pub use model::{
-    BaseConfig, DeviceConfig, EmuType, EmulatedDevice, ImageLocation, InterruptMode, KernelConfig,
-    MapType, MemoryRegion, PassthroughDevice, RegionAccess, SharedRegion, VmConfig, VmType,
+    AXVISOR_GICV2_DISTRIBUTOR, BaseConfig, DeviceConfig, EmuType, EmulatedDevice, ImageLocation,
+    InterruptMode, KernelConfig, MapType, MemoryRegion, PassthroughDevice, RegionAccess,
+    SharedRegion, VmConfig, VmType,
 };
 pub use offered::{EMU_TYPE_PLIC, TargetArch, emulates, not_offered};
 pub use shared::{SHARED_PAGE, check_shared_regions};

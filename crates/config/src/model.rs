@@ -198,7 +198,12 @@ pub struct EmulatedDevice {
     pub config: Vec<u64>,
 }
 
-/// Emulated device models (`emu_type`), numbered as in AxVisor.
+/// The name AxVisor gives an interrupt controller row (`emu_type` 0x1) that is a
+/// GICv2 distributor.
+pub const AXVISOR_GICV2_DISTRIBUTOR: &str = "vgicd-v2";
+
+/// Emulated device models (`emu_type`), numbered as in AxVisor (0x25 and 0x26 are
+/// Tessera's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmuType {
     /// 0x0: a device that does nothing.
@@ -215,6 +220,12 @@ pub enum EmuType {
     GicDistributor,
     /// 0x22: GICv3 ITS (partial passthrough).
     GicIts,
+    /// 0x25 (Tessera's): GICv2 distributor, emulated (4 KiB of registers; AxVisor's
+    /// row `["vgicd-v2", .., 0x1, ..]`, an interrupt controller by that name, is the same).
+    GicV2Distributor,
+    /// 0x26 (Tessera's): GICv2 CPU interface: the hardware's virtual CPU interface
+    /// (GICV, 8 KiB) mapped at this address.
+    GicV2CpuInterface,
     /// Any other number, kept as written. AxVisor files also use 0x23 (x86
     /// I/O APIC), 0x24 (x86 PIT) and 0x30 (RISC-V PLIC), which AxVisor's own
     /// enum does not name.
@@ -232,6 +243,8 @@ impl EmuType {
             0x20 => Self::GicRedistributor,
             0x21 => Self::GicDistributor,
             0x22 => Self::GicIts,
+            0x25 => Self::GicV2Distributor,
+            0x26 => Self::GicV2CpuInterface,
             other => Self::Other(other),
         }
     }
@@ -246,6 +259,8 @@ impl EmuType {
             Self::GicRedistributor => 0x20,
             Self::GicDistributor => 0x21,
             Self::GicIts => 0x22,
+            Self::GicV2Distributor => 0x25,
+            Self::GicV2CpuInterface => 0x26,
             Self::Other(code) => code,
         }
     }

@@ -51,7 +51,11 @@ pub fn emulates(arch: TargetArch, emu_type: EmuType) -> bool {
         (_, EmuType::Console) => true,
         (
             TargetArch::Aarch64,
-            EmuType::InterruptController | EmuType::GicDistributor | EmuType::GicRedistributor,
+            EmuType::InterruptController
+            | EmuType::GicDistributor
+            | EmuType::GicRedistributor
+            | EmuType::GicV2Distributor
+            | EmuType::GicV2CpuInterface,
         ) => true,
         (TargetArch::Riscv64, EmuType::InterruptController) => true,
         (TargetArch::Riscv64, EmuType::Other(code)) => code == EMU_TYPE_PLIC,
@@ -69,6 +73,8 @@ fn model_name(emu_type: EmuType) -> &'static str {
         EmuType::GicRedistributor => "GICv3 redistributor",
         EmuType::GicDistributor => "GICv3 distributor",
         EmuType::GicIts => "GICv3 ITS",
+        EmuType::GicV2Distributor => "GICv2 distributor",
+        EmuType::GicV2CpuInterface => "GICv2 CPU interface",
         EmuType::Other(0x23) => "x86 I/O APIC",
         EmuType::Other(0x24) => "x86 PIT",
         EmuType::Other(EMU_TYPE_PLIC) => "RISC-V PLIC",

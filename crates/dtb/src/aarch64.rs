@@ -46,6 +46,34 @@ pub struct GicV3Layout {
     pub redistributors: GuestRange,
 }
 
+/// Where a GICv2 sits in the guest's memory map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct GicV2Layout {
+    /// The distributor (GICD) registers.
+    pub distributor: GuestRange,
+    /// The CPU interface (GICC) registers.
+    pub cpu_interface: GuestRange,
+}
+
+/// The interrupt controller of the guest's machine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GicLayout {
+    /// A GICv3 (`arm,gic-v3`).
+    V3(GicV3Layout),
+    /// A GICv2 (`arm,cortex-a15-gic`).
+    V2(GicV2Layout),
+}
+
+impl GicLayout {
+    /// The distributor's window.
+    fn distributor(self) -> GuestRange {
+        match self {
+            Self::V3(gic) => gic.distributor,
+            Self::V2(gic) => gic.distributor,
+        }
+    }
+}
+
 /// A PL011 UART in the guest's memory map.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct UartNode {
@@ -63,7 +91,7 @@ pub struct Aarch64Machine<'a> {
     /// MPIDR_EL1 of each vCPU; only the affinity fields are used.
     pub cpu_mpidrs: &'a [u64],
     /// The interrupt controller, if the VM has one.
-    pub gic: Option<GicV3Layout>,
+    pub gic: Option<GicLayout>,
     /// The console UART, if the VM has one.
     pub uart: Option<UartNode>,
     /// The timer's PPIs: secure physical, non-secure physical, virtual, hypervisor
@@ -156,9 +184,16 @@ fn check_machine(m: &Aarch64Machine) -> Result<(), DtbError> {
     if let Some(mpidr) = first_duplicate(affinities(m.cpu_mpidrs)) {
         return Err(DtbError::DuplicateCpu { mpidr });
     }
-    if let Some(gic) = m.gic {
-        check_range("gic distributor", gic.distributor)?;
-        check_range("gic redistributors", gic.redistributors)?;
+    match m.gic {
+        Some(GicLayout::V3(gic)) => {
+            check_range("gic distributor", gic.distributor)?;
+            check_range("gic redistributors", gic.redistributors)?;
+        }
+        Some(GicLayout::V2(gic)) => {
+            check_range("gic distributor", gic.distributor)?;
+            check_range("gic cpu interface", gic.cpu_interface)?;
+        }
+        None => {}
     }
     if let Some(uart) = m.uart {
         check_range("uart", uart.base)?;
@@ -211,17 +246,24 @@ fn write_cpus(fdt: &mut FdtWriter, mpidrs: &[u64]) -> Result<(), DtbError> {
     Ok(())
 }
 
-/// `/intc@<distributor>`: the GICv3, distributor then redistributor region in `reg`.
-fn write_gic(fdt: &mut FdtWriter, gic: GicV3Layout) -> Result<(), DtbError> {
-    let node = fdt.begin_node(&format!("intc@{:x}", gic.distributor.start.raw()))?;
-    fdt.property_string("compatible", "arm,gic-v3")?;
+/// `/intc@<distributor>`: a GICv3 (distributor then redistributor region in `reg`)
+/// or a GICv2 (distributor then CPU interface).
+fn write_gic(fdt: &mut FdtWriter, gic: GicLayout) -> Result<(), DtbError> {
+    let node = fdt.begin_node(&format!("intc@{:x}", gic.distributor().start.raw()))?;
+    let (compatible, windows) = match gic {
+        GicLayout::V3(gic) => ("arm,gic-v3", [gic.distributor, gic.redistributors]),
+        GicLayout::V2(gic) => ("arm,cortex-a15-gic", [gic.distributor, gic.cpu_interface]),
+    };
+    fdt.property_string("compatible", compatible)?;
     fdt.property_u32("#interrupt-cells", 3)?;
     fdt.property_null("interrupt-controller")?;
     fdt.property_u32("#address-cells", 2)?;
     fdt.property_u32("#size-cells", 2)?;
     fdt.property_null("ranges")?;
-    fdt.property_array_u64("reg", &reg(&[gic.distributor, gic.redistributors]))?;
-    fdt.property_u32("#redistributor-regions", 1)?;
+    fdt.property_array_u64("reg", &reg(&windows))?;
+    if let GicLayout::V3(_) = gic {
+        fdt.property_u32("#redistributor-regions", 1)?;
+    }
     fdt.property_phandle(GIC_PHANDLE)?;
     fdt.end_node(node)?;
     Ok(())

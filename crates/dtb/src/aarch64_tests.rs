@@ -5,8 +5,8 @@ use fdt::node::FdtNode;
 use tessera_addr::{GuestPhysAddr, GuestRange};
 
 use crate::{
-    Aarch64Machine, DtbError, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
-    SharedRegionNode, UART_CLOCK_HZ, UartNode, build_aarch64,
+    Aarch64Machine, DtbError, GicLayout, GicV2Layout, GicV3Layout, QEMU_VIRT_PMU_PPI,
+    QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UART_CLOCK_HZ, UartNode, build_aarch64,
 };
 
 fn range(start: u64, size: u64) -> GuestRange {
@@ -32,7 +32,7 @@ pub(crate) fn qemu_like() -> Aarch64Machine<'static> {
     Aarch64Machine {
         memory: &MEMORY,
         cpu_mpidrs: &MPIDRS,
-        gic: Some(GIC),
+        gic: Some(GicLayout::V3(GIC)),
         uart: Some(UART),
         timer_ppis: Some(QEMU_VIRT_TIMER_PPIS),
         pmu_ppi: Some(QEMU_VIRT_PMU_PPI),
@@ -173,6 +173,25 @@ fn cpus_with_aff3_use_two_cells() {
     let ids: Vec<usize> = fdt.cpus().map(|cpu| cpu.ids().first()).collect();
     assert_eq!(ids, [0, 0x1_0000_0002]);
     assert!(fdt.find_node("/cpus/cpu@100000002").is_some());
+}
+
+#[test]
+fn gicv2_node_lists_distributor_and_cpu_interface() {
+    let machine = Aarch64Machine {
+        gic: Some(GicLayout::V2(GicV2Layout {
+            distributor: range(0x0800_0000, 0x1_0000),
+            cpu_interface: range(0x0801_0000, 0x2000),
+        })),
+        ..qemu_like()
+    };
+    let blob = build_aarch64(&machine).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let gic = fdt.find_node("/intc@8000000").unwrap();
+    assert_eq!(compatibles(gic), ["arm,cortex-a15-gic"]);
+    assert_eq!(regs(gic), [(0x0800_0000, 0x1_0000), (0x0801_0000, 0x2000)]);
+    assert_eq!(cells(gic, "#interrupt-cells"), [3]);
+    assert!(gic.property("#redistributor-regions").is_none());
+    assert!(fdt.find_node("/timer").is_some());
 }
 
 #[test]
@@ -395,10 +414,10 @@ fn refused_machines() {
         ),
         (
             Aarch64Machine {
-                gic: Some(GicV3Layout {
+                gic: Some(GicLayout::V3(GicV3Layout {
                     redistributors: range(u64::MAX, 2),
                     ..GIC
-                }),
+                })),
                 ..qemu_like()
             },
             DtbError::BadRange {

@@ -37,8 +37,8 @@ mod riscv64_tests;
 use core::fmt;
 
 pub use aarch64::{
-    Aarch64Machine, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS, UART_CLOCK_HZ, UartNode,
-    build_aarch64,
+    Aarch64Machine, GicLayout, GicV2Layout, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
+    UART_CLOCK_HZ, UartNode, build_aarch64,
 };
 pub use host_gic::{Frame, HostGic, host_gic};
 pub use passthrough::{CopiedNode, HostDevice, device_paths, find_compatible, find_host_device};

@@ -2,9 +2,9 @@
 //! goes into a vCPU's list registers.
 
 use crate::bank::NewlyReady;
-use crate::bits::{Flag, set_bit_indices};
-use crate::distributor::{CTLR_ENABLE_GRP1, IROUTER_IRM};
-use crate::{AFFINITY_MASK, PendingIrq, SPI_BASE, Vgic, VgicError};
+use crate::bits::{Flag, IrqBlock, set_bit_indices};
+use crate::distributor::{CTLR_ENABLE_GRP0, CTLR_ENABLE_GRP1, IROUTER_IRM};
+use crate::{AFFINITY_MASK, GicVersion, PendingIrq, SPI_BASE, Vgic, VgicError};
 
 /// ICC_SGI1R_EL1.TargetList [15:0].
 const SGI1R_TARGET_LIST: u64 = 0xffff;
@@ -113,11 +113,23 @@ impl Vgic {
     /// (INTIDs already in list registers). Its pending bit is cleared: the caller
     /// puts it into a list register. SPIs need GICD_CTLR.EnableGrp1 and a route to
     /// `vcpu`; SGIs and PPIs only their enable bit in `vcpu`'s Redistributor.
+    /// On a GICv2 an SGI pending from several vCPUs is handed over once per sender
+    /// (lowest first), and stays pending until the last.
     pub fn take_pending(&mut self, vcpu: usize, exclude: &[u32]) -> Option<PendingIrq> {
-        let irq = self.best_pending(vcpu, exclude)?;
+        let mut irq = self.best_pending(vcpu, exclude)?;
         if irq.intid < SPI_BASE {
             if let Some(cpu) = self.cpus.get_mut(vcpu) {
-                cpu.private.set_flag(Flag::Pending, irq.intid, false);
+                let mut still_pending = false;
+                if self.version == GicVersion::V2
+                    && let Some(sources) = cpu.sgi_sources.get_mut(irq.intid as usize)
+                    && *sources != 0
+                {
+                    irq.source = sources.trailing_zeros() as u8;
+                    *sources &= *sources - 1;
+                    still_pending = *sources != 0;
+                }
+                cpu.private
+                    .set_flag(Flag::Pending, irq.intid, still_pending);
             }
         } else {
             self.spi.set_flag(Flag::Pending, irq.intid, false);
@@ -131,14 +143,44 @@ impl Vgic {
         self.best_pending(vcpu, &[]).is_some()
     }
 
-    /// Whether GICD_CTLR lets the Distributor forward SPIs.
+    /// Whether GICD_CTLR lets the Distributor forward SPIs (some of them, on a
+    /// GICv2: see [`Vgic::spi_group_forwarded`]).
     pub(crate) fn spis_forwarded(&self) -> bool {
-        self.ctlr & CTLR_ENABLE_GRP1 != 0
+        match self.version {
+            GicVersion::V3 => self.ctlr & CTLR_ENABLE_GRP1 != 0,
+            GicVersion::V2 => self.ctlr & (CTLR_ENABLE_GRP0 | CTLR_ENABLE_GRP1) != 0,
+        }
     }
 
-    /// The vCPU GICD_IROUTER of SPI `intid` names: the lowest-index vCPU with 1-of-N
-    /// routing, none when no vCPU has the affinity.
+    /// Whether GICD_CTLR enables the group of SPI `intid`: on a GICv3 every SPI is
+    /// Group 1, on a GICv2 its IGROUPR bit says.
+    fn spi_group_forwarded(&self, intid: u32) -> bool {
+        match self.version {
+            GicVersion::V3 => self.spis_forwarded(),
+            GicVersion::V2 if self.spi.flag(Flag::Group, intid) => {
+                self.ctlr & CTLR_ENABLE_GRP1 != 0
+            }
+            GicVersion::V2 => self.ctlr & CTLR_ENABLE_GRP0 != 0,
+        }
+    }
+
+    /// Kicks the targets of every pending, enabled SPI (forwarding turned on).
+    pub(crate) fn kick_all_ready_spis(&mut self) {
+        for word in 0..self.spi.words() {
+            let mask = self.spi.ready_word(word);
+            self.kick_ready_spis(NewlyReady { word, mask });
+        }
+    }
+
+    /// The vCPU SPI `intid` goes to: on a GICv3 the one GICD_IROUTER names (the
+    /// lowest-index vCPU with 1-of-N routing, none when no vCPU has the affinity),
+    /// on a GICv2 the lowest-index vCPU its ITARGETSR names (the GICv2 makes it
+    /// pending on each, and the first to take it takes it from all).
     pub(crate) fn spi_target(&self, intid: u32) -> Option<usize> {
+        if self.version == GicVersion::V2 {
+            let targets = self.spi_targets(intid)?;
+            return (targets != 0).then(|| targets.trailing_zeros() as usize);
+        }
         let route = self.irouter_of(intid)?;
         if route & IROUTER_IRM != 0 {
             return (!self.cpus.is_empty()).then_some(0);
@@ -150,7 +192,7 @@ impl Vgic {
     /// The vCPU SPI `intid` is deliverable to now, if it is.
     pub(crate) fn spi_delivery_target(&self, intid: u32) -> Option<usize> {
         let ready = self.spi.flag(Flag::Pending, intid) && self.spi.flag(Flag::Enabled, intid);
-        if ready && self.spis_forwarded() {
+        if ready && self.spi_group_forwarded(intid) {
             self.spi_target(intid)
         } else {
             None
@@ -163,7 +205,9 @@ impl Vgic {
             return;
         }
         for intid in intids(ready.word, ready.mask) {
-            if let Some(vcpu) = self.spi_target(intid) {
+            if self.spi_group_forwarded(intid)
+                && let Some(vcpu) = self.spi_target(intid)
+            {
                 self.kick(vcpu);
             }
         }
@@ -173,19 +217,26 @@ impl Vgic {
     fn best_pending(&self, vcpu: usize, exclude: &[u32]) -> Option<PendingIrq> {
         let cpu = self.cpus.get(vcpu)?;
         let mut best: Option<PendingIrq> = None;
-        let mut consider = |intid: u32, priority: u8| {
+        let v2 = self.version == GicVersion::V2;
+        let mut consider = |intid: u32, block: &IrqBlock| {
+            let priority = block.priority(intid);
             if !exclude.contains(&intid) && best.is_none_or(|irq| priority < irq.priority) {
-                best = Some(PendingIrq { intid, priority });
+                best = Some(PendingIrq {
+                    intid,
+                    priority,
+                    group1: !v2 || block.flag(Flag::Group, intid),
+                    source: 0,
+                });
             }
         };
         for intid in intids(0, cpu.private.ready_word(0)) {
-            consider(intid, cpu.private.priority(intid));
+            consider(intid, &cpu.private);
         }
         if self.spis_forwarded() {
             for word in self.spi.pending_words(SPI_BASE / 32) {
                 for intid in intids(word, self.spi.ready_word(word)) {
-                    if self.spi_target(intid) == Some(vcpu) {
-                        consider(intid, self.spi.priority(intid));
+                    if self.spi_group_forwarded(intid) && self.spi_target(intid) == Some(vcpu) {
+                        consider(intid, &self.spi);
                     }
                 }
             }

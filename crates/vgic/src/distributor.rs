@@ -2,7 +2,7 @@
 //! GICD_IROUTER.
 
 use crate::access::{self, RegClass};
-use crate::bank::{self, NewlyReady};
+use crate::bank;
 use crate::{AccessWidth, DISTRIBUTOR_SIZE, DeviceError, SPI_BASE, Vgic};
 
 /// GICD_CTLR: control.
@@ -115,10 +115,7 @@ impl Vgic {
         let was_forwarding = self.spis_forwarded();
         self.ctlr = value & (CTLR_ENABLE_GRP0 | CTLR_ENABLE_GRP1);
         if !was_forwarding && self.spis_forwarded() {
-            for word in 0..self.spi.words() {
-                let mask = self.spi.ready_word(word);
-                self.kick_ready_spis(NewlyReady { word, mask });
-            }
+            self.kick_all_ready_spis();
         }
     }
 

@@ -1,4 +1,7 @@
-//! The register model of an emulated GICv3 Distributor and Redistributors for one VM.
+//! The register model of an emulated GICv3 Distributor and Redistributors for one VM,
+//! or of a GICv2 distributor (`Vgic::new_v2`, `distributor_v2`: the same state behind
+//! the GICv2 register map; the guest's GICv2 CPU interface is the hardware's virtual
+//! one).
 //!
 //! Written from the GICv3 architecture specification (Arm IHI 0069). The
 //! hypervisor traps the guest's accesses to the GICD frame (64 KiB) and to the
@@ -61,6 +64,7 @@ mod bank;
 mod bits;
 mod delivery;
 mod distributor;
+mod distributor_v2;
 mod redistributor;
 
 #[cfg(test)]
@@ -72,6 +76,7 @@ use core::fmt;
 pub use tessera_vdev::{AccessWidth, DeviceError};
 
 use crate::bits::IrqBlock;
+pub use distributor_v2::MAX_VCPUS_V2;
 
 /// Size of the GICD frame.
 pub const DISTRIBUTOR_SIZE: u64 = 0x1_0000;
@@ -105,6 +110,21 @@ pub struct PendingIrq {
     pub intid: u32,
     /// Its priority (the low three bits are always zero).
     pub priority: u8,
+    /// Its group: Group 1 on a GICv3 (every interrupt is treated as Group 1),
+    /// IGROUPR's bit on a GICv2.
+    pub group1: bool,
+    /// For an SGI of a GICv2, the vCPU that sent it; 0 otherwise.
+    pub source: u8,
+}
+
+/// Which GIC architecture a [`Vgic`] shows its guest.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GicVersion {
+    /// Distributor and Redistributors, affinity routing, system register CPU interface.
+    V3,
+    /// Distributor with banked private interrupts and ITARGETSR; memory-mapped CPU
+    /// interface.
+    V2,
 }
 
 /// Why [`Vgic`] refused a request from the hypervisor.
@@ -136,6 +156,8 @@ pub(crate) struct Redistributor {
     pub(crate) private: IrqBlock,
     /// GICR_WAKER.ProcessorSleep.
     pub(crate) sleep: bool,
+    /// GICv2: by SGI, the vCPUs (bit per vCPU) it is pending from.
+    pub(crate) sgi_sources: [u8; 16],
 }
 
 impl Redistributor {
@@ -144,6 +166,7 @@ impl Redistributor {
             affinity,
             private: IrqBlock::new(SGI_BASE, SPI_BASE, PPI_BASE),
             sleep: true,
+            sgi_sources: [0; 16],
         }
     }
 }
@@ -151,6 +174,8 @@ impl Redistributor {
 /// The emulated GICv3 of one VM: a Distributor and one Redistributor per vCPU.
 #[derive(Clone, Debug)]
 pub struct Vgic {
+    /// The register map the guest sees.
+    version: GicVersion,
     /// GICD_CTLR.EnableGrp0 and EnableGrp1.
     ctlr: u32,
     /// Number of SPIs.
@@ -159,6 +184,8 @@ pub struct Vgic {
     spi: IrqBlock,
     /// GICD_IROUTER of each SPI, indexed by INTID - [`SPI_BASE`].
     irouter: Vec<u64>,
+    /// GICv2: GICD_ITARGETSR of each SPI, indexed by INTID - [`SPI_BASE`].
+    targets: Vec<u8>,
     /// One Redistributor per vCPU, indexed by vCPU.
     cpus: Vec<Redistributor>,
     /// vCPUs to kick (see [`Vgic::take_kicks`]).
@@ -182,14 +209,31 @@ impl Vgic {
             .map(|affinity| Redistributor::new(affinity & AFFINITY_MASK))
             .collect();
         Self {
+            version: GicVersion::V3,
             ctlr: 0,
             spis,
             spi: IrqBlock::new(SPI_BASE, SPI_BASE + spis, 0),
             irouter: alloc::vec![0; spis as usize],
+            targets: alloc::vec![0; spis as usize],
             cpus,
             kicks: 0,
             fresh: ALL_VCPUS,
         }
+    }
+
+    /// A GICv2 distributor in its power-on state for `vcpus` vCPUs (CPU interface
+    /// `n` is vCPU `n`; at most [`MAX_VCPUS_V2`]) and `spis` SPIs (as for [`Vgic::new`]).
+    pub fn new_v2(vcpus: usize, spis: u32) -> Self {
+        let vcpus = vcpus.min(MAX_VCPUS_V2) as u64;
+        Self {
+            version: GicVersion::V2,
+            ..Self::new((0..vcpus).collect(), spis)
+        }
+    }
+
+    /// The register map the guest sees.
+    pub fn version(&self) -> GicVersion {
+        self.version
     }
 
     /// Number of vCPUs.
@@ -202,24 +246,55 @@ impl Vgic {
         self.spis
     }
 
-    /// A guest read of `width` at `offset` in the GICD frame.
+    /// A guest read of `width` at `offset` in the GICD frame (as vCPU 0 where a
+    /// GICv2 banks registers).
     pub fn read_distributor(
         &mut self,
         offset: u64,
         width: AccessWidth,
     ) -> Result<u64, DeviceError> {
-        self.distributor_read(offset, width)
+        self.read_distributor_from(0, offset, width)
     }
 
-    /// A guest write of the low `width` bits of `value` at `offset` in the GICD frame.
+    /// A guest write of the low `width` bits of `value` at `offset` in the GICD frame
+    /// (as vCPU 0 where a GICv2 banks registers).
     pub fn write_distributor(
         &mut self,
         offset: u64,
         width: AccessWidth,
         value: u64,
     ) -> Result<(), DeviceError> {
+        self.write_distributor_from(0, offset, width, value)
+    }
+
+    /// A read of the GICD frame by vCPU `vcpu`, which a GICv2's banked SGI and PPI
+    /// registers answer for (a GICv3 has them in the Redistributors).
+    pub fn read_distributor_from(
+        &mut self,
+        vcpu: usize,
+        offset: u64,
+        width: AccessWidth,
+    ) -> Result<u64, DeviceError> {
+        match self.version {
+            GicVersion::V3 => self.distributor_read(offset, width),
+            GicVersion::V2 => self.distributor_v2_read(vcpu, offset, width),
+        }
+    }
+
+    /// A write of the GICD frame by vCPU `vcpu` (see [`Vgic::read_distributor_from`]).
+    pub fn write_distributor_from(
+        &mut self,
+        vcpu: usize,
+        offset: u64,
+        width: AccessWidth,
+        value: u64,
+    ) -> Result<(), DeviceError> {
         self.fresh = ALL_VCPUS;
-        self.distributor_write(offset, width, value & width.mask())
+        let value = value & width.mask();
+        match self.version {
+            GicVersion::V3 => self.distributor_write(offset, width, value),
+            GicVersion::V2 => self.distributor_v2_write(vcpu, offset, width, value),
+        }
     }
 
     /// A guest read of `width` at `offset` from the start of the whole
@@ -283,7 +358,10 @@ impl Vgic {
     pub fn reset(&mut self) {
         let affinities = self.cpus.iter().map(|cpu| cpu.affinity).collect();
         let lines = self.spi.clone();
-        *self = Self::new(affinities, self.spis);
+        *self = Self {
+            version: self.version,
+            ..Self::new(affinities, self.spis)
+        };
         self.spi.keep_lines_of(&lines);
     }
 

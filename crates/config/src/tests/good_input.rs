@@ -95,7 +95,7 @@ fn emulated_device_with_nested_config_is_read() {
 #[test]
 fn unnamed_emulated_device_types_are_kept() {
     assert_eq!(EmuType::from_code(0x30), EmuType::Other(0x30));
-    for code in [0, 1, 2, 0xa, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30] {
+    for code in [0, 1, 2, 0xa, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x30] {
         assert_eq!(EmuType::from_code(code).code(), code);
     }
 }

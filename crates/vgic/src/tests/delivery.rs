@@ -30,7 +30,12 @@ fn route(gic: &mut Vgic, intid: u32, irouter: u64) {
 }
 
 fn irq(intid: u32, priority: u8) -> Option<PendingIrq> {
-    Some(PendingIrq { intid, priority })
+    Some(PendingIrq {
+        intid,
+        priority,
+        group1: true,
+        source: 0,
+    })
 }
 
 #[test]

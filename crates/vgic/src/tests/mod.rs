@@ -1,10 +1,11 @@
-//! Tests of the GICv3 model, one file per area.
+//! Tests of the GIC model, one file per area (`v2`: the GICv2 front end).
 
 mod accesses;
 mod delivery;
 mod distributor;
 mod redistributor;
 mod sgi;
+mod v2;
 
 use crate::AccessWidth::Word;
 use crate::*;

@@ -92,7 +92,9 @@ fn sgis_wait_for_their_enable() {
         gic.take_pending(1, &[]),
         Some(PendingIrq {
             intid: 1,
-            priority: 0xa0
+            priority: 0xa0,
+            group1: true,
+            source: 0,
         })
     );
     assert!(!gic.has_pending(1));

@@ -1,7 +1,8 @@
 //! aarch64 exceptions and interrupts for the benchmarks and hostile cases: an EL1
-//! vector table, the GICv3 CPU interface
-//! and this CPU's redistributor on QEMU `virt`'s layout, the virtual timer, SGIs, and a
-//! second CPU started with PSCI CPU_ON.
+//! vector table, the GIC on QEMU `virt`'s layout (a GICv3's system register CPU
+//! interface and this CPU's redistributor, or a GICv2's banked distributor registers
+//! and memory-mapped CPU interface, whichever ID_AA64PFR0_EL1.GIC says the CPU has),
+//! the virtual timer, SGIs, and a second CPU started with PSCI CPU_ON.
 
 use crate::irq::{self, Event};
 use core::arch::{asm, global_asm};
@@ -11,6 +12,13 @@ use core::arch::{asm, global_asm};
 const GICD: usize = 0x0800_0000;
 const GICR: usize = 0x080A_0000;
 const GICR_STRIDE: usize = 0x2_0000;
+/// GICv2 CPU interface on the `virt` board: GICC_CTLR, GICC_PMR, GICC_IAR, GICC_EOIR.
+const GICC: usize = 0x0801_0000;
+const GICC_PMR: usize = GICC + 0x4;
+const GICC_IAR: usize = GICC + 0xc;
+const GICC_EOIR: usize = GICC + 0x10;
+/// GICv2 GICD_SGIR.
+const GICD_SGIR: usize = GICD + 0xf00;
 /// The virtual timer's PPI.
 const TIMER_PPI: u32 = 27;
 /// SGIs of the IPI round trip: there and back.
@@ -88,6 +96,38 @@ fn read32(addr: usize) -> u32 {
     unsafe { core::ptr::read_volatile(addr as *const u32) }
 }
 
+/// Whether the GIC is a GICv2: 0 not known yet, 1 GICv3, 2 GICv2 (read once: the ID
+/// register read traps to the hypervisor).
+static GIC_KIND: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Whether the GIC is a GICv2: the CPU has no GIC system register interface
+/// (ID_AA64PFR0_EL1.GIC [27:24] is 0).
+pub fn gic_v2() -> bool {
+    use core::sync::atomic::Ordering;
+    let kind = match GIC_KIND.load(Ordering::Relaxed) {
+        0 => {
+            let pfr0: u64;
+            // SAFETY: reading an ID register has no side effects.
+            unsafe { asm!("mrs {}, id_aa64pfr0_el1", out(reg) pfr0, options(nomem, nostack)) };
+            let kind = if (pfr0 >> 24) & 0xf == 0 { 2 } else { 1 };
+            GIC_KIND.store(kind, Ordering::Relaxed);
+            kind
+        }
+        kind => kind,
+    };
+    kind == 2
+}
+
+/// The frame of this CPU's SGI and PPI registers: a GICv3 redistributor's SGI_base, a
+/// GICv2's distributor (banked there).
+fn private_frame() -> usize {
+    if gic_v2() {
+        GICD
+    } else {
+        GICR + cpu() * GICR_STRIDE + 0x1_0000
+    }
+}
+
 /// This CPU's index (MPIDR_EL1.Aff0).
 pub fn cpu() -> usize {
     let mpidr: u64;
@@ -135,6 +175,10 @@ extern "C" fn sync_entry() {
 /// Vector table, this CPU's redistributor and GIC CPU interface; interrupts unmasked.
 pub fn init_cpu() {
     let cpu = cpu();
+    if gic_v2() {
+        init_cpu_v2(cpu);
+        return;
+    }
     if cpu == 0 {
         // ARE_NS (4) and EnableGrp1NS (1).
         write32(GICD, (1 << 4) | (1 << 1));
@@ -168,24 +212,57 @@ pub fn init_cpu() {
     }
 }
 
+/// [`init_cpu`] on a GICv2: Group 0 forwarded (the reset group of everything), this
+/// CPU's interrupts enabled in its banked distributor registers, its CPU interface on.
+fn init_cpu_v2(cpu: usize) {
+    if cpu == 0 {
+        write32(GICD, 1);
+    }
+    write32(
+        GICD + 0x100,
+        (1 << TIMER_PPI) | (1 << SGI_PING) | (1 << SGI_PONG),
+    );
+    write32(GICC_PMR, 0xff);
+    write32(GICC, 1);
+    // SAFETY: the vector table above, then IRQs unmasked: this program's own set-up.
+    unsafe {
+        asm!(
+            "adr {t}, tessera_guest_vectors",
+            "msr vbar_el1, {t}",
+            "isb",
+            "msr daifclr, #2",
+            t = out(reg) _,
+            options(nostack),
+        );
+    }
+}
+
 /// The device interrupt (an SPI) [`enable_device_interrupt`] enabled, 0 for none.
 static DEVICE_INTID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
-/// Enables SPI `intid` (level-sensitive) to this CPU: Group 1, routed to CPU 0,
-/// middle priority. The IRQ handler hands it to the message exchange.
+/// Sets byte `intid` of the byte array at `array` (IPRIORITYR, ITARGETSR).
+fn write_byte_field(array: usize, intid: u32, value: u32) {
+    let word = array + (intid as usize & !3);
+    let shift = 8 * (intid % 4);
+    write32(word, (read32(word) & !(0xff << shift)) | (value << shift));
+}
+
+/// Enables SPI `intid` (level-sensitive) to this CPU: routed to CPU 0, middle
+/// priority; Group 1 on a GICv3 (Group 0, as it resets, on a GICv2). The IRQ handler
+/// hands it to the message exchange.
 pub fn enable_device_interrupt(intid: u32) {
     DEVICE_INTID.store(intid, core::sync::atomic::Ordering::Release);
     let (word, bit) = (4 * (intid as usize / 32), 1 << (intid % 32));
-    write32(GICD + 0x80 + word, read32(GICD + 0x80 + word) | bit);
-    let priority = GICD + 0x400 + (intid as usize & !3);
-    let shift = 8 * (intid % 4);
-    write32(
-        priority,
-        (read32(priority) & !(0xff << shift)) | (0x80 << shift),
-    );
-    // GICD_IROUTER<intid>: affinity 0.0.0.0, in two 32-bit halves.
-    write32(GICD + 0x6000 + 8 * intid as usize, 0);
-    write32(GICD + 0x6004 + 8 * intid as usize, 0);
+    write_byte_field(GICD + 0x400, intid, 0x80);
+    if gic_v2() {
+        // GICD_ITARGETSR<intid>: CPU interface 0.
+        write_byte_field(GICD + 0x800, intid, 1);
+    } else {
+        write32(GICD + 0x80 + word, read32(GICD + 0x80 + word) | bit);
+        // GICD_IROUTER<intid>: affinity 0.0.0.0, in two 32-bit halves.
+        write32(GICD + 0x6000 + 8 * intid as usize, 0);
+        write32(GICD + 0x6004 + 8 * intid as usize, 0);
+    }
     write32(GICD + 0x100 + word, bit);
 }
 
@@ -209,14 +286,14 @@ fn timer_ppi_pending() -> bool {
     private_interrupt_pending(TIMER_PPI)
 }
 
-/// Whether this CPU's redistributor shows PPI or SGI `intid` pending (GICR_ISPENDR0).
+/// Whether this CPU's GIC shows PPI or SGI `intid` pending (ISPENDR0).
 pub fn private_interrupt_pending(intid: u32) -> bool {
-    read32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x200) & (1 << intid) != 0
+    read32(private_frame() + 0x200) & (1 << intid) != 0
 }
 
-/// Enables PPI or SGI `intid` at this CPU's redistributor (GICR_ISENABLER0).
+/// Enables PPI or SGI `intid` at this CPU's GIC (ISENABLER0).
 pub fn enable_private_interrupt(intid: u32) {
-    write32(GICR + cpu() * GICR_STRIDE + 0x1_0000 + 0x100, 1 << intid);
+    write32(private_frame() + 0x100, 1 << intid);
 }
 
 /// Polls of the pending state a timer that fires gets to show it.
@@ -228,7 +305,7 @@ const PENDING_PATIENCE: u32 = 10_000;
 pub fn timer_level_check() -> Result<(), &'static str> {
     init_cpu();
     mask_interrupts();
-    let sgi = GICR + cpu() * GICR_STRIDE + 0x1_0000;
+    let sgi = private_frame();
     write32(sgi + 0x180, 1 << TIMER_PPI);
     for (ctl, what) in [
         (0, "timer level: pending after the timer was disabled"),
@@ -264,8 +341,14 @@ pub fn timer_level_check() -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Sends SGI `intid` to CPU `target` (Aff0, cluster 0).
+/// Sends SGI `intid` to CPU `target` (Aff0, cluster 0; CPU interface `target` of a
+/// GICv2).
 pub fn send_ipi(target: usize, intid: u32) {
+    if gic_v2() {
+        // GICD_SGIR: CPUTargetList [23:16], SGIINTID [3:0].
+        write32(GICD_SGIR, (1 << (16 + (target & 7))) | intid);
+        return;
+    }
     let value = (1u64 << (target & 0xf)) | (u64::from(intid) << 24);
     // SAFETY: ICC_SGI1R_EL1 only signals interrupts.
     unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nostack)) };
@@ -313,10 +396,17 @@ extern "C" fn secondary_entry() -> ! {
 
 /// The IRQ vector's Rust half: acknowledge, handle, end.
 extern "C" fn irq_entry() {
-    let intid: u64;
-    // SAFETY: acknowledging the interrupt this vector was taken for.
-    unsafe { asm!("mrs {}, icc_iar1_el1", out(reg) intid, options(nomem, nostack)) };
-    let intid = (intid & 0xff_ffff) as u32;
+    let v2 = gic_v2();
+    let iar: u64 = if v2 {
+        u64::from(read32(GICC_IAR))
+    } else {
+        let iar: u64;
+        // SAFETY: acknowledging the interrupt this vector was taken for.
+        unsafe { asm!("mrs {}, icc_iar1_el1", out(reg) iar, options(nomem, nostack)) };
+        iar
+    };
+    // A GICv2's IAR holds the sender's CPUID in [12:10] for an SGI.
+    let intid = (iar & if v2 { 0x3ff } else { 0xff_ffff }) as u32;
     match intid {
         TIMER_PPI => {
             // SAFETY: the timer is this program's; disabling it ends its interrupt.
@@ -331,7 +421,13 @@ extern "C" fn irq_entry() {
         }
         _ => {}
     }
-    if intid < 1020 {
+    if intid >= 1020 {
+        return;
+    }
+    if v2 {
+        // The whole IAR value (with an SGI's sender); EOImode 0 also deactivates.
+        write32(GICC_EOIR, iar as u32);
+    } else {
         // SAFETY: ends the interrupt acknowledged above (EOImode 0 also deactivates).
         unsafe { asm!("msr icc_eoir1_el1, {}", "isb", in(reg) u64::from(intid), options(nostack)) };
     }
@@ -436,6 +532,13 @@ pub fn hostile_case(case: &str) -> Option<crate::hostile::Outcome> {
                 crate::arch::power_off();
             }
             counted
+        }
+        "sgi-storm" if gic_v2() => {
+            for i in 0..20_000u32 {
+                // Every target list and filter (3 is reserved), every SGI.
+                write32(GICD_SGIR, ((i % 4) << 24) | ((i & 0xff) << 16) | (i % 16));
+            }
+            0
         }
         "sgi-storm" => {
             for i in 0..20_000u64 {

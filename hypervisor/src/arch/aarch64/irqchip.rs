@@ -1,4 +1,4 @@
-//! Interrupts on aarch64: a VM's emulated GICv3 (`IrqChip`, shown to the guest
+//! Interrupts on aarch64: a VM's emulated GICv3 or GICv2 (`IrqChip`, shown to the guest
 //! through `VgicWindow`s on its bus), virtual interrupts moved from the model into
 //! the list registers before each guest entry, SGIs a guest sends to its own vCPUs,
 //! and the physical interrupts taken at EL2 (timer PPIs of the loaded vCPU, kicks
@@ -15,7 +15,7 @@ use tessera_vcpu::ArchVcpu;
 use tessera_vcpu_aarch64::lr::VirtualIrq;
 use tessera_vcpu_aarch64::{Aarch64Vcpu, Injection, LR_BUFFER};
 use tessera_vdev::{AccessWidth, DeviceError, SharedMmio};
-use tessera_vgic::Vgic;
+use tessera_vgic::{GicVersion, Vgic};
 use tessera_vm::InterruptController;
 
 /// A VM's emulated GICv3 and, beside its lock, the vCPUs it may have something new
@@ -257,8 +257,8 @@ impl InterruptController<Aarch64Vcpu> for IrqChip {
                 let irq = VirtualIrq {
                     intid,
                     priority: pending.priority,
-                    group1: true,
-                    source: 0,
+                    group1: pending.group1,
+                    source: pending.source,
                     physical,
                 };
                 if vcpu.inject(irq) == Injection::Full {
@@ -332,7 +332,10 @@ impl SharedMmio for VgicWindow {
 
     fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
         self.vgic.with(|model| match self.frame {
-            GicFrame::Distributor => model.read_distributor(offset, width),
+            GicFrame::Distributor => {
+                let vcpu = self.banked_reader(model);
+                model.read_distributor_from(vcpu, offset, width)
+            }
             GicFrame::Redistributors => {
                 self.sample_lines(model, offset);
                 model.read_redistributor(offset, width)
@@ -342,7 +345,10 @@ impl SharedMmio for VgicWindow {
 
     fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
         self.vgic.with(|model| match self.frame {
-            GicFrame::Distributor => model.write_distributor(offset, width, value),
+            GicFrame::Distributor => {
+                let vcpu = self.banked_reader(model);
+                model.write_distributor_from(vcpu, offset, width, value)
+            }
             GicFrame::Redistributors => {
                 self.sample_lines(model, offset);
                 model.write_redistributor(offset, width, value)
@@ -352,9 +358,21 @@ impl SharedMmio for VgicWindow {
 }
 
 impl VgicWindow {
-    /// Before an access at `offset` in the redistributors: when it is the running
-    /// vCPU's own, the lines of its devices follow what they assert now (they run on
-    /// this CPU), so the guest sees a timer or PMU PPI pending exactly while it is.
+    /// The vCPU a distributor access comes from (the one running on this CPU), which
+    /// a GICv2's banked SGI and PPI registers answer for; their lines are sampled
+    /// first (see [`VgicWindow::sample_lines`]).
+    fn banked_reader(&self, model: &mut Vgic) -> usize {
+        let vcpu = self.vgic.running_here().unwrap_or(0);
+        if model.version() == GicVersion::V2 {
+            self.sample_lines(model, vcpu as u64 * tessera_vgic::REDISTRIBUTOR_STRIDE);
+        }
+        vcpu
+    }
+
+    /// Before an access at `offset` in the redistributors (or a GICv2's banked
+    /// distributor registers): when it is the running vCPU's own, the lines of its
+    /// devices follow what they assert now (they run on this CPU), so the guest sees
+    /// a timer or PMU PPI pending exactly while it is.
     fn sample_lines(&self, model: &mut Vgic, offset: u64) {
         let Some(index) = self.vgic.running_here() else {
             return;

@@ -2,6 +2,7 @@
 //! device tree of QEMU's `virt` board.
 
 mod irqchip;
+mod vgic_rows;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
 
@@ -12,16 +13,17 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use irqchip::GicFrame;
-use tessera_addr::GuestRange;
-use tessera_config::{EmuType, EmulatedDevice, VmConfig};
+use tessera_addr::{GuestPhysAddr, GuestRange};
+use tessera_config::{EmulatedDevice, VmConfig};
 use tessera_dtb::{
-    Aarch64Machine, CopiedNode, GicV3Layout, QEMU_VIRT_PMU_PPI, QEMU_VIRT_TIMER_PPIS,
-    SharedRegionNode, UartNode,
+    Aarch64Machine, CopiedNode, GicLayout, GicV2Layout, GicV3Layout, QEMU_VIRT_PMU_PPI,
+    QEMU_VIRT_TIMER_PPIS, SharedRegionNode, UartNode,
 };
 use tessera_os::hal::gic::HostGic;
 use tessera_os::{hal, platform};
 use tessera_vdev::{CharSink, Pl011, SerialPort};
-use tessera_vgic::Vgic;
+use tessera_vgic::{GicVersion, Vgic};
+use vgic_rows::GicPart;
 
 /// The vCPU of this architecture.
 pub type Vcpu = tessera_vcpu_aarch64::Aarch64Vcpu;
@@ -80,114 +82,119 @@ pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
 
 /// A VM's interrupt controller and its place in the guest's memory map.
 pub struct ArchDevices {
-    /// The emulated GICv3 (absent when the config has none).
+    /// The emulated GIC (absent when the config has none).
     pub irqchip: IrqChip,
-    gic: Option<GicV3Layout>,
+    gic: Option<GicLayout>,
 }
 
-/// Puts the config's interrupt controller windows (GICv3 distributor `0x21` or `0x1`,
-/// redistributors `0x20`, 128 KiB per vCPU) on `bus`. `emu_devices` rows of other
-/// types are the generic VMM's.
+/// Puts the config's emulated GIC windows on the VM's bus (see [`vgic_rows`]: a
+/// GICv3's distributor and redistributors, or a GICv2's distributor; a GICv2's CPU
+/// interface is the hardware's, mapped as [`hardware_windows`] says). `emu_devices`
+/// rows of other types are the generic VMM's.
 pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
-    let vgic = IrqChip::new(Vgic::new(
-        (0..config.base.cpu_num as u64).collect(),
-        VGIC_SPIS,
-    ));
-    let mut distributor = None;
-    let mut redistributors = None;
-    for (i, device) in config.devices.emu_devices.iter().enumerate() {
-        let (frame, needed) = match device.emu_type {
-            EmuType::GicDistributor | EmuType::InterruptController => {
-                (GicFrame::Distributor, tessera_vgic::DISTRIBUTOR_SIZE)
-            }
-            EmuType::GicRedistributor => (
-                GicFrame::Redistributors,
-                tessera_vgic::REDISTRIBUTOR_STRIDE * config.base.cpu_num as u64,
-            ),
-            _ => continue,
-        };
-        let field = format!("devices.emu_devices[{i}] ({})", device.name);
-        if hal::gic::is_v2() {
+    let rows = vgic_rows::gic_rows(&config.devices.emu_devices)?;
+    let Some(version) = rows.first().map(|row| row.2) else {
+        return Ok(ArchDevices {
+            irqchip: IrqChip::default(),
+            gic: None,
+        });
+    };
+    let cpus = config.base.cpu_num;
+    let model = match version {
+        GicVersion::V3 => Vgic::new((0..cpus as u64).collect(), VGIC_SPIS),
+        GicVersion::V2 if cpus > tessera_vgic::MAX_VCPUS_V2 => {
             return Err(format!(
-                "{field}: this host's GIC is a GICv2, which has no virtual form of the GICv3's system register CPU interface: give the VM a GICv2"
+                "base.cpu_num: {cpus} vCPUs, but a GICv2 serves at most {}",
+                tessera_vgic::MAX_VCPUS_V2
             ));
         }
+        GicVersion::V2 => Vgic::new_v2(cpus, VGIC_SPIS),
+    };
+    let vgic = IrqChip::new(model);
+    let (mut first, mut second) = (None, None);
+    for (field, device, _, part) in rows {
+        vgic_rows::host_offers(version).map_err(|why| format!("{field}: {why}"))?;
+        let needed = vgic_rows::needed(version, part, cpus);
         if device.length < needed {
-            return Err(format!("{field}: this GICv3 frame needs {needed:#x} bytes"));
+            return Err(format!(
+                "{field}: this {} frame needs {needed:#x} bytes",
+                vgic_rows::name(version)
+            ));
         }
-        let window = vgic
-            .window(frame)
-            .ok_or_else(|| format!("{field}: no interrupt controller model"))?;
-        let range = layout.insert(&field, device, Box::new(window))?;
-        match frame {
-            GicFrame::Distributor => distributor = Some(range),
-            GicFrame::Redistributors => redistributors = Some(range),
+        let range = match part {
+            GicPart::Distributor | GicPart::Redistributors => {
+                let frame = if part == GicPart::Distributor {
+                    GicFrame::Distributor
+                } else {
+                    GicFrame::Redistributors
+                };
+                let window = vgic
+                    .window(frame)
+                    .ok_or_else(|| format!("{field}: no interrupt controller model"))?;
+                layout.insert(&field, device, Box::new(window))?
+            }
+            GicPart::CpuInterface => GuestRange::new(GuestPhysAddr::new(device.gpa), needed),
+        };
+        if part == GicPart::Distributor {
+            first = Some(range);
+        } else {
+            second = Some(range);
         }
     }
-    let gic = match (distributor, redistributors) {
-        (Some(distributor), Some(redistributors)) => Some(GicV3Layout {
+    let gic = match (version, first, second) {
+        (GicVersion::V3, Some(distributor), Some(redistributors)) => GicLayout::V3(GicV3Layout {
             distributor,
             redistributors,
         }),
-        (None, None) => None,
-        _ => {
+        (GicVersion::V2, Some(distributor), Some(cpu_interface)) => GicLayout::V2(GicV2Layout {
+            distributor,
+            cpu_interface,
+        }),
+        (GicVersion::V3, ..) => {
             return Err(
                 "devices.emu_devices: an emulated GICv3 needs both a distributor (0x21) and redistributors (0x20)"
                     .into(),
             );
         }
+        (GicVersion::V2, ..) => {
+            return Err(
+                "devices.emu_devices: an emulated GICv2 needs both a distributor (0x25, or \"vgicd-v2\" 0x1) and a CPU interface (0x26)"
+                    .into(),
+            );
+        }
     };
     Ok(ArchDevices {
-        irqchip: if gic.is_some() {
-            vgic
-        } else {
-            IrqChip::default()
-        },
-        gic,
+        irqchip: vgic,
+        gic: Some(gic),
     })
 }
 
-/// The `emu_devices` rows of an emulated GICv3 at the host GIC's addresses, for a VM
-/// of `cpus` vCPUs whose config asks for the host's GIC.
+/// The windows of the host's GIC itself a VM is given, to map as device memory
+/// (field, guest address, host address, size): a GICv2 VM's CPU interface is the
+/// hardware's virtual CPU interface (GICV), at the address of its GICC row.
+pub fn hardware_windows(config: &VmConfig) -> Result<Vec<(String, u64, u64, u64)>, String> {
+    let mut windows = Vec::new();
+    for (field, device, version, part) in vgic_rows::gic_rows(&config.devices.emu_devices)? {
+        if part != GicPart::CpuInterface {
+            continue;
+        }
+        vgic_rows::host_offers(version).map_err(|why| format!("{field}: {why}"))?;
+        let gicv = vgic_rows::host_vcpu_interface()
+            .ok_or_else(|| format!("{field}: the host has no GICv2 virtual CPU interface"))?;
+        windows.push((field, device.gpa, gicv, vgic_rows::GICV2_CPU_INTERFACE_SIZE));
+    }
+    Ok(windows)
+}
+
+/// The `emu_devices` rows of an emulated GIC like the host's, at its addresses, for
+/// a VM of `cpus` vCPUs whose config asks for the host's GIC.
 pub fn emulated_interrupt_controller(cpus: usize) -> Option<Vec<EmulatedDevice>> {
-    let Some(&HostGic::V3 {
-        distributor,
-        redistributors,
-        ..
-    }) = hal::gic::host()
-    else {
-        return None;
-    };
-    let row = |name: &str, gpa, length, emu_type| EmulatedDevice {
-        name: name.into(),
-        gpa,
-        length,
-        irq: 0,
-        emu_type,
-        config: Vec::new(),
-    };
-    Some(alloc::vec![
-        row(
-            "gicd",
-            distributor.0,
-            tessera_vgic::DISTRIBUTOR_SIZE,
-            EmuType::GicDistributor
-        ),
-        row(
-            "gicr",
-            redistributors.0,
-            tessera_vgic::REDISTRIBUTOR_STRIDE * cpus as u64,
-            EmuType::GicRedistributor
-        ),
-    ])
+    vgic_rows::like_the_host(cpus)
 }
 
 /// Whether an `emu_devices` row is one [`create_devices`] handles.
 pub fn is_arch_device(device: &EmulatedDevice) -> bool {
-    matches!(
-        device.emu_type,
-        EmuType::GicDistributor | EmuType::GicRedistributor | EmuType::InterruptController
-    )
+    vgic_rows::gic_part(device).is_some()
 }
 
 /// The serial port model of a console: a PL011.
@@ -243,8 +250,10 @@ pub fn is_device_irq(intid: u32) -> bool {
     (tessera_vgic::SPI_BASE..1020).contains(&intid)
 }
 
-/// The interrupt controller a VM gets emulated in place of the host's.
-pub const INTERRUPT_CONTROLLER: &str = "GICv3";
+/// The interrupt controller a VM gets emulated in place of the host's: the host's kind.
+pub fn interrupt_controller() -> &'static str {
+    if hal::gic::is_v2() { "GICv2" } else { "GICv3" }
+}
 
 /// Bytes of the emulated console UART's window (a PL011).
 pub const CONSOLE_WINDOW: u64 = 0x1000;

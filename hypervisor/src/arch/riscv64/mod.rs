@@ -85,6 +85,12 @@ pub struct ArchDevices {
     plic: Option<GuestRange>,
 }
 
+/// The windows of the host's interrupt controller itself a VM is given: none here
+/// (every part of it is emulated).
+pub fn hardware_windows(_config: &VmConfig) -> Result<Vec<(String, u64, u64, u64)>, String> {
+    Ok(Vec::new())
+}
+
 /// Whether an `emu_devices` row is one [`create_devices`] handles.
 pub fn is_arch_device(device: &EmulatedDevice) -> bool {
     matches!(device.emu_type, EmuType::InterruptController)
@@ -160,7 +166,9 @@ pub fn is_device_irq(irq: u32) -> bool {
 }
 
 /// The interrupt controller a VM gets emulated in place of the host's.
-pub const INTERRUPT_CONTROLLER: &str = "PLIC";
+pub fn interrupt_controller() -> &'static str {
+    "PLIC"
+}
 
 /// Bytes of the emulated console UART's window (a 16550).
 pub const CONSOLE_WINDOW: u64 = 0x100;

@@ -112,6 +112,12 @@ pub struct ArchDevices {
     pub irqchip: IrqChip,
 }
 
+/// The windows of the host's interrupt controller itself a VM is given: none here
+/// (every part of it is emulated).
+pub fn hardware_windows(_config: &VmConfig) -> Result<Vec<(String, u64, u64, u64)>, String> {
+    Ok(Vec::new())
+}
+
 /// Whether an `emu_devices` row is one [`create_devices`] handles: none yet, the
 /// interrupt controllers of a PC are not offered as rows.
 pub fn is_arch_device(_device: &EmulatedDevice) -> bool {
@@ -368,7 +374,9 @@ pub fn is_device_irq(_irq: u32) -> bool {
 }
 
 /// The interrupt controller named in messages.
-pub const INTERRUPT_CONTROLLER: &str = "PIC pair";
+pub fn interrupt_controller() -> &'static str {
+    "PIC pair"
+}
 
 /// The console is on I/O ports: no window in the address space.
 pub const CONSOLE_WINDOW: u64 = 0;
