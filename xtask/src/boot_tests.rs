@@ -21,6 +21,9 @@ enum Expect {
     ),
     /// The build is refused before QEMU starts, with an error holding all these pieces.
     BuildError(&'static [&'static str]),
+    /// The hypervisor refuses to create a VM at boot and powers off: each of these
+    /// markers (the refusal with its reason) appears on the console.
+    Refused(&'static [&'static str]),
     /// As `Typed`, in a build that stays up when its VMs stop (the hypervisor shell's
     /// `poweroff` ends the run).
     Shell(
@@ -156,6 +159,28 @@ const BOOT_TESTS: &[BootTest] = &[
             "tessera: all VMs ended cleanly (1 VMs)",
         ]),
         timeout_secs: 300,
+    },
+    BootTest {
+        name: "aarch64 a VM's GIC must be its host's kind: a GICv2 VM on a GICv3 host is refused, with the reason",
+        arch: "aarch64",
+        platform: None,
+        vm_configs: &["xtask/testdata/guest-gicv2-aarch64.toml"],
+        expect: Expect::Refused(&[
+            "tessera: VM of xtask/testdata/guest-gicv2-aarch64.toml not created: devices.emu_devices[1] (gicc): this host's GICv3 has no GICv2 compatibility (its device tree lists no GICV frame; QEMU's GICv3 has none): give the VM a GICv3",
+            "tessera: 1 of 1 VMs did not end cleanly",
+        ]),
+        timeout_secs: 60,
+    },
+    BootTest {
+        name: "aarch64 a GICv3 VM on a GICv2 host is refused, with the reason",
+        arch: "aarch64",
+        platform: Some("qemu-virt-gicv2"),
+        vm_configs: &["xtask/testdata/guest-gic-aarch64.toml"],
+        expect: Expect::Refused(&[
+            "tessera: VM of xtask/testdata/guest-gic-aarch64.toml not created: devices.emu_devices[0] (gicd): this host's GIC is a GICv2, which has no virtual form of the GICv3's system register CPU interface: give the VM a GICv2",
+            "tessera: 1 of 1 VMs did not end cleanly",
+        ]),
+        timeout_secs: 60,
     },
     BootTest {
         name: "aarch64 identity-mapped RAM region (map type 1)",
@@ -930,7 +955,19 @@ fn run_boot_test(test: &BootTest) -> Result<()> {
     match (&test.expect, build::build(&args)) {
         (Expect::BuildError(pieces), Err(err)) => check_build_error(pieces, &format!("{err:#}")),
         (Expect::BuildError(_), Ok(_)) => bail!("the build accepted an invalid config"),
-        (Expect::Clean(_) | Expect::Typed(..) | Expect::Shell(..), Err(err)) => Err(err),
+        (
+            Expect::Clean(_) | Expect::Typed(..) | Expect::Shell(..) | Expect::Refused(_),
+            Err(err),
+        ) => Err(err),
+        (Expect::Refused(markers), Ok(built)) => {
+            let outcome = qemu::boot(
+                &built,
+                Duration::from_secs(test.timeout_secs),
+                Typing::Nothing,
+            )?;
+            outcome.powered_off()?;
+            all_markers_shown(markers, &outcome.output)
+        }
         (Expect::Clean(markers), Ok(built)) => {
             check_clean_boot(&built, markers, test.timeout_secs, Typing::Nothing)
         }
@@ -958,10 +995,16 @@ fn check_clean_boot(
     typing: Typing,
 ) -> Result<()> {
     let outcome = qemu::boot(built, Duration::from_secs(timeout_secs), typing)?;
-    if let Some(marker) = markers.iter().find(|m| !outcome.output.contains(*m)) {
-        bail!("marker `{marker}` missing on the console");
-    }
+    all_markers_shown(markers, &outcome.output)?;
     outcome.into_result()
+}
+
+/// Fails naming the first of `markers` the console `output` lacks.
+fn all_markers_shown(markers: &[&str], output: &str) -> Result<()> {
+    match markers.iter().find(|m| !output.contains(*m)) {
+        Some(marker) => bail!("marker `{marker}` missing on the console"),
+        None => Ok(()),
+    }
 }
 
 /// Architectures whose hypervisor reads a virtio-blk disk, and those whose Linux
