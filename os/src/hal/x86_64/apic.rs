@@ -1,9 +1,13 @@
-//! The local APIC of each CPU (in x2APIC mode where the CPU has it, else xAPIC
-//! through its MMIO window) with its timer, and the I/O APIC that routes ISA
-//! interrupts. Vectors: [`UART_VECTOR`] for the console, [`TIMER_VECTOR`] for the
+//! The local APIC of each CPU with its timer, and the I/O APIC that routes ISA
+//! interrupts. The local APICs stay in xAPIC mode (registers in the MMIO window)
+//! unless the firmware handed them over in x2APIC mode, which cannot be left without
+//! disabling them: with under 255 CPUs xAPIC addresses every CPU, and its register
+//! accesses are memory accesses, which QEMU's TCG counts as I/O under `-icount`
+//! (its RDMSR and WRMSR are not, so reading an x2APIC timer there stops QEMU with
+//! "Bad icount read"). Vectors: [`UART_VECTOR`] for the console, [`TIMER_VECTOR`] for the
 //! timer, [`KICK_VECTOR`] for the IPI that wakes a CPU, [`SPURIOUS_VECTOR`].
 
-use super::io::{cpuid, rdmsr, wrmsr};
+use super::io::{rdmsr, wrmsr};
 use crate::platform::{IOAPIC_BASE, LAPIC_BASE};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -44,26 +48,19 @@ const ICR_STARTUP: u32 = 6 << 8;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 
-/// Whether the local APICs run in x2APIC mode (chosen once, on the boot CPU).
+/// Whether the local APICs run in x2APIC mode (as the firmware left the boot CPU's).
 static X2APIC: AtomicBool = AtomicBool::new(false);
 
-/// Enables this CPU's local APIC (x2APIC when the CPU has it) with the spurious
-/// vector set.
+/// Enables this CPU's local APIC, in the mode the firmware left it in (xAPIC when it
+/// was off), with the spurious vector set.
 pub fn init_local() {
-    let (_, _, ecx, _) = cpuid(1, 0);
-    let x2 = ecx & (1 << 21) != 0;
-    X2APIC.store(x2, Ordering::Relaxed);
     let base = rdmsr(IA32_APIC_BASE);
-    let mode = if x2 {
-        APIC_BASE_EN | APIC_BASE_EXTD
-    } else {
-        APIC_BASE_EN
-    };
-    // SAFETY: IA32_APIC_BASE exists on every x86_64 CPU; only the mode bits change,
-    // the window stays where the platform has it.
-    unsafe {
-        wrmsr(IA32_APIC_BASE, base | APIC_BASE_EN);
-        wrmsr(IA32_APIC_BASE, base | mode);
+    let x2 = base & APIC_BASE_EXTD != 0;
+    X2APIC.store(x2, Ordering::Relaxed);
+    if base & APIC_BASE_EN == 0 {
+        // SAFETY: IA32_APIC_BASE exists on every x86_64 CPU; only the enable bit
+        // changes, the window stays where the platform has it.
+        unsafe { wrmsr(IA32_APIC_BASE, base | APIC_BASE_EN) };
     }
     write(REG_SVR, SVR_ENABLE | u32::from(SPURIOUS_VECTOR));
 }
