@@ -57,7 +57,8 @@ pub struct Figure {
     pub ns_per_op: f64,
 }
 
-/// Parses the guest's `tessera-bench: name=.. ops=.. ticks=.. hz=..` lines.
+/// Parses the guest's `tessera-bench: name=.. ops=.. ticks=.. hz=..` lines (and
+/// passes over its `tessera-bench: <figure> skipped (<reason>)` lines).
 pub fn parse_figures(console: &str) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for line in console.lines() {
@@ -66,6 +67,10 @@ pub fn parse_figures(console: &str) -> Result<Vec<Figure>> {
         };
         if rest.trim() == "done" {
             return Ok(figures);
+        }
+        // `<figure> skipped (<reason>)`: a figure this guest cannot measure here.
+        if rest.split_whitespace().nth(1) == Some("skipped") {
+            continue;
         }
         let field = |key: &str| {
             rest.split_whitespace()
@@ -133,22 +138,22 @@ fn median_of_boots(mut boot: impl FnMut() -> Result<f64>) -> Result<f64> {
 }
 
 /// `linux_boot`: the same Linux (kernel, initramfs, command line, vCPUs and RAM of
-/// `configs/vms/linux-<arch>-qemu-smp2.toml`) booted under Tessera and natively, each
-/// stopped when the kernel starts init; the figure is the kernel's own timestamp there
-/// (its clock starts when it sets up its timer, the same point of the boot both ways),
-/// in virtual nanoseconds, the median of three boots. Returns (native, under Tessera).
-fn linux_boot(arch: &str, platform: &Platform) -> Result<(Figure, Figure)> {
+/// the VM config `path`, the platform's `[bench] linux_vm_config`) booted under Tessera
+/// and natively, each stopped when the kernel starts init; the figure is the kernel's
+/// own timestamp there (its clock starts when it sets up its timer, the same point of
+/// the boot both ways), in virtual nanoseconds, the median of three boots. Returns
+/// (native, under Tessera).
+fn linux_boot(arch: &str, platform: &Platform, path: &Path) -> Result<(Figure, Figure)> {
     crate::guest_fetch::ensure_linux(arch)?;
-    let path = PathBuf::from(format!("configs/vms/linux-{arch}-qemu-smp2.toml"));
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let config = tessera_config::VmConfig::from_toml(&path.display().to_string(), &text)
         .map_err(|errors| anyhow::anyhow!("{}", errors[0]))?;
     let timeout = Duration::from_secs(LINUX_TIMEOUT_SECS);
     let built = build::build(&BuildArgs {
         arch: arch.to_string(),
         platform: None,
-        vm_configs: vec![path.clone()],
+        vm_configs: vec![path.to_path_buf()],
         log: "info".to_string(),
         features: vec!["power-off-when-done".to_string()],
         disk: None,
@@ -183,7 +188,7 @@ fn linux_boot(arch: &str, platform: &Platform) -> Result<(Figure, Figure)> {
 }
 
 /// Architectures whose test guest has a benchmark mode.
-const BENCH_ARCHES: &[&str] = &["aarch64", "riscv64"];
+const BENCH_ARCHES: &[&str] = &["aarch64", "riscv64", "x86_64"];
 
 /// Whether `arch` has benchmarks.
 pub fn covers(arch: &str) -> bool {
@@ -208,10 +213,11 @@ pub fn run(arch: Option<&str>, platform: Option<&str>) -> Result<()> {
 }
 
 /// The figures of one architecture on its platform variant `variant` (the default
-/// platform when `None`), twice each way to show they repeat. A variant (another
-/// interrupt controller) has the guest's own figures, under Tessera and natively on
-/// the same machine (`xtask/testdata/bench-<arch>-<variant>.toml`); the doorbell and
-/// Linux boot figures are the default platform's.
+/// platform when `None`), twice each way to show they repeat: the guest's own
+/// figures under Tessera and natively on the same machine
+/// (`xtask/testdata/bench-<arch>[-<variant>].toml`), and the doorbell and Linux boot
+/// figures where the platform's `[bench]` names their configs (the default
+/// platforms of aarch64 and riscv64; x86_64 has Linux but no shared regions).
 pub fn bench_arch(arch: &str, variant: Option<&str>) -> Result<()> {
     let config = PathBuf::from(match variant {
         Some(variant) => format!("xtask/testdata/bench-{arch}-{variant}.toml"),
@@ -239,11 +245,14 @@ pub fn bench_arch(arch: &str, variant: Option<&str>) -> Result<()> {
         repeatable: false,
     };
     let mut linux = String::new();
-    if variant.is_none() {
-        let doorbell = [doorbell_run(arch)?, doorbell_run(arch)?];
+    let bench = built.platform.bench.clone();
+    if let Some(folder) = bench.as_ref().and_then(|b| b.doorbell_vm_configs.as_ref()) {
+        let doorbell = [doorbell_run(arch, folder)?, doorbell_run(arch, folder)?];
         differing.extend(unrepeatable(&doorbell[0], &doorbell[1]));
         report.hypervisor_only = doorbell[0].clone();
-        let (linux_native, linux_tessera) = linux_boot(arch, &built.platform)?;
+    }
+    if let Some(config) = bench.as_ref().and_then(|b| b.linux_vm_config.as_ref()) {
+        let (linux_native, linux_tessera) = linux_boot(arch, &built.platform, config)?;
         linux = format!(
             "linux_boot (the kernel's clock at \"{RUN_INIT}\"): native {:.4} s, tessera {:.4} s, {:+.1} %",
             linux_native.ns_per_op / 1e9,
@@ -284,17 +293,15 @@ fn under_tessera(built: &Built) -> Result<Vec<Figure>> {
     Ok(figures)
 }
 
-/// The doorbell figures of two test guests that share a region
-/// (`xtask/testdata/bench-doorbell-<arch>`, `tessera.bench-doorbell`): they exist only
-/// under a hypervisor, so they have no native row (the nearest native figure is
-/// `ipi_round_trip`, two CPUs of one machine).
-fn doorbell_run(arch: &str) -> Result<Vec<Figure>> {
+/// The doorbell figures of two test guests that share a region (the VM configs in
+/// `folder`, `tessera.bench-doorbell`): they exist only under a hypervisor, so they
+/// have no native row (the nearest native figure is `ipi_round_trip`, two CPUs of
+/// one machine).
+fn doorbell_run(arch: &str, folder: &Path) -> Result<Vec<Figure>> {
     let built = build::build(&BuildArgs {
         arch: arch.to_string(),
         platform: None,
-        vm_configs: vec![PathBuf::from(format!(
-            "xtask/testdata/bench-doorbell-{arch}"
-        ))],
+        vm_configs: vec![folder.to_path_buf()],
         log: "info".to_string(),
         features: vec!["power-off-when-done".to_string()],
         disk: None,
@@ -455,6 +462,7 @@ mod tests {
     fn parses_the_guest_lines() {
         let console = "noise\n[bench] tessera-bench: name=hypercall ops=2000 ticks=18000 hz=1000000000\n\
                        [bench] tessera-bench: name=mmio_read ops=2000 ticks=80 hz=10000000\n\
+                       [bench] tessera-bench: timer_irq_latency skipped (no local APIC)\n\
                        [bench] tessera-bench: done\n";
         let figures = parse_figures(console).unwrap();
         assert_eq!(figures.len(), 2);
@@ -485,6 +493,7 @@ mod tests {
                 .is_err()
         );
         assert!(parse_figures("tessera-bench: ops=1 ticks=1 hz=1\ntessera-bench: done\n").is_err());
+        assert!(parse_figures("tessera-bench: x skip\ntessera-bench: done\n").is_err());
     }
 
     #[test]

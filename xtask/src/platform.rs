@@ -57,6 +57,14 @@ pub struct Bench {
     pub native_machine: String,
     /// `-cpu` value.
     pub native_cpu: String,
+    /// The Linux VM config whose boot `linux_boot` measures, natively and under
+    /// Tessera (absent: no `linux_boot` figure on this platform).
+    #[serde(default)]
+    pub linux_vm_config: Option<PathBuf>,
+    /// The folder of VM configs of the doorbell figures, two test guests sharing a
+    /// region (absent: no doorbell figures on this platform).
+    #[serde(default)]
+    pub doorbell_vm_configs: Option<PathBuf>,
 }
 
 /// QEMU command line pieces.

@@ -12,8 +12,7 @@ pub struct BootInfo {
     count: usize,
     /// The command line, if any.
     pub cmdline: Option<&'static str>,
-    /// The counter frequency the device tree gives, if any.
-    #[cfg(not(target_arch = "x86_64"))]
+    /// The counter frequency the device tree gives, if any (none on x86_64).
     pub timebase: Option<u64>,
     /// The register window of a PL031 real-time clock the device tree describes.
     #[cfg(target_arch = "aarch64")]
@@ -71,7 +70,6 @@ impl BootInfo {
             regions: [(0, 0); MAX_REGIONS],
             count: 0,
             cmdline: None,
-            #[cfg(not(target_arch = "x86_64"))]
             timebase: None,
             #[cfg(target_arch = "aarch64")]
             rtc: None,

@@ -173,6 +173,46 @@ fn outb(port: u16, value: u8) {
     unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack)) };
 }
 
+/// The time-stamp counter.
+pub fn counter() -> u64 {
+    // SAFETY: RDTSC only reads the counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// PIT channel 2's counter, the PIT's control word port and the PC/AT system control
+/// port B (bit 0 gates channel 2, bit 1 drives the speaker, bit 5 is channel 2's
+/// output).
+const PIT_CHANNEL2: u16 = 0x42;
+const PIT_CONTROL: u16 = 0x43;
+const PORT_B: u16 = 0x61;
+/// Control word: channel 2, low then high byte, mode 0 (output rises at terminal count).
+const PIT_CHANNEL2_ONE_SHOT: u8 = 0b1011_0000;
+/// The PIT's input clock, fixed on every PC.
+const PIT_HZ: u64 = 1_193_182;
+/// PIT ticks the counter is measured over (10 ms).
+const CALIBRATION_TICKS: u16 = 11_932;
+
+/// The time-stamp counter's frequency, measured against PIT channel 2 (the CPU does
+/// not state it): the TSC ticks while the channel counts [`CALIBRATION_TICKS`] down.
+pub fn counter_frequency() -> Option<u64> {
+    let port_b = inb(PORT_B);
+    outb(PORT_B, (port_b & !0b10) | 0b1);
+    outb(PIT_CONTROL, PIT_CHANNEL2_ONE_SHOT);
+    let [low, high] = CALIBRATION_TICKS.to_le_bytes();
+    outb(PIT_CHANNEL2, low);
+    outb(PIT_CHANNEL2, high);
+    let start = counter();
+    while inb(PORT_B) & (1 << 5) == 0 {}
+    let ticks = counter().wrapping_sub(start);
+    outb(PORT_B, port_b);
+    Some(ticks * PIT_HZ / u64::from(CALIBRATION_TICKS)).filter(|&hz| hz != 0)
+}
+
+/// Reads COM1's line status register (an emulated device register under Tessera).
+pub fn read_console_status() -> u32 {
+    u32::from(inb(COM1_LSR))
+}
+
 /// Writes one byte to COM1.
 pub fn putc(byte: u8) {
     if byte == b'\n' {
@@ -189,6 +229,21 @@ pub fn runs_at_kernel_level() -> bool {
     // SAFETY: reading CS has no side effects.
     unsafe { asm!("mov {:r}, cs", out(reg) cs, options(nomem, nostack)) };
     cs & 3 == 0
+}
+
+/// CPUID leaf 0's highest standard leaf.
+pub fn cpuid_max_leaf() -> u32 {
+    // SAFETY: CPUID only reads processor information.
+    unsafe { core::arch::x86_64::__cpuid(0) }.eax
+}
+
+/// Whether Tessera runs this program: its signature in CPUID leaf 0x4000_0000
+/// (natively there is no VMMCALL interface; QEMU sets the "hypervisor" bit of leaf 1
+/// even without one).
+pub fn under_tessera() -> bool {
+    // SAFETY: as in `cpuid_max_leaf`.
+    let leaf = unsafe { core::arch::x86_64::__cpuid(0x4000_0000) };
+    [leaf.ebx, leaf.ecx, leaf.edx] == [*b"Tess", *b"eraH", *b"V\0\0\0"].map(u32::from_le_bytes)
 }
 
 /// Tessera's hypercall interface version as (major, minor): VMMCALL with RAX = 0.
