@@ -12,7 +12,8 @@
 //! Every guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
 //! file: [`Pl011`], [`Uart16550`] and [`Plic`]; for x86 PCs the [`Pic8259`] pair,
-//! the [`Pit8254`] timer, the [`Cmos`] real-time clock and the [`IoApic`]; the
+//! the [`Pit8254`] timer, the [`Cmos`] real-time clock, the [`IoApic`] and each
+//! vCPU's [`LocalApic`] (driven by the hypervisor's calls, not on a bus); the
 //! [`DoorbellWindow`] of a region VMs share. The GIC distributor goes beside them.
 #![cfg_attr(not(test), no_std)]
 #![deny(
@@ -30,6 +31,7 @@ mod bus;
 mod cmos;
 mod doorbell;
 mod ioapic;
+mod local_apic;
 mod pic8259;
 mod pit8254;
 mod pl011;
@@ -46,6 +48,7 @@ pub use bus::{BusError, MmioBus};
 pub use cmos::Cmos;
 pub use doorbell::{DOORBELL_ID, DoorbellEnd, DoorbellGroup, DoorbellSignal, DoorbellWindow};
 pub use ioapic::{Delivery, DeliveryMode, IoApic};
+pub use local_apic::{ApicError, ApicMode, Destination, Effect, IcrMode, Ipi, LintMode, LocalApic};
 pub use pic8259::Pic8259;
 pub use pit8254::Pit8254;
 pub use pl011::Pl011;
