@@ -1,6 +1,7 @@
 //! The Linux x86 boot protocol, as a loader that enters the kernel at its 64-bit
 //! entry point follows it; and multiboot (v1) for kernels that carry its header
-//! (module `multiboot`).
+//! (module `multiboot`). Module `acpi` builds the ACPI tables that show a guest its
+//! CPUs, interrupt controllers and power-off ([`build_acpi_tables`]).
 //!
 //! Field names, offsets and rules come from Linux's
 //! `Documentation/arch/x86/boot.rst` (the setup header, protocol 2.12 and later)
@@ -32,6 +33,7 @@
 
 extern crate alloc;
 
+mod acpi;
 mod boot_block;
 mod bytes;
 mod bzimage;
@@ -42,6 +44,9 @@ mod zero_page;
 #[cfg(test)]
 mod test_image;
 
+pub use acpi::{
+    AcpiConfig, AcpiError, IoApicEntry, IsaOverride, PmPorts, ResetRegister, build_acpi_tables,
+};
 pub use boot_block::{
     BOOT_BLOCK_SIZE, BOOT_CS, BOOT_DS, BootBlockError, CMDLINE_MAX, CMDLINE_OFFSET, GDT_LIMIT,
     GDT_OFFSET, PML4_OFFSET, ZERO_PAGE_OFFSET, build_boot_block, cmdline_address,
