@@ -28,15 +28,18 @@ count_cpu_list() {
 }
 
 # Prints "<timer> <ipi>": the timer's interrupts (arm64 `arch_timer`, riscv
-# `riscv-timer`, a PC's PIT on IRQ 0 `timer`) and all IPIs of /proc/interrupts text
-# (from stdin), each summed over every CPU column.
+# `riscv-timer`, a PC's PIT on IRQ 0 `timer` and its local APIC timers `LOC`) and all
+# IPIs of /proc/interrupts text (from stdin: arm64 and riscv `IPI<n>`, a PC's
+# rescheduling, function call and TLB shootdown IPIs `RES`, `CAL`, `TLB`), each
+# summed over every CPU column.
 irq_counts() {
     awk 'NR == 1 { ncpu = NF; next }
-        $NF == "arch_timer" || $NF == "riscv-timer" || $NF == "timer" || $1 ~ /^IPI/ {
+        $NF == "arch_timer" || $NF == "riscv-timer" || $NF == "timer" || $1 == "LOC:" ||
+        $1 ~ /^IPI/ || $1 == "RES:" || $1 == "CAL:" || $1 == "TLB:" {
             s = 0
             for (i = 2; i <= ncpu + 1 && i <= NF; i++)
                 if ($i ~ /^[0-9]+$/) s += $i
-            if ($1 ~ /^IPI/) ipi += s
+            if ($1 ~ /^IPI/ || $1 == "RES:" || $1 == "CAL:" || $1 == "TLB:") ipi += s
             else timer += s
         }
         END { printf "%d %d\n", timer, ipi }'

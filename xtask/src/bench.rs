@@ -17,16 +17,21 @@ use std::time::Duration;
 const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off,sleep=off"];
 /// Seconds a benchmark boot may take.
 const TIMEOUT_SECS: u64 = 120;
-/// Figures that involve two vCPUs: QEMU's single-threaded round robin under icount
-/// can switch CPUs at host-dependent points, so they may differ between runs by a
-/// fraction of a percent. Every other figure must repeat exactly.
-const CROSS_CPU: &[&str] = &[
+/// Figures whose interrupt arrives at a point QEMU may pick by host timing: those
+/// that involve two vCPUs (QEMU's single-threaded round robin under icount can
+/// switch CPUs at host-dependent points) and the timer latency (on a machine of two
+/// CPUs QEMU may leave a translation block early for host events, console output
+/// among them, which moves where it checks for the timer: seen natively on aarch64,
+/// 6600 and 6605 ticks over 200 rounds). They may differ between runs by a fraction
+/// of a percent. Every other figure must repeat exactly.
+const MAY_VARY: &[&str] = &[
+    "timer_irq_latency",
     "ipi_round_trip",
     "doorbell_round_trip",
     "message_round_trip",
 ];
-/// How far a cross-CPU figure may move between two runs.
-const CROSS_CPU_TOLERANCE: f64 = 0.01;
+/// How far a [`MAY_VARY`] figure may move between two runs.
+const MAY_VARY_TOLERANCE: f64 = 0.01;
 
 /// Names of the figures that do not repeat between runs `a` and `b`.
 fn unrepeatable(a: &[Figure], b: &[Figure]) -> Vec<String> {
@@ -37,8 +42,8 @@ fn unrepeatable(a: &[Figure], b: &[Figure]) -> Vec<String> {
         .zip(b)
         .filter(|(x, y)| {
             let same = x.name == y.name
-                && if CROSS_CPU.contains(&x.name.as_str()) {
-                    (x.ns_per_op - y.ns_per_op).abs() <= x.ns_per_op.abs() * CROSS_CPU_TOLERANCE
+                && if MAY_VARY.contains(&x.name.as_str()) {
+                    (x.ns_per_op - y.ns_per_op).abs() <= x.ns_per_op.abs() * MAY_VARY_TOLERANCE
                 } else {
                     x.ns_per_op == y.ns_per_op
                 };
@@ -394,7 +399,7 @@ impl Report {
             out,
             "repeatable: {}",
             if self.repeatable {
-                "yes (two runs each: identical, the cross-CPU figures within 1%)"
+                "yes (two runs each: identical, the timer and cross-CPU figures within 1%)"
             } else {
                 "NO"
             }
@@ -497,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn repeatability_is_exact_except_across_cpus() {
+    fn repeatability_is_exact_except_where_host_timing_shows() {
         let fig = |name: &str, ns| Figure {
             name: name.into(),
             ns_per_op: ns,
@@ -509,6 +514,9 @@ mod tests {
         let c = vec![fig("hypercall", 266.5), fig("ipi_round_trip", 1100.0)];
         assert_eq!(unrepeatable(&a, &c), vec!["hypercall", "ipi_round_trip"]);
         assert!(!unrepeatable(&a, &a[..1]).is_empty());
+        let timer = |ns| vec![fig("timer_irq_latency", ns)];
+        assert!(unrepeatable(&timer(33.0), &timer(33.025)).is_empty());
+        assert!(!unrepeatable(&timer(33.0), &timer(34.0)).is_empty());
     }
 
     #[test]

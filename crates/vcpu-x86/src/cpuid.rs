@@ -20,6 +20,10 @@ pub mod leaf1 {
     pub const ECX_VMX: u32 = 1 << 5;
     /// ECX bit 21: x2APIC.
     pub const ECX_X2APIC: u32 = 1 << 21;
+    /// ECX bit 24: the APIC timer's TSC-deadline mode.
+    pub const ECX_TSC_DEADLINE: u32 = 1 << 24;
+    /// EDX bit 9: an on-chip APIC.
+    pub const EDX_APIC: u32 = 1 << 9;
     /// ECX bit 27: OSXSAVE, a copy of CR4.OSXSAVE.
     pub const ECX_OSXSAVE: u32 = 1 << 27;
     /// ECX bit 31: running under a hypervisor.
@@ -74,8 +78,9 @@ const CR4_PKE: u64 = 1 << 22;
 /// on the physical CPU, for vCPU `vcpu_index` of `vcpu_count`.
 ///
 /// Rules (everything else passes through):
-/// - Leaf 1: VMX and MONITOR cleared (no nested virtualization, no MWAIT), x2APIC
-///   cleared (the guest gets an xAPIC), the hypervisor bit set; EBX[31:24] = the
+/// - Leaf 1: VMX and MONITOR cleared (no nested virtualization, no MWAIT); APIC,
+///   x2APIC and TSC-deadline set (each vCPU's local APIC is emulated, with both
+///   modes and the TSC-deadline timer), the hypervisor bit set; EBX[31:24] = the
 ///   APIC id (`vcpu_index`, low 8 bits), EBX[23:16] = `vcpu_count` (at most 255)
 ///   with HTT (EDX bit 28) set when there is more than one vCPU and cleared otherwise.
 /// - Leaf 5 (MONITOR/MWAIT): zero, as MONITOR is hidden.
@@ -110,12 +115,14 @@ pub fn guest_cpuid(
             let ebx = (ebx & 0xffff)
                 | (count << leaf1::EBX_COUNT_SHIFT)
                 | ((vcpu_index & 0xff) << leaf1::EBX_APIC_ID_SHIFT);
-            let ecx = (ecx & !(leaf1::ECX_VMX | leaf1::ECX_MONITOR | leaf1::ECX_X2APIC))
+            let ecx = (ecx & !(leaf1::ECX_VMX | leaf1::ECX_MONITOR))
+                | leaf1::ECX_X2APIC
+                | leaf1::ECX_TSC_DEADLINE
                 | leaf1::ECX_HYPERVISOR;
             let edx = if count > 1 {
-                edx | leaf1::EDX_HTT
+                edx | leaf1::EDX_HTT | leaf1::EDX_APIC
             } else {
-                edx & !leaf1::EDX_HTT
+                (edx & !leaf1::EDX_HTT) | leaf1::EDX_APIC
             };
             (eax, ebx, ecx, edx)
         }
@@ -164,10 +171,9 @@ pub fn with_guest_cr4(leaf: u32, subleaf: u32, regs: CpuidRegs, guest_cr4: u64) 
     }
 }
 
-/// Leaf 1 ECX bit 26 (XSAVE) and bit 28 (AVX); EDX bit 9 (on-chip APIC).
+/// Leaf 1 ECX bit 26 (XSAVE) and bit 28 (AVX).
 const LEAF1_ECX_XSAVE: u32 = 1 << 26;
 const LEAF1_ECX_AVX: u32 = 1 << 28;
-const LEAF1_EDX_APIC: u32 = 1 << 9;
 /// Leaf 1 EDX (and AMD's copy in leaf 0x8000_0001 EDX): machine check exception
 /// (7), memory type range registers (12), machine check architecture (14).
 const EDX_MCE_MTRR_MCA: u32 = (1 << 7) | (1 << 12) | (1 << 14);
@@ -186,27 +192,18 @@ const LEAF7_EBX_AVX: u32 = (1 << 5)
 /// Hides what Tessera's vCPU does not switch or emulate yet, after [`guest_cpuid`]:
 /// XSAVE and the AVX families (the vCPU switches the x87/SSE state with FXSAVE, which
 /// does not hold the AVX registers; leaf 0xD then reads zero), machine checks and
-/// MTRRs (their MSRs are not offered: a guest that saw them would read them), and
-/// the local APIC when the VM has none (`has_apic` false: the guest uses the 8259
-/// PICs; leaf 1 and AMD's copy in leaf 0x8000_0001).
-pub fn hide_unvirtualized(leaf: u32, subleaf: u32, regs: CpuidRegs, has_apic: bool) -> CpuidRegs {
+/// MTRRs (their MSRs are not offered: a guest that saw them would read them; leaf 1
+/// and AMD's copy in leaf 0x8000_0001).
+pub fn hide_unvirtualized(leaf: u32, subleaf: u32, regs: CpuidRegs) -> CpuidRegs {
     let (eax, ebx, ecx, edx) = regs;
-    let edx_hidden = if has_apic {
-        EDX_MCE_MTRR_MCA
-    } else {
-        EDX_MCE_MTRR_MCA | LEAF1_EDX_APIC
-    };
     match (leaf, subleaf) {
-        (0x8000_0001, _) => (eax, ebx, ecx, edx & !edx_hidden),
-        (0x1, _) => {
-            let edx = edx & !edx_hidden;
-            (
-                eax,
-                ebx,
-                ecx & !(LEAF1_ECX_XSAVE | LEAF1_ECX_AVX | leaf1::ECX_OSXSAVE),
-                edx,
-            )
-        }
+        (0x8000_0001, _) => (eax, ebx, ecx, edx & !EDX_MCE_MTRR_MCA),
+        (0x1, _) => (
+            eax,
+            ebx,
+            ecx & !(LEAF1_ECX_XSAVE | LEAF1_ECX_AVX | leaf1::ECX_OSXSAVE),
+            edx & !EDX_MCE_MTRR_MCA,
+        ),
         (0x7, 0) => (eax, ebx & !LEAF7_EBX_AVX, ecx, edx),
         (0xd, _) => (0, 0, 0, 0),
         _ => regs,

@@ -5,18 +5,18 @@ use crate::cpuid::{CpuidRegs, guest_cpuid, with_guest_cr4};
 const ONES: CpuidRegs = (u32::MAX, u32::MAX, u32::MAX, u32::MAX);
 
 #[test]
-fn leaf1_hides_vmx_monitor_x2apic_and_sets_hypervisor() {
+fn leaf1_hides_vmx_monitor_and_offers_the_emulated_apic() {
     let (_, _, ecx, _) = guest_cpuid(1, 0, ONES, 0, 1);
     assert_eq!(ecx & (1 << 5), 0, "VMX");
     assert_eq!(ecx & (1 << 3), 0, "MONITOR");
-    assert_eq!(ecx & (1 << 21), 0, "x2APIC");
+    assert_eq!(ecx | (1 << 5) | (1 << 3), u32::MAX, "the rest kept");
+    let (_, _, ecx, edx) = guest_cpuid(1, 0, (0, 0, 0, 0), 0, 1);
     assert_eq!(
-        ecx | (1 << 5) | (1 << 3) | (1 << 21),
-        u32::MAX,
-        "the rest kept"
+        ecx,
+        (1 << 31) | (1 << 24) | (1 << 21),
+        "hypervisor, TSC-deadline and x2APIC bits, whatever the host has"
     );
-    let (_, _, ecx, _) = guest_cpuid(1, 0, (0, 0, 0, 0), 0, 1);
-    assert_eq!(ecx, 1 << 31, "hypervisor bit");
+    assert_eq!(edx, 1 << 9, "an APIC, whatever the host has");
 }
 
 #[test]
@@ -146,29 +146,23 @@ fn guest_cr4_bits() {
 }
 
 #[test]
-fn xsave_avx_and_the_apic_are_hidden() {
+fn xsave_avx_machine_checks_and_mtrrs_are_hidden() {
     use crate::cpuid::hide_unvirtualized;
     let all = (u32::MAX, u32::MAX, u32::MAX, u32::MAX);
-    let (_, _, ecx, edx) = hide_unvirtualized(1, 0, all, false);
+    let (_, _, ecx, edx) = hide_unvirtualized(1, 0, all);
     assert_eq!(ecx & ((1 << 26) | (1 << 27) | (1 << 28)), 0);
-    assert_eq!(edx & (1 << 9), 0);
-    // MCE, MTRR, MCA: hidden with or without an APIC.
-    assert_eq!(edx & ((1 << 7) | (1 << 12) | (1 << 14)), 0);
-    let (_, _, _, edx) = hide_unvirtualized(1, 0, all, true);
-    assert_ne!(edx & (1 << 9), 0);
-    assert_eq!(edx & ((1 << 7) | (1 << 12) | (1 << 14)), 0);
+    assert_ne!(edx & (1 << 9), 0, "the APIC is offered");
     assert_eq!(edx | (1 << 7) | (1 << 12) | (1 << 14), u32::MAX);
-    let (eax, ebx, ecx, _) = hide_unvirtualized(7, 0, all, true);
+    assert_eq!(edx & ((1 << 7) | (1 << 12) | (1 << 14)), 0);
+    let (eax, ebx, ecx, _) = hide_unvirtualized(7, 0, all);
     assert_eq!(ebx & ((1 << 5) | (1 << 16)), 0);
     assert_eq!((eax, ecx), (u32::MAX, u32::MAX));
     // Subleaf 1 of leaf 7 and other leaves pass through.
-    assert_eq!(hide_unvirtualized(7, 1, all, true), all);
-    assert_eq!(hide_unvirtualized(0xd, 1, all, true), (0, 0, 0, 0));
+    assert_eq!(hide_unvirtualized(7, 1, all), all);
+    assert_eq!(hide_unvirtualized(0xd, 1, all), (0, 0, 0, 0));
     // AMD's copy of the leaf 1 bits.
-    let (eax, ebx, ecx, edx) = hide_unvirtualized(0x8000_0001, 0, all, false);
+    let (eax, ebx, ecx, edx) = hide_unvirtualized(0x8000_0001, 0, all);
     assert_eq!((eax, ebx, ecx), (u32::MAX, u32::MAX, u32::MAX));
-    assert_eq!(edx, !((1 << 7) | (1 << 9) | (1 << 12) | (1 << 14)));
-    let (_, _, _, edx) = hide_unvirtualized(0x8000_0001, 0, all, true);
     assert_eq!(edx, !((1 << 7) | (1 << 12) | (1 << 14)));
-    assert_eq!(hide_unvirtualized(0x8000_0002, 0, all, false), all);
+    assert_eq!(hide_unvirtualized(0x8000_0002, 0, all), all);
 }

@@ -1,7 +1,7 @@
 //! The x86_64 vCPU on the hardware: a VMCB per vCPU, the VMRUN loop, and the
 //! intercepts it answers without leaving (CPUID, MSRs, VMMCALL, instructions the
-//! guest may not use). I/O ports, MMIO (nested page faults), HLT and shutdown go to
-//! the VM layer as [`VcpuExit`]s.
+//! guest may not use, its local APIC: `apic`). I/O ports, MMIO (nested page faults),
+//! HLT, IPIs to other vCPUs and shutdown go to the VM layer as [`VcpuExit`]s.
 //!
 //! The guest starts the way its boot protocol asks ([`EntryMode`]): the Linux boot
 //! protocol's 64-bit entry (long mode, paging on with the boot block's identity map,
@@ -24,7 +24,10 @@ use tessera_addr::{GuestPhysAddr, GuestRange, HostPhysAddr};
 use tessera_os::frames;
 use tessera_os::hal::svm::{self, GuestRegs};
 use tessera_vcpu::{AccessWidth, ArchVcpu, CallAnswer, VcpuError, VcpuExit};
+use tessera_vdev::LocalApic;
 use tessera_x86_boot::{BOOT_CS, BOOT_DS, BOOTLOADER_MAGIC, GDT_LIMIT, GDT_OFFSET, PML4_OFFSET};
+
+mod apic;
 
 /// The selectors a multiboot kernel is entered with (GRUB's; the kernel loads its
 /// own GDT before it reloads a segment register).
@@ -35,7 +38,8 @@ const MULTIBOOT_DS: u16 = 0x18;
 const IOPM_FRAMES: usize = 3;
 const MSRPM_FRAMES: usize = 2;
 
-/// Exceptions the vCPU injects.
+/// Exceptions (and the NMI's vector) the vCPU injects.
+const NMI: u8 = 2;
 const UD: u8 = 6;
 const GP: u8 = 13;
 
@@ -140,6 +144,8 @@ pub struct X86VcpuConfig {
     pub count: u32,
     /// Added to the host's time-stamp counter for the guest.
     pub tsc_offset: u64,
+    /// The time-stamp counter's rate (the local APIC timer's clock is set from it).
+    pub tsc_hz: u64,
     /// The VM's RAM: each guest range and the host address it starts at, to read the
     /// guest's page tables and instructions.
     pub ram: Vec<(GuestRange, HostPhysAddr)>,
@@ -170,6 +176,12 @@ pub struct X86Vcpu {
     count: u32,
     entry: EntryMode,
     pending: Pending,
+    /// The local APIC.
+    apic: LocalApic,
+    /// The TSC rate the APIC was made for.
+    tsc_hz: u64,
+    /// An NMI waits to be injected.
+    nmi_pending: bool,
 }
 
 impl X86Vcpu {
@@ -222,6 +234,9 @@ impl X86Vcpu {
             count: config.count,
             entry: config.entry,
             pending: Pending::None,
+            apic: LocalApic::new(config.index, config.tsc_hz, apic::APIC_TIMER_HZ),
+            tsc_hz: config.tsc_hz,
+            nmi_pending: false,
         })
     }
 
@@ -266,6 +281,28 @@ impl X86Vcpu {
         save.rax = u64::from(BOOTLOADER_MAGIC);
     }
 
+    /// The state a STARTUP IPI leaves an application processor in: real mode at
+    /// the start of page `entry` (CS = `entry` / 16, IP 0), data segments at 0,
+    /// 64 KiB limits, CR0 with ET only (CD and NW, set by INIT on hardware, mean
+    /// nothing under nested paging), paging and long mode off.
+    fn enter_startup(&mut self, entry: u64) {
+        let save = &mut self.vmcb.save;
+        let data = Segment::real_mode(0, false);
+        let selector = u16::try_from(entry >> 4).unwrap_or(0);
+        save.cs = Segment::real_mode(selector, true);
+        (save.ds, save.es, save.ss, save.fs, save.gs) = (data, data, data, data, data);
+        save.gdtr = Segment {
+            limit: 0xffff,
+            ..Segment::default()
+        };
+        save.idtr = save.gdtr;
+        save.efer = efer::SVME;
+        save.cr0 = 1 << 4;
+        save.cr4 = 0;
+        save.cr3 = 0;
+        save.rip = 0;
+    }
+
     /// Whether the guest can take an interrupt now (RFLAGS.IF set, no interrupt shadow).
     pub fn interruptible(&self) -> bool {
         self.vmcb.save.rflags & (1 << 9) != 0
@@ -296,6 +333,11 @@ impl X86Vcpu {
             control.vintr &= !(vintr::V_IRQ | vintr::V_IGN_TPR);
             control.intercept_misc1 &= !intercept_misc1::VINTR;
         }
+    }
+
+    /// Delivers a non-maskable interrupt at the next VMRUN (no event may be pending).
+    fn inject_nmi(&mut self) {
+        self.vmcb.control.event_inj = event_inj::encode(NMI, event_inj::TYPE_NMI, None);
     }
 
     /// Injects exception `vector` (with `error` pushed when given).
@@ -417,6 +459,9 @@ impl X86Vcpu {
             return Err(VcpuError::UndecodableAccess { addr: gpa, pc });
         };
         self.skip(u64::from(access.len));
+        if let Some(exit) = self.xapic_access(gpa, &access, width) {
+            return Ok(exit);
+        }
         if access.write {
             let reg = match access.kind {
                 Operand::Register { reg, .. } => self.reg(reg),
@@ -459,7 +504,7 @@ impl X86Vcpu {
             self.index,
             self.count,
         );
-        let regs = hide_unvirtualized(leaf, subleaf, regs, false);
+        let regs = hide_unvirtualized(leaf, subleaf, regs);
         let (eax, ebx, ecx, edx) = with_guest_cr4(leaf, subleaf, regs, self.vmcb.save.cr4);
         self.vmcb.save.rax = u64::from(eax);
         self.regs.rbx = u64::from(ebx);
@@ -468,10 +513,14 @@ impl X86Vcpu {
         self.skip(LEN_CPUID);
     }
 
-    /// RDMSR or WRMSR of an intercepted MSR: the few the vCPU keeps, #GP for the rest.
-    fn msr(&mut self, write: bool) {
+    /// RDMSR or WRMSR of an intercepted MSR: the few the vCPU keeps and its APIC's,
+    /// #GP for the rest; the exit an APIC write needs (an IPI to other vCPUs).
+    fn msr(&mut self, write: bool) -> Option<VcpuExit> {
         let msr = self.regs.rcx as u32;
         let value = (self.vmcb.save.rax & 0xffff_ffff) | (self.regs.rdx << 32);
+        if Self::is_apic_msr(msr) {
+            return self.apic_msr(msr, write, value);
+        }
         let read = match (msr, write) {
             (MSR_EFER, false) => Some(self.vmcb.save.efer & !efer::SVME),
             (MSR_EFER, true) if value & !EFER_GUEST_BITS == 0 => {
@@ -499,14 +548,33 @@ impl X86Vcpu {
                     self.vmcb.save.rip
                 );
                 self.inject_exception(GP, Some(0));
-                return;
+                return None;
             }
         };
         if let Some(value) = read {
-            self.vmcb.save.rax = value & 0xffff_ffff;
-            self.regs.rdx = value >> 32;
+            self.set_msr_result(value);
         }
         self.skip(LEN_MSR);
+        None
+    }
+
+    /// RDMSR or WRMSR of one of the APIC's MSRs (#GP when the APIC refuses it).
+    fn apic_msr(&mut self, msr: u32, write: bool, value: u64) -> Option<VcpuExit> {
+        let exit = if write {
+            self.write_apic_msr(msr, value).ok()?
+        } else {
+            let read = self.read_apic_msr(msr)?;
+            self.set_msr_result(read);
+            None
+        };
+        self.skip(LEN_MSR);
+        exit
+    }
+
+    /// RDMSR's result: EDX:EAX.
+    fn set_msr_result(&mut self, value: u64) {
+        self.vmcb.save.rax = value & 0xffff_ffff;
+        self.regs.rdx = value >> 32;
     }
 
     /// VMMCALL: Tessera's hypercalls.
@@ -563,6 +631,7 @@ impl ArchVcpu for X86Vcpu {
 
     fn run(&mut self) -> Result<VcpuExit, VcpuError> {
         loop {
+            self.prepare_apic();
             let vmcb = &raw const *self.vmcb as u64;
             // SAFETY: the VMCB's nested page table maps only this VM's memory, every
             // instruction that could escape the guest is intercepted, and SVM was
@@ -593,7 +662,11 @@ impl ArchVcpu for X86Vcpu {
                     });
                 }
                 SvmExit::Cpuid => self.cpuid(),
-                SvmExit::Msr { write } => self.msr(write),
+                SvmExit::Msr { write } => {
+                    if let Some(exit) = self.msr(write) {
+                        return Ok(exit);
+                    }
+                }
                 SvmExit::Vmmcall => self.hypercall(),
                 SvmExit::Hlt => {
                     self.skip(LEN_HLT);
@@ -607,7 +680,10 @@ impl ArchVcpu for X86Vcpu {
                 SvmExit::Shutdown => return Ok(VcpuExit::SystemReset),
                 SvmExit::NestedPageFault {
                     gpa, error_code, ..
-                } => return self.nested_page_fault(gpa, error_code),
+                } => match self.nested_page_fault(gpa, error_code)? {
+                    VcpuExit::Handled => {}
+                    exit => return Ok(exit),
+                },
                 SvmExit::Other(code) if code == crate::exit::code::INVD => self.skip(LEN_INVD),
                 SvmExit::Other(code)
                     if matches!(
@@ -708,6 +784,8 @@ impl ArchVcpu for X86Vcpu {
         save.sysenter_esp = 0;
         save.sysenter_eip = 0;
         match self.entry {
+            // The other vCPUs are application processors: a STARTUP IPI starts them.
+            _ if self.index != 0 => self.enter_startup(entry.raw()),
             EntryMode::Linux64 => self.enter_linux64(arg),
             EntryMode::Multiboot => self.enter_multiboot(arg),
         }
@@ -717,9 +795,16 @@ impl ArchVcpu for X86Vcpu {
         control.tlb_control = tlb_control::FLUSH_ASID;
         self.request_interrupt_window(false);
         self.pending = Pending::None;
+        self.reset_apic();
     }
 
     fn pc(&self) -> u64 {
         self.vmcb.save.rip
+    }
+
+    /// The local APIC timer's next expiry (a host counter value), loaded or not:
+    /// the APIC is emulated, so the physical CPU must wake for it either way.
+    fn timer_deadline(&self) -> Option<u64> {
+        self.apic_deadline_on_host()
     }
 }

@@ -66,6 +66,23 @@ impl Segment {
         )
     }
 
+    /// A real-mode segment as INIT and STARTUP leave one: base `selector` * 16,
+    /// limit 64 KiB, present, S, accessed, execute/read for code (`code`) else
+    /// read/write data (attrib 0x9B or 0x93).
+    pub const fn real_mode(selector: u16, code: bool) -> Self {
+        let kind = if code {
+            attrib::TYPE_CODE_EXEC_READ_ACCESSED
+        } else {
+            attrib::TYPE_DATA_READ_WRITE_ACCESSED
+        };
+        Self {
+            selector,
+            attrib: kind | attrib::S | attrib::P,
+            limit: 0xffff,
+            base: (selector as u64) << 4,
+        }
+    }
+
     /// A flat ring-0 data segment: base 0, limit 4 GiB, type read/write accessed, S,
     /// DPL 0, P, D/B, G (attrib 0xC93). Suits SS, DS, ES, FS and GS.
     pub const fn flat_data(selector: u16) -> Self {

@@ -94,6 +94,21 @@ fn flat_segments() {
 }
 
 #[test]
+fn real_mode_segments_as_a_startup_leaves_them() {
+    let code = Segment::real_mode(0x9a00, true);
+    assert_eq!(
+        (code.selector, code.base, code.limit),
+        (0x9a00, 0x9_a000, 0xffff)
+    );
+    assert_eq!(
+        code.attrib, 0x9b,
+        "present, S, execute/read accessed, 16-bit"
+    );
+    let data = Segment::real_mode(0, false);
+    assert_eq!((data.base, data.limit, data.attrib), (0, 0xffff, 0x93));
+}
+
+#[test]
 fn intercept_bits() {
     assert_eq!(intercept_misc1::CPUID, 1 << 18);
     assert_eq!(intercept_misc1::HLT, 1 << 24);

@@ -48,7 +48,9 @@ pub use bus::{BusError, MmioBus};
 pub use cmos::Cmos;
 pub use doorbell::{DOORBELL_ID, DoorbellEnd, DoorbellGroup, DoorbellSignal, DoorbellWindow};
 pub use ioapic::{Delivery, DeliveryMode, IoApic};
-pub use local_apic::{ApicError, ApicMode, Destination, Effect, IcrMode, Ipi, LintMode, LocalApic};
+pub use local_apic::{
+    ApicError, ApicMode, Destination, Effect, IcrMode, Ipi, LintMode, LocalApic, LogicalId,
+};
 pub use pic8259::Pic8259;
 pub use pit8254::Pit8254;
 pub use pl011::Pl011;

@@ -26,12 +26,15 @@
 //! ECX bit 24 to match. Delivery is instant, so delivery status bits read 0.
 
 mod icr;
+mod logical;
 mod registers;
 mod timer;
 
 use core::fmt;
 
 pub use icr::{Destination, IcrMode, Ipi};
+pub use logical::LogicalId;
+use logical::LogicalModel;
 use registers::{
     DELIVERY_MODE_SHIFT, DFR_WRITABLE, ESR_RECEIVE_ILLEGAL, FIRST_LEGAL_VECTOR, LVT_ENTRIES,
     LVT_ERROR, LVT_LINT0, LVT_LINT1, LVT_MASKED, LVT_TIMER, SVR_ENABLE, SVR_RESET,
@@ -438,30 +441,22 @@ impl LocalApic {
         Some(vector)
     }
 
-    /// Whether logical destination `destination` names this APIC. x2APIC: the
-    /// cluster (bits 31:16) is the LDR's and the member bits (15:0) meet the
-    /// LDR's. xAPIC, flat model (DFR bits 31:28 = 0xF): bits 7:0 meet the logical
-    /// ID; any other DFR model is the cluster model: the high nibbles are equal
-    /// and the low nibbles meet. All ones (0xFF, 0xFFFF_FFFF) is a broadcast.
+    /// Whether logical destination `destination` names this APIC (see
+    /// [`LogicalId::matches`]).
     pub fn matches_logical(&self, destination: u32) -> bool {
+        self.logical_id().matches(destination)
+    }
+
+    /// The logical destinations this APIC answers to, as its mode, LDR and DFR
+    /// make them now.
+    pub fn logical_id(&self) -> LogicalId {
         match self.mode {
-            ApicMode::Disabled => false,
-            ApicMode::X2Apic => {
-                let ldr = x2apic_ldr(self.apic_id);
-                destination == u32::MAX
-                    || (destination >> 16 == ldr >> 16 && destination & ldr & 0xffff != 0)
+            ApicMode::Disabled => LogicalId::NONE,
+            ApicMode::X2Apic => LogicalId::new(LogicalModel::X2Apic, x2apic_ldr(self.apic_id)),
+            ApicMode::XApic if self.dfr >> 28 == 0xf => {
+                LogicalId::new(LogicalModel::Flat, self.ldr >> 24)
             }
-            ApicMode::XApic => {
-                let destination = destination as u8;
-                let logical_id = (self.ldr >> 24) as u8;
-                if destination == u8::MAX {
-                    true
-                } else if self.dfr >> 28 == 0xf {
-                    destination & logical_id != 0
-                } else {
-                    destination >> 4 == logical_id >> 4 && destination & logical_id & 0xf != 0
-                }
-            }
+            ApicMode::XApic => LogicalId::new(LogicalModel::Cluster, self.ldr >> 24),
         }
     }
 

@@ -14,7 +14,6 @@ const MATRIX: usize = 24;
 /// little under TCG, but the loop does no exits at all).
 const CHASE_BYTES: u64 = 2 << 20;
 /// Rounds of the interrupt figures.
-#[cfg(not(target_arch = "x86_64"))]
 const IRQ_ROUNDS: u64 = 200;
 /// Steps of the pointer chase.
 const CHASE_STEPS: u64 = 200_000;
@@ -80,7 +79,6 @@ pub fn run(scratch: (u64, u64), hz: u64) {
 }
 
 /// The timer interrupt latency and the IPI round trip.
-#[cfg(not(target_arch = "x86_64"))]
 fn interrupt_figures(hz: u64) {
     arch::init_cpu();
     let ticks = crate::irq::timer_latency(IRQ_ROUNDS);
@@ -94,15 +92,6 @@ fn interrupt_figures(hz: u64) {
             );
         }
     }
-}
-
-/// x86_64 VMs have no local APIC yet, so the test guest takes no interrupts there.
-#[cfg(target_arch = "x86_64")]
-fn interrupt_figures(_hz: u64) {
-    let _ = writeln!(
-        Console,
-        "tessera-bench: timer_irq_latency skipped (no local APIC)\ntessera-bench: ipi_round_trip skipped (no local APIC)"
-    );
 }
 
 /// A fixed integer matrix product; returns a checksum of the result.

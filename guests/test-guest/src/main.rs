@@ -2,7 +2,7 @@
 //! (console, privilege level, the memory its boot information describes, the
 //! firmware interface), prints `tessera-guest: <check> ok` for each, then powers the
 //! VM off. The boot information is a device tree on aarch64 and riscv64; on x86_64
-//! (which has no interrupt or hostile modes yet) it is the Linux boot
+//! (which has no hostile mode yet) it is the Linux boot
 //! protocol's zero page, or the multiboot information when the VM enters the same
 //! image as a multiboot kernel (its header and 32-bit entry are in `arch::x86_64`).
 //! With `tessera.all-ram` it checks every RAM region its boot information names, not
@@ -23,7 +23,6 @@ mod bench;
 mod boot_info;
 #[cfg(not(target_arch = "x86_64"))]
 mod hostile;
-#[cfg(not(target_arch = "x86_64"))]
 mod irq;
 #[cfg(not(target_arch = "x86_64"))]
 mod messages;
@@ -99,6 +98,13 @@ fn run_checks(boot: usize) -> Result<(), &'static str> {
         check_reset(ram);
     }
     check_firmware_version()?;
+    #[cfg(target_arch = "x86_64")]
+    {
+        arch::apic_check()?;
+        say!(
+            "tessera-guest: apic ok (timer interrupt, a self IPI held back by the task priority until it dropped)"
+        );
+    }
     #[cfg(target_arch = "riscv64")]
     {
         arch::firmware_checks()?;

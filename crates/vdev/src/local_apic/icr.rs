@@ -86,6 +86,115 @@ pub struct Ipi {
     pub destination: Destination,
 }
 
+impl IcrMode {
+    /// This mode as 4 bits of an [`Ipi::to_word`] word.
+    fn code(self) -> u64 {
+        match self {
+            Self::Fixed => 0,
+            Self::LowestPriority => 1,
+            Self::Smi => 2,
+            Self::Nmi => 3,
+            Self::Init => 4,
+            Self::InitDeassert => 5,
+            Self::Startup => 6,
+            Self::Reserved(bits) => 0b1000 | u64::from(bits & 0b111),
+        }
+    }
+
+    /// The mode of 4 bits of an [`Ipi::to_word`] word.
+    fn of_code(code: u64) -> Option<Self> {
+        Some(match code {
+            0 => Self::Fixed,
+            1 => Self::LowestPriority,
+            2 => Self::Smi,
+            3 => Self::Nmi,
+            4 => Self::Init,
+            5 => Self::InitDeassert,
+            6 => Self::Startup,
+            0b1000..=0b1111 => Self::Reserved((code & 0b111) as u8),
+            _ => return None,
+        })
+    }
+}
+
+/// Bit positions of an [`Ipi::to_word`] word: the vector in bits 7:0, the mode in
+/// 11:8, the destination's kind in 15:12 and its field (an APIC id or a logical
+/// destination) in 63:32.
+const WORD_MODE_SHIFT: u32 = 8;
+const WORD_KIND_SHIFT: u32 = 12;
+const WORD_FIELD_SHIFT: u32 = 32;
+
+impl Ipi {
+    /// This IPI as one word, to pass it from the sending vCPU to whatever routes it
+    /// (the inverse of [`Ipi::from_word`]).
+    pub fn to_word(&self) -> u64 {
+        let (kind, field) = match self.destination {
+            Destination::Physical(id) => (0, id),
+            Destination::Logical(destination) => (1, destination),
+            Destination::SelfOnly => (2, 0),
+            Destination::AllIncludingSelf => (3, 0),
+            Destination::AllExcludingSelf => (4, 0),
+        };
+        u64::from(self.vector)
+            | (self.mode.code() << WORD_MODE_SHIFT)
+            | (kind << WORD_KIND_SHIFT)
+            | (u64::from(field) << WORD_FIELD_SHIFT)
+    }
+
+    /// The processors of a system of `count` APICs (APIC id n = processor n, as a
+    /// hypervisor numbers its vCPUs) this IPI goes to, as a bit mask (processors
+    /// from 64 on are not named), when processor `sender` sends it and
+    /// `logical_id(n)` gives processor n's logical ID. A lowest-priority IPI goes
+    /// to one of them, the lowest numbered: the SDM leaves the choice among equal
+    /// priorities to the implementation, and this model does not weigh TPRs.
+    pub fn targets(
+        &self,
+        sender: usize,
+        count: usize,
+        logical_id: impl Fn(usize) -> super::LogicalId,
+    ) -> u64 {
+        let count = count.min(64);
+        let all = if count == 64 {
+            u64::MAX
+        } else {
+            (1u64 << count) - 1
+        };
+        let bit = |n: usize| if n < count { 1u64 << n } else { 0 };
+        let targets = match self.destination {
+            Destination::Physical(id) => usize::try_from(id).map_or(0, bit),
+            Destination::Logical(destination) => (0..count)
+                .filter(|&n| logical_id(n).matches(destination))
+                .fold(0, |mask, n| mask | bit(n)),
+            Destination::SelfOnly => bit(sender),
+            Destination::AllIncludingSelf => all,
+            Destination::AllExcludingSelf => all & !bit(sender),
+        };
+        if self.mode == IcrMode::LowestPriority {
+            targets & targets.wrapping_neg()
+        } else {
+            targets
+        }
+    }
+
+    /// The IPI a [`Ipi::to_word`] word holds; `None` for a word no IPI gives.
+    pub fn from_word(word: u64) -> Option<Self> {
+        let field = (word >> WORD_FIELD_SHIFT) as u32;
+        let destination = match (word >> WORD_KIND_SHIFT) & 0xf {
+            0 => Destination::Physical(field),
+            1 => Destination::Logical(field),
+            2 => Destination::SelfOnly,
+            3 => Destination::AllIncludingSelf,
+            4 => Destination::AllExcludingSelf,
+            _ => return None,
+        };
+        Some(Self {
+            vector: word as u8,
+            mode: IcrMode::of_code((word >> WORD_MODE_SHIFT) & 0xf)?,
+            destination,
+        })
+    }
+}
+
 impl LocalApic {
     /// An ICR write (bits 31:0 in xAPIC mode, all 64 in x2APIC mode): the IPI it
     /// sends, or nothing for an illegal fixed or lowest-priority vector (ESR bit

@@ -946,3 +946,99 @@ fn x2apic_timer_registers() {
         })
     );
 }
+
+#[test]
+fn logical_ids_survive_their_word() {
+    let mut flat = enabled(1);
+    wr(&mut flat, LDR, 0x0600_0000);
+    let mut cluster = enabled(2);
+    wr(&mut cluster, DFR, 0x0fff_ffff);
+    wr(&mut cluster, LDR, 0x2100_0000);
+    let mut disabled = enabled(3);
+    disabled.set_apic_base(DISABLED).unwrap();
+    for apic in [flat, cluster, x2apic(0x25), disabled] {
+        let id = LogicalId::from_bits(apic.logical_id().to_bits());
+        assert_eq!(id, apic.logical_id());
+        for destination in [0x01, 0x02, 0x23, 0x31, 0xff, 0x0002_0020, u32::MAX] {
+            assert_eq!(id.matches(destination), apic.matches_logical(destination));
+        }
+    }
+    assert!(!LogicalId::NONE.matches(u32::MAX));
+}
+
+#[test]
+fn ipis_survive_their_word() {
+    let modes = [
+        IcrMode::Fixed,
+        IcrMode::LowestPriority,
+        IcrMode::Smi,
+        IcrMode::Nmi,
+        IcrMode::Init,
+        IcrMode::InitDeassert,
+        IcrMode::Startup,
+        IcrMode::Reserved(3),
+        IcrMode::Reserved(7),
+    ];
+    let destinations = [
+        Destination::Physical(0),
+        Destination::Physical(u32::MAX - 1),
+        Destination::Logical(0x0002_0020),
+        Destination::SelfOnly,
+        Destination::AllIncludingSelf,
+        Destination::AllExcludingSelf,
+    ];
+    for mode in modes {
+        for destination in destinations {
+            let ipi = Ipi {
+                vector: 0x9a,
+                mode,
+                destination,
+            };
+            assert_eq!(Ipi::from_word(ipi.to_word()), Some(ipi));
+        }
+    }
+    assert_eq!(Ipi::from_word(5 << 12), None, "no such destination kind");
+    assert_eq!(Ipi::from_word(7 << 8), None, "no such mode");
+}
+
+#[test]
+fn ipi_targets_by_destination() {
+    let fixed = |destination| Ipi {
+        vector: 0x40,
+        mode: IcrMode::Fixed,
+        destination,
+    };
+    // Processors 0-3; 1 and 2 are in logical set 0x02 (flat), 3 in 0x08.
+    let ids = |n: usize| {
+        let mut apic = enabled(n as u32);
+        wr(&mut apic, LDR, [0x01, 0x02, 0x02, 0x08][n] << 24);
+        apic.logical_id()
+    };
+    let targets = |ipi: Ipi, sender| ipi.targets(sender, 4, ids);
+    assert_eq!(targets(fixed(Destination::Physical(2)), 0), 0b0100);
+    assert_eq!(
+        targets(fixed(Destination::Physical(4)), 0),
+        0,
+        "no such processor"
+    );
+    assert_eq!(targets(fixed(Destination::Physical(u32::MAX - 1)), 0), 0);
+    assert_eq!(targets(fixed(Destination::Logical(0x02)), 0), 0b0110);
+    assert_eq!(targets(fixed(Destination::Logical(0x0a)), 0), 0b1110);
+    assert_eq!(targets(fixed(Destination::SelfOnly), 3), 0b1000);
+    assert_eq!(targets(fixed(Destination::AllIncludingSelf), 1), 0b1111);
+    assert_eq!(targets(fixed(Destination::AllExcludingSelf), 1), 0b1101);
+    let lowest = Ipi {
+        mode: IcrMode::LowestPriority,
+        ..fixed(Destination::Logical(0x0a))
+    };
+    assert_eq!(
+        targets(lowest, 0),
+        0b0010,
+        "one processor, the lowest numbered"
+    );
+    // 64 processors and more: all of the first 64, none past them.
+    let all = fixed(Destination::AllIncludingSelf).targets(0, 70, |_| LogicalId::NONE);
+    assert_eq!(all, u64::MAX);
+    let far = fixed(Destination::Physical(65)).targets(0, 70, |_| LogicalId::NONE);
+    assert_eq!(far, 0);
+}

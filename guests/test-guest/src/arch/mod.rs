@@ -29,4 +29,8 @@ pub use riscv64_irq::*;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
+mod x86_64_irq;
+#[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64_irq::*;

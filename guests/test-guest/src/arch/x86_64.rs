@@ -233,16 +233,14 @@ pub fn runs_at_kernel_level() -> bool {
 
 /// CPUID leaf 0's highest standard leaf.
 pub fn cpuid_max_leaf() -> u32 {
-    // SAFETY: CPUID only reads processor information.
-    unsafe { core::arch::x86_64::__cpuid(0) }.eax
+    core::arch::x86_64::__cpuid(0).eax
 }
 
 /// Whether Tessera runs this program: its signature in CPUID leaf 0x4000_0000
 /// (natively there is no VMMCALL interface; QEMU sets the "hypervisor" bit of leaf 1
 /// even without one).
 pub fn under_tessera() -> bool {
-    // SAFETY: as in `cpuid_max_leaf`.
-    let leaf = unsafe { core::arch::x86_64::__cpuid(0x4000_0000) };
+    let leaf = core::arch::x86_64::__cpuid(0x4000_0000);
     [leaf.ebx, leaf.ecx, leaf.edx] == [*b"Tess", *b"eraH", *b"V\0\0\0"].map(u32::from_le_bytes)
 }
 

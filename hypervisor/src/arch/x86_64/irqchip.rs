@@ -1,20 +1,25 @@
-//! Interrupts and time on x86_64. Each VM has the interrupt hardware of a PC
-//! without local APICs: the two 8259 PICs, whose output is vCPU 0's INTR line, the
-//! 8254 PIT on IRQ 0 and the CMOS clock, all emulated on its port bus. Devices'
-//! lines (the console's 16550) go into the PICs; before vCPU 0 runs, [`IrqChip::deliver`]
-//! injects the vector the PICs give, or asks for an exit as soon as the guest can
-//! take it. VM time is the host's time-stamp counter since the VM was created; the
-//! PIT's next IRQ 0 edge sets the physical CPU's wake-up timer, so a guest waiting
-//! in HLT is woken for its tick.
+//! Interrupts and time on x86_64. Each VM has the interrupt hardware of a PC: a
+//! local APIC in each vCPU (`tessera_vcpu_x86`, which answers its registers and
+//! injects what it holds), the two 8259 PICs, whose output goes to vCPU 0's LINT0
+//! (taken when its LVT LINT0 is ExtINT, as the firmware leaves it, or its APIC is
+//! disabled), the 8254 PIT on IRQ 0 and the CMOS clock, the last three emulated on
+//! its port bus. Devices' lines (the console's 16550) go into the PICs; before
+//! vCPU 0 runs, [`IrqChip::deliver`] injects the vector the PICs give, or asks for
+//! an exit as soon as the guest can take it. IPIs between the vCPUs' APICs go
+//! through their mailboxes (`ipi`). VM time is the host's time-stamp counter since
+//! the VM was created; the PIT's next IRQ 0 edge sets the physical CPU's wake-up
+//! timer, so a guest waiting in HLT is woken for its tick.
 //!
 //! The hypervisor's own interrupts (console input, kicks, its timer) arrive through
 //! its interrupt table and are noted by the OS layer.
 
+use super::ipi::{self, Mailbox};
 use crate::irq::{self, TaskId};
 use crate::vmm::{DeviceLayout, Vms};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use tessera_os::hal::{self, io, timer};
@@ -34,6 +39,8 @@ struct Pc {
     origin: u64,
     /// A device line rose since vCPU 0's physical CPU last looked.
     raised: AtomicBool,
+    /// Each vCPU's IPI mailbox.
+    mailboxes: Vec<Mailbox>,
 }
 
 const NS_PER_SECOND: u128 = 1_000_000_000;
@@ -75,15 +82,16 @@ impl Pc {
 pub struct IrqChip(Arc<Pc>);
 
 impl IrqChip {
-    /// The chips of a new VM, put on its port bus; its clock starts now, showing
-    /// the host's wall-clock time.
-    pub fn new(layout: &mut DeviceLayout) -> Result<Self, String> {
+    /// The chips of a new VM of `cpus` vCPUs, put on its port bus; its clock starts
+    /// now, showing the host's wall-clock time.
+    pub fn new(layout: &mut DeviceLayout, cpus: usize) -> Result<Self, String> {
         let chip = Self(Arc::new(Pc {
             pic: Mutex::new(Pic8259::new()),
             pit: Mutex::new(Pit8254::new()),
             cmos: Mutex::new(Cmos::new(host_unix_time())),
             origin: hal::counter_ticks(),
             raised: AtomicBool::new(false),
+            mailboxes: (0..cpus).map(|_| Mailbox::new()).collect(),
         }));
         let windows: [(&str, &[PortRange], Chip); 3] = [
             ("8259 PICs", &Pic8259::WINDOWS, Chip::Pic),
@@ -123,6 +131,9 @@ impl InterruptController<X86Vcpu> for IrqChip {
         *pc.pic.lock() = Pic8259::new();
         *pc.pit.lock() = Pit8254::new();
         pc.raised.store(false, Ordering::Release);
+        for mailbox in &pc.mailboxes {
+            mailbox.clear();
+        }
     }
 
     /// The vCPUs (bit mask) whose interrupt state may have changed: vCPU 0 when a
@@ -131,31 +142,43 @@ impl InterruptController<X86Vcpu> for IrqChip {
         u64::from(self.0.raised.swap(false, Ordering::AcqRel))
     }
 
-    /// Inter-processor interrupts need local APICs, which the VM lacks: none sent.
-    fn send_ipi(&self, _sender: usize, _value: u64) -> u64 {
-        0
+    /// Posts the IPI vCPU `sender`'s APIC sent (an `Ipi::to_word` word) to its
+    /// targets' mailboxes; the vCPUs that got it.
+    fn send_ipi(&self, sender: usize, value: u64) -> u64 {
+        ipi::send(&self.0.mailboxes, sender, value)
     }
 
-    /// Whether vCPU `index` has an interrupt to take (so it stops waiting); this CPU
-    /// is set to wake at the PIT's next tick.
-    fn has_work(&self, index: usize, _vcpu: &X86Vcpu) -> bool {
+    /// Whether vCPU `index` has an interrupt to take (so it stops waiting): one in
+    /// its mailbox or its APIC, or, for vCPU 0, the PICs' when LINT0 takes them;
+    /// this CPU is set to wake at the PIT's next tick.
+    fn has_work(&self, index: usize, vcpu: &X86Vcpu) -> bool {
+        let pc = &self.0;
+        if pc.mailboxes.get(index).is_some_and(|m| !m.is_empty()) || vcpu.has_apic_interrupt() {
+            return true;
+        }
         if index != 0 {
             return false;
         }
-        let pc = &self.0;
         pc.catch_up();
-        pc.pic.lock().interrupt_output()
+        vcpu.takes_pic_output() && pc.pic.lock().interrupt_output()
     }
 
-    /// Before vCPU `index` runs: injects the PICs' interrupt into vCPU 0 if it can
-    /// take one now, else asks for an exit when it can; sets this CPU's timer for
-    /// the PIT's next tick.
+    /// Before vCPU `index` runs: moves what other vCPUs sent it into its APIC (the
+    /// vCPU injects that itself); injects the PICs' interrupt into vCPU 0 if its
+    /// LINT0 takes them and it can take one now, else asks for an exit when it can;
+    /// sets this CPU's timer for the PIT's next tick.
     fn deliver(&self, index: usize, vcpu: &mut X86Vcpu, _linked: &[u32]) {
+        let pc = &self.0;
+        if let Some(mailbox) = pc.mailboxes.get(index) {
+            mailbox.drain(vcpu);
+        }
         if index != 0 {
             return;
         }
-        let pc = &self.0;
         pc.catch_up();
+        if !vcpu.takes_pic_output() {
+            return;
+        }
         let mut pic = pc.pic.lock();
         if !pic.interrupt_output() {
             return;

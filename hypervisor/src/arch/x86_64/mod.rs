@@ -4,6 +4,7 @@
 //! the multiboot information block), with their console on COM1's I/O ports and the
 //! PC's power and reset ports.
 
+mod ipi;
 mod irqchip;
 
 pub use irqchip::{IrqChip, IrqLine, handle_host_interrupts};
@@ -96,6 +97,7 @@ pub fn new_vcpu(setup: &VcpuSetup<'_>) -> Result<Vcpu, String> {
         index: setup.index as u32,
         count: setup.pcpus.len() as u32,
         tsc_offset: setup.created_at.wrapping_neg(),
+        tsc_hz: hal::timer::counter_frequency(),
         ram,
         entry: if setup.config.kernel.is_multiboot() {
             EntryMode::Multiboot
@@ -126,10 +128,7 @@ pub fn is_arch_device(_device: &EmulatedDevice) -> bool {
 
 /// Puts the PC's interrupt controllers, timer, clock, power and reset ports on the
 /// VM's port bus.
-pub fn create_devices(
-    _config: &VmConfig,
-    layout: &mut DeviceLayout,
-) -> Result<ArchDevices, String> {
+pub fn create_devices(config: &VmConfig, layout: &mut DeviceLayout) -> Result<ArchDevices, String> {
     let power = layout.power.clone();
     layout.insert_ports(
         "PM1a control",
@@ -150,7 +149,7 @@ pub fn create_devices(
         Box::new(Locked::port(KeyboardReset::new(power))),
     )?;
     Ok(ArchDevices {
-        irqchip: IrqChip::new(layout)?,
+        irqchip: IrqChip::new(layout, config.base.cpu_num)?,
     })
 }
 
@@ -402,9 +401,14 @@ pub fn enable_device_irq(irq: u32, _pcpu: usize) {
 /// Never called: see [`enable_device_irq`].
 pub fn disable_device_irq(_irq: u32) {}
 
-/// x86_64 vCPUs give no timer deadline (`ArchVcpu::timer_deadline`): their timer is
-/// the emulated PIT, which the hypervisor's own timer drives. Nothing to arm.
-pub fn wake_at(_at: Option<u64>) {}
+/// Sets this CPU's wake-up timer for host counter value `at` (the earliest local
+/// APIC timer of its waiting vCPUs, `ArchVcpu::timer_deadline`), unless it is set
+/// earlier already.
+pub fn wake_at(at: Option<u64>) {
+    if let Some(at) = at {
+        hal::timer::wake_at(at);
+    }
+}
 
 /// Wakes physical CPU `cpu` (or all others) to look at its vCPUs again.
 pub fn kick(cpu: Option<usize>) {
