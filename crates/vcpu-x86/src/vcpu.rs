@@ -182,6 +182,11 @@ pub struct X86Vcpu {
     tsc_hz: u64,
     /// An NMI waits to be injected.
     nmi_pending: bool,
+    /// Level-triggered vectors the guest ended, for the I/O APIC (bit n of word
+    /// n / 64).
+    level_eois: [u64; 4],
+    /// An APIC write changed the logical ID since the run last ended.
+    logical_changed: bool,
 }
 
 impl X86Vcpu {
@@ -237,6 +242,8 @@ impl X86Vcpu {
             apic: LocalApic::new(config.index, config.tsc_hz, apic::APIC_TIMER_HZ),
             tsc_hz: config.tsc_hz,
             nmi_pending: false,
+            level_eois: [0; 4],
+            logical_changed: false,
         })
     }
 
@@ -666,6 +673,9 @@ impl ArchVcpu for X86Vcpu {
                     if let Some(exit) = self.msr(write) {
                         return Ok(exit);
                     }
+                    if self.take_logical_change() {
+                        return Ok(VcpuExit::Handled);
+                    }
                 }
                 SvmExit::Vmmcall => self.hypercall(),
                 SvmExit::Hlt => {
@@ -681,7 +691,7 @@ impl ArchVcpu for X86Vcpu {
                 SvmExit::NestedPageFault {
                     gpa, error_code, ..
                 } => match self.nested_page_fault(gpa, error_code)? {
-                    VcpuExit::Handled => {}
+                    VcpuExit::Handled if !self.take_logical_change() => {}
                     exit => return Ok(exit),
                 },
                 SvmExit::Other(code) if code == crate::exit::code::INVD => self.skip(LEN_INVD),

@@ -12,7 +12,8 @@
 //! Every guest mistake (an unmapped address, a bad width, a write to a read-only
 //! register) comes back as an error value, never as a panic. Each device is one
 //! file: [`Pl011`], [`Uart16550`] and [`Plic`]; for x86 PCs the [`Pic8259`] pair,
-//! the [`Pit8254`] timer, the [`Cmos`] real-time clock, the [`IoApic`] and each
+//! the [`Pit8254`] timer, the [`Cmos`] real-time clock, the ACPI [`PmTimer`] and
+//! [`PmEvent`] block, the [`IoApic`] and each
 //! vCPU's [`LocalApic`] (driven by the hypervisor's calls, not on a bus); the
 //! [`DoorbellWindow`] of a region VMs share. The GIC distributor goes beside them.
 #![cfg_attr(not(test), no_std)]
@@ -27,6 +28,7 @@
 
 extern crate alloc;
 
+mod acpi_pm;
 mod bus;
 mod cmos;
 mod doorbell;
@@ -44,6 +46,7 @@ mod uart16550;
 
 use core::fmt;
 
+pub use acpi_pm::{PmEvent, PmTimer};
 pub use bus::{BusError, MmioBus};
 pub use cmos::Cmos;
 pub use doorbell::{DOORBELL_ID, DoorbellEnd, DoorbellGroup, DoorbellSignal, DoorbellWindow};

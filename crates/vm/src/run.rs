@@ -27,9 +27,14 @@ impl<A: Arch> Vm<A> {
             self.irqchip.deliver(index, vcpu, &self.passthrough_irqs);
             let exit = vcpu.run();
             let host_interrupt = matches!(exit, Ok(VcpuExit::HostInterrupt));
+            // A device register accessed may have raised an interrupt for another
+            // vCPU (an I/O APIC message, a UART's line): kick it after the answer.
             let device_access = matches!(
                 exit,
-                Ok(VcpuExit::MmioRead { .. } | VcpuExit::MmioWrite { .. })
+                Ok(VcpuExit::MmioRead { .. }
+                    | VcpuExit::MmioWrite { .. }
+                    | VcpuExit::PortRead { .. }
+                    | VcpuExit::PortWrite { .. })
             );
             // What may leave a partial line on the console: a device register
             // written (the console UART's, perhaps) or a firmware console write.

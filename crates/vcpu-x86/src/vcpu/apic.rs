@@ -45,6 +45,7 @@ impl X86Vcpu {
     pub(super) fn reset_apic(&mut self) {
         self.apic = LocalApic::new(self.index, self.tsc_hz, APIC_TIMER_HZ);
         self.nmi_pending = false;
+        self.level_eois = [0; 4];
         if self.index == 0 {
             for (offset, value) in [
                 (SVR, SVR_ENABLED),
@@ -84,11 +85,13 @@ impl X86Vcpu {
         value: u64,
     ) -> Result<Option<VcpuExit>, ApicError> {
         let now = self.guest_tsc();
+        let before = self.apic.logical_id();
         let effect = match msr {
             LocalApic::APIC_BASE_MSR => self.apic.set_apic_base(value).map(|()| Effect::None),
             LocalApic::TSC_DEADLINE_MSR => Ok(self.apic.write_tsc_deadline(value, now)),
             _ => self.apic.write_msr(msr, value, now),
         };
+        self.logical_changed |= self.apic.logical_id() != before;
         match effect {
             Ok(effect) => Ok(self.apic_effect(effect)),
             Err(error) => {
@@ -127,7 +130,9 @@ impl X86Vcpu {
                 Operand::Immediate(_) => 0,
             };
             let value = access.store_value(reg) as u32;
+            let before = self.apic.logical_id();
             let effect = self.apic.write_mmio(offset, width, value, now);
+            self.logical_changed |= self.apic.logical_id() != before;
             return Some(self.apic_effect(effect).unwrap_or(VcpuExit::Handled));
         }
         let value = self.apic.read_mmio(offset, width, now);
@@ -139,10 +144,20 @@ impl X86Vcpu {
     }
 
     /// Acts on what an APIC write asks of the outside: an IPI to this vCPU alone is
-    /// taken here, one to others leaves as an exit. A level EOI has no one to tell
-    /// (the VM has no I/O APIC), and a timer change is seen at the next entry.
+    /// taken here, one to others leaves as an exit; the EOI of a level-triggered
+    /// vector is kept for the VM's I/O APIC ([`X86Vcpu::take_level_eoi`]); a timer
+    /// change is seen at the next entry.
     fn apic_effect(&mut self, effect: Effect) -> Option<VcpuExit> {
         match effect {
+            Effect::Eoi {
+                vector,
+                level: true,
+            } => {
+                if let Some(word) = self.level_eois.get_mut(usize::from(vector / 64)) {
+                    *word |= 1 << (vector % 64);
+                }
+                None
+            }
             Effect::Ipi(ipi) if ipi.destination == Destination::SelfOnly => {
                 match ipi.mode {
                     IcrMode::Fixed | IcrMode::LowestPriority => {
@@ -234,8 +249,33 @@ impl X86Vcpu {
         self.apic.mode() == ApicMode::Disabled || self.apic.lint0() == LintMode::ExtInt
     }
 
-    /// The logical destinations this vCPU's APIC answers to, for IPI routing.
+    /// Whether the guest ended level-triggered vectors the I/O APIC must hear of.
+    pub fn has_level_eois(&self) -> bool {
+        self.level_eois.iter().any(|&word| word != 0)
+    }
+
+    /// One level-triggered vector the guest ended since the last call, if any.
+    pub fn take_level_eoi(&mut self) -> Option<u8> {
+        let (index, word) = self
+            .level_eois
+            .iter_mut()
+            .enumerate()
+            .find(|(_, word)| **word != 0)?;
+        let bit = word.trailing_zeros();
+        *word &= *word - 1;
+        Some((index as u32 * 64 + bit) as u8)
+    }
+
+    /// The logical destinations this vCPU's APIC answers to, for IPI routing (the
+    /// VM layer's interrupt controller reads it before each entry; a write that
+    /// changes it ends the run, [`X86Vcpu::take_logical_change`]).
     pub fn logical_id(&self) -> LogicalId {
         self.apic.logical_id()
+    }
+
+    /// Whether an APIC write since the last call changed the logical ID, so the
+    /// run must end for the VM layer to see the new one before IPIs are routed.
+    pub(super) fn take_logical_change(&mut self) -> bool {
+        core::mem::take(&mut self.logical_changed)
     }
 }

@@ -7,7 +7,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tessera_vcpu_x86::X86Vcpu;
-use tessera_vdev::{IcrMode, Ipi, LogicalId};
+use tessera_vdev::{Delivery, DeliveryMode, Destination, IcrMode, Ipi, LogicalId};
 
 /// What other vCPUs sent one vCPU, not yet in its APIC.
 pub struct Mailbox {
@@ -117,4 +117,37 @@ pub fn send(mailboxes: &[Mailbox], sender: usize, word: u64) -> u64 {
         reached |= 1 << index;
     }
     reached
+}
+
+/// Posts the I/O APIC's interrupt message `message` to its targets among
+/// `mailboxes` (physical: the vCPU of that APIC id; logical: those whose logical ID
+/// matches); returns them as a bit mask. An ExtINT message (the vector would come
+/// from the PICs, which reach vCPU 0 on LINT0 instead) is dropped.
+pub fn send_message(mailboxes: &[Mailbox], message: &Delivery) -> u64 {
+    let mode = match message.mode {
+        DeliveryMode::Fixed => IcrMode::Fixed,
+        DeliveryMode::LowestPriority => IcrMode::LowestPriority,
+        DeliveryMode::Smi => IcrMode::Smi,
+        DeliveryMode::Nmi => IcrMode::Nmi,
+        DeliveryMode::Init => IcrMode::Init,
+        DeliveryMode::ExtInt | DeliveryMode::Reserved(_) => {
+            log::debug!(
+                "I/O APIC pin {}: {:?} message dropped",
+                message.pin,
+                message.mode
+            );
+            return 0;
+        }
+    };
+    let destination = u32::from(message.destination);
+    let ipi = Ipi {
+        vector: message.vector,
+        mode,
+        destination: if message.logical {
+            Destination::Logical(destination)
+        } else {
+            Destination::Physical(destination)
+        },
+    };
+    send(mailboxes, 0, ipi.to_word())
 }

@@ -3,10 +3,14 @@
 //! injects what it holds), the two 8259 PICs, whose output goes to vCPU 0's LINT0
 //! (taken when its LVT LINT0 is ExtINT, as the firmware leaves it, or its APIC is
 //! disabled), the 8254 PIT on IRQ 0 and the CMOS clock, the last three emulated on
-//! its port bus. Devices' lines (the console's 16550) go into the PICs; before
-//! vCPU 0 runs, [`IrqChip::deliver`] injects the vector the PICs give, or asks for
-//! an exit as soon as the guest can take it. IPIs between the vCPUs' APICs go
-//! through their mailboxes (`ipi`). VM time is the host's time-stamp counter since
+//! its port bus, and an I/O APIC (MMIO at 0xFEC00000) wired as a PC wires it: ISA
+//! line n to pin n, but the PIT's IRQ 0 to pin 2. Devices' lines (the console's
+//! 16550) go into the PICs and the I/O APIC; before vCPU 0 runs,
+//! [`IrqChip::deliver`] injects the vector the PICs give, or asks for an exit as
+//! soon as the guest can take it. The I/O APIC's messages and the IPIs between the
+//! vCPUs' APICs go through the vCPUs' mailboxes (`ipi`); a vCPU's EOI of a
+//! level-triggered vector reaches the I/O APIC at its next entry. The ACPI PM
+//! timer and PM1 event block sit on ports too. VM time is the host's time-stamp counter since
 //! the VM was created; the PIT's next IRQ 0 edge sets the physical CPU's wake-up
 //! timer, so a guest waiting in HLT is woken for its tick.
 //!
@@ -20,13 +24,14 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
+use tessera_addr::{GuestPhysAddr, GuestRange};
 use tessera_os::hal::{self, io, timer};
 use tessera_vcpu_x86::X86Vcpu;
 use tessera_vdev::{
-    AccessWidth, Cmos, DeviceError, Pic8259, Pit8254, PortDevice, PortRange, SharedPort,
-    TimedPortDevice,
+    AccessWidth, Cmos, DeviceError, IoApic, Locked, MmioDevice, Pic8259, Pit8254, PmEvent, PmTimer,
+    PortDevice, PortRange, SharedMmio, SharedPort, TimedPortDevice,
 };
 use tessera_vm::InterruptController;
 
@@ -35,15 +40,19 @@ struct Pc {
     pic: Mutex<Pic8259>,
     pit: Mutex<Pit8254>,
     cmos: Mutex<Cmos>,
+    ioapic: Mutex<IoApic>,
     /// The counter (TSC) value at VM time 0.
     origin: u64,
-    /// A device line rose since vCPU 0's physical CPU last looked.
-    raised: AtomicBool,
+    /// The vCPUs (bit mask) a device line or an I/O APIC message concerned since
+    /// the last look.
+    kicks: AtomicU64,
     /// Each vCPU's IPI mailbox.
     mailboxes: Vec<Mailbox>,
 }
 
 const NS_PER_SECOND: u128 = 1_000_000_000;
+/// The I/O APIC pin of the PIT's IRQ 0 on a PC (the ACPI tables' override says so).
+const PIT_IOAPIC_PIN: u8 = 2;
 
 impl Pc {
     /// VM time: nanoseconds since `origin`.
@@ -60,19 +69,31 @@ impl Pc {
             .saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX))
     }
 
-    /// Raises IRQ 0 if the PIT's channel 0 had an edge since the last look, and sets
-    /// this CPU's wake-up timer for its next edge.
+    /// Raises IRQ 0 (I/O APIC pin 2) if the PIT's channel 0 had an edge since the
+    /// last look, and sets this CPU's wake-up timer for its next edge.
     fn catch_up(&self) {
         let now = self.now_ns();
-        let next = {
+        let (edge, next) = {
             let mut pit = self.pit.lock();
-            if pit.tick(now) > 0 {
-                self.pic.lock().raise(Pit8254::IRQ);
-            }
-            pit.next_deadline_ns(now)
+            (pit.tick(now) > 0, pit.next_deadline_ns(now))
         };
+        if edge {
+            self.pic.lock().raise(Pit8254::IRQ);
+            self.ioapic.lock().raise(PIT_IOAPIC_PIN);
+            self.route_ioapic();
+        }
         if let Some(at) = next {
             timer::wake_at(self.counter_at(at));
+        }
+    }
+
+    /// Sends every message the I/O APIC has to send to its targets' mailboxes and
+    /// notes them for a kick.
+    fn route_ioapic(&self) {
+        let mut ioapic = self.ioapic.lock();
+        while let Some(message) = ioapic.accept() {
+            let targets = ipi::send_message(&self.mailboxes, &message);
+            self.kicks.fetch_or(targets, Ordering::AcqRel);
         }
     }
 }
@@ -89,14 +110,16 @@ impl IrqChip {
             pic: Mutex::new(Pic8259::new()),
             pit: Mutex::new(Pit8254::new()),
             cmos: Mutex::new(Cmos::new(host_unix_time())),
+            ioapic: Mutex::new(IoApic::new()),
             origin: hal::counter_ticks(),
-            raised: AtomicBool::new(false),
+            kicks: AtomicU64::new(0),
             mailboxes: (0..cpus).map(|_| Mailbox::new()).collect(),
         }));
-        let windows: [(&str, &[PortRange], Chip); 3] = [
+        let windows: [(&str, &[PortRange], Chip); 4] = [
             ("8259 PICs", &Pic8259::WINDOWS, Chip::Pic),
             ("8254 PIT", &Pit8254::WINDOWS, Chip::Pit),
             ("CMOS clock", &[Cmos::PORTS], Chip::Cmos),
+            ("ACPI PM timer", &[PmTimer::PORTS], Chip::PmTimer),
         ];
         for (what, ranges, chip_kind) in windows {
             let ports = PcPorts {
@@ -105,6 +128,16 @@ impl IrqChip {
             };
             layout.insert_port_windows(what, ranges, Box::new(ports))?;
         }
+        layout.insert_port_windows(
+            "ACPI PM1 event block",
+            &[PmEvent::PORTS],
+            Box::new(Locked::port(PmEvent::new())),
+        )?;
+        layout.insert_window(
+            "the I/O APIC",
+            GuestRange::new(GuestPhysAddr::new(IoApic::BASE), IoApic::SIZE),
+            Box::new(IoApicWindow(chip.0.clone())),
+        )?;
         Ok(chip)
     }
 
@@ -130,16 +163,17 @@ impl InterruptController<X86Vcpu> for IrqChip {
         let pc = &self.0;
         *pc.pic.lock() = Pic8259::new();
         *pc.pit.lock() = Pit8254::new();
-        pc.raised.store(false, Ordering::Release);
+        *pc.ioapic.lock() = IoApic::new();
+        pc.kicks.store(0, Ordering::Release);
         for mailbox in &pc.mailboxes {
             mailbox.clear();
         }
     }
 
     /// The vCPUs (bit mask) whose interrupt state may have changed: vCPU 0 when a
-    /// device line rose.
+    /// device line rose (the PICs), the targets of the I/O APIC's messages.
     fn take_kicks(&self) -> u64 {
-        u64::from(self.0.raised.swap(false, Ordering::AcqRel))
+        self.0.kicks.swap(0, Ordering::AcqRel)
     }
 
     /// Posts the IPI vCPU `sender`'s APIC sent (an `Ipi::to_word` word) to its
@@ -169,6 +203,14 @@ impl InterruptController<X86Vcpu> for IrqChip {
     /// sets this CPU's timer for the PIT's next tick.
     fn deliver(&self, index: usize, vcpu: &mut X86Vcpu, _linked: &[u32]) {
         let pc = &self.0;
+        if vcpu.has_level_eois() {
+            let mut ioapic = pc.ioapic.lock();
+            while let Some(vector) = vcpu.take_level_eoi() {
+                ioapic.eoi(vector);
+            }
+            drop(ioapic);
+            pc.route_ioapic();
+        }
         if let Some(mailbox) = pc.mailboxes.get(index) {
             mailbox.drain(vcpu);
         }
@@ -201,12 +243,35 @@ pub struct IrqLine {
 }
 
 impl IrqLine {
-    /// Follows the device's output level.
+    /// Follows the device's output level, into the PICs and the I/O APIC.
     pub fn set_level(&self, high: bool) {
-        self.pc.pic.lock().set_level(self.irq, high);
+        let pc = &self.pc;
+        pc.pic.lock().set_level(self.irq, high);
+        pc.ioapic.lock().set_level(self.irq, high);
         if high {
-            self.pc.raised.store(true, Ordering::Release);
+            pc.kicks.fetch_or(1, Ordering::AcqRel);
+            pc.route_ioapic();
         }
+    }
+}
+
+/// The I/O APIC's MMIO window: a register write may unmask a pin whose message is
+/// then sent.
+struct IoApicWindow(Arc<Pc>);
+
+impl SharedMmio for IoApicWindow {
+    fn name(&self) -> &'static str {
+        "ioapic"
+    }
+
+    fn read(&self, offset: u64, width: AccessWidth) -> Result<u64, DeviceError> {
+        MmioDevice::read(&mut *self.0.ioapic.lock(), offset, width)
+    }
+
+    fn write(&self, offset: u64, width: AccessWidth, value: u64) -> Result<(), DeviceError> {
+        MmioDevice::write(&mut *self.0.ioapic.lock(), offset, width, value)?;
+        self.0.route_ioapic();
+        Ok(())
     }
 }
 
@@ -216,6 +281,7 @@ enum Chip {
     Pic,
     Pit,
     Cmos,
+    PmTimer,
 }
 
 /// The port windows of one of a VM's PC chips.
@@ -230,6 +296,7 @@ impl SharedPort for PcPorts {
             Chip::Pic => "pic8259",
             Chip::Pit => "pit8254",
             Chip::Cmos => "cmos",
+            Chip::PmTimer => "acpi-pm-timer",
         }
     }
 
@@ -239,6 +306,7 @@ impl SharedPort for PcPorts {
             Chip::Pic => PortDevice::read(&mut *pc.pic.lock(), port_offset, width),
             Chip::Pit => pc.pit.lock().read_at(port_offset, width, pc.now_ns()),
             Chip::Cmos => pc.cmos.lock().read_at(port_offset, width, pc.now_ns()),
+            Chip::PmTimer => PmTimer.read_at(port_offset, width, pc.now_ns()),
         }
     }
 
@@ -254,6 +322,7 @@ impl SharedPort for PcPorts {
                 .cmos
                 .lock()
                 .write_at(port_offset, width, value, pc.now_ns()),
+            Chip::PmTimer => PmTimer.write_at(port_offset, width, value, pc.now_ns()),
         }
     }
 }

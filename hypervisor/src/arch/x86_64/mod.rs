@@ -25,9 +25,9 @@ use tessera_vdev::{
 };
 use tessera_vm::GuestMemory;
 use tessera_x86_boot::{
-    BzImage, Module, MultibootHeader, ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header,
-    build_boot_block, build_multiboot_info, build_plain_boot_params, cmdline_address,
-    kernel_entry_64, pc_memory_map,
+    AcpiConfig, BzImage, IoApicEntry, IsaOverride, Module, MultibootHeader, PmPorts, ResetRegister,
+    ZERO_PAGE_OFFSET, ZERO_PAGE_SIZE, add_setup_header, build_acpi_tables, build_boot_block,
+    build_multiboot_info, build_plain_boot_params, cmdline_address, kernel_entry_64, pc_memory_map,
 };
 
 /// The vCPU of this architecture.
@@ -59,6 +59,11 @@ pub const NAME: &str = "x86_64, AMD SVM with nested paging";
 const PM1A_CONTROL_PORT: u64 = 0x604;
 const RESET_CONTROL_PORT: u64 = 0xcf9;
 const KEYBOARD_COMMAND_PORT: u64 = 0x64;
+/// Where a VM's ACPI tables go: the BIOS area the e820 map reserves, whose 16-byte
+/// boundaries a guest scans for the RSDP.
+const ACPI_TABLES_GPA: u64 = 0xe_0000;
+/// The CMOS index of the century byte (`tessera_vdev::Cmos`).
+const CMOS_CENTURY: u8 = 0x32;
 
 /// Turns SVM on for this CPU; without SVM and nested paging no guest can run, so
 /// the machine is powered off with the reason.
@@ -229,7 +234,8 @@ pub fn build_boot_data(
 /// ([`place_multiboot`]). A bzImage is laid out as the Linux boot protocol asks: its
 /// setup header goes into the zero page and its protected-mode kernel moves down to
 /// `kernel_load_addr`, whose 64-bit entry point (0x200 further on) `entry_point`
-/// must be. Other images run as they are, from `entry_point`.
+/// must be, and the VM's ACPI tables go to the BIOS area ([`place_acpi_tables`]).
+/// Other images run as they are, from `entry_point`.
 pub fn place_kernel(
     config: &VmConfig,
     memory: &GuestMemory,
@@ -290,7 +296,57 @@ pub fn place_kernel(
         .map_err(|e| format!("boot parameters: {e}"))?;
     let payload = bz.kernel_offset()..len;
     image.copy_within(payload, 0);
+    place_acpi_tables(config, memory)?;
     Ok(start)
+}
+
+/// Writes the VM's ACPI tables to [`ACPI_TABLES_GPA`]: its vCPUs (local APIC ids 0
+/// up), its I/O APIC with the PC's IRQ 0 -> GSI 2 override, the PM timer, PM1 event
+/// and control blocks of the chipset's ACPI block at 0x600, the reset register
+/// 0xcf9, and `\_S5` (sleep type 5, the power-off PM1a control takes).
+fn place_acpi_tables(config: &VmConfig, memory: &GuestMemory) -> Result<(), String> {
+    let field = "kernel.memory_regions";
+    let tables = build_acpi_tables(&AcpiConfig {
+        base: ACPI_TABLES_GPA,
+        cpus: u32::try_from(config.base.cpu_num).unwrap_or(u32::MAX),
+        io_apic: Some(IoApicEntry {
+            id: 0,
+            address: tessera_vdev::IoApic::BASE as u32,
+            gsi_base: 0,
+        }),
+        isa_overrides: alloc::vec![IsaOverride {
+            irq: 0,
+            gsi: 2,
+            flags: IsaOverride::CONFORMING,
+        }],
+        pm: PmPorts {
+            pm1a_event: tessera_vdev::PmEvent::PORTS.base,
+            pm1a_control: PM1A_CONTROL_PORT as u16,
+            pm_timer: tessera_vdev::PmTimer::PORTS.base,
+        },
+        pm_timer_32bit: true,
+        sci_irq: 9,
+        reset: Some(ResetRegister {
+            port: RESET_CONTROL_PORT as u16,
+            value: 0x06,
+        }),
+        power_button: false,
+        legacy_devices: true,
+        i8042: false,
+        rtc_century: CMOS_CENTURY,
+        s5_sleep_type: 5,
+        oem_id: *b"TSSERA",
+        oem_table_id: *b"TESSERA ",
+    })
+    .map_err(|e| format!("base.cpu_num: ACPI tables: {e}"))?;
+    let host = memory
+        .host_span(GuestPhysAddr::new(ACPI_TABLES_GPA), tables.len() as u64)
+        .map_err(|e| format!("{field}: the ACPI tables at {ACPI_TABLES_GPA:#x}: {e}"))?;
+    // SAFETY: `host_span` proved the bytes lie in this VM's RAM (the BIOS area the
+    // e820 map reserves, which no image is loaded into), identity-mapped; no vCPU of
+    // the VM runs.
+    unsafe { core::ptr::copy_nonoverlapping(tables.as_ptr(), host.raw() as *mut u8, tables.len()) };
+    Ok(())
 }
 
 /// Copies a multiboot kernel's loaded part from where the image was copied
