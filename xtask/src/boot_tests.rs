@@ -375,7 +375,7 @@ const BOOT_TESTS: &[BootTest] = &[
                 ("typed-42", "poweroff -f\n"),
             ],
             &[
-                "[linux] tessera-linux: online cpus 1",
+                "[linux] tessera-linux: online cpus 2",
                 "[linux] typed-42",
                 "tessera: VM 1 (linux) ended: powered off",
                 "tessera: all VMs ended cleanly (1 VMs)",
@@ -587,7 +587,7 @@ const BOOT_TESTS: &[BootTest] = &[
                 ("typed-42", "poweroff -f\n"),
             ],
             &[
-                "[linux] tessera-linux: online cpus 1",
+                "[linux] tessera-linux: online cpus 2",
                 "[linux] typed-42",
                 "tessera: VM 1 (linux) ended: powered off",
                 "tessera: all VMs ended cleanly (1 VMs)",
